@@ -1,0 +1,41 @@
+"""Typed errors. Each carries a one-line message a user can act on; the CLI prints it and exits non-zero."""
+
+
+class HarnessError(Exception):
+    """Base class: `str(err)` is the one-line message shown to the user."""
+
+    exit_code = 1
+
+
+class UsageError(HarnessError):
+    """Bad command-line arguments or references (exit code 2, like argparse)."""
+
+    exit_code = 2
+
+
+class ModelError(HarnessError):
+    """A model file is missing, is not ONNX, is corrupt, or the runtime cannot load it."""
+
+
+class InputSpecError(HarnessError):
+    """Input shapes or dtypes cannot be resolved (dynamic dimension without --input-shape, bad shape text)."""
+
+
+class DeviceError(HarnessError):
+    """Unknown device profile, or the device is not present on this host."""
+
+
+class SensorError(HarnessError):
+    """A sensor produced output that cannot be parsed."""
+
+
+class StoreError(HarnessError):
+    """The result database cannot be opened, written, or is held by another writer past the timeout."""
+
+
+class ExportError(HarnessError):
+    """One variant could not be exported; recorded for that variant, the run goes on."""
+
+
+class WorkerError(HarnessError):
+    """The measurement worker process died or reported a failure."""

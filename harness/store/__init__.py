@@ -1,0 +1,3 @@
+from harness.store.store import Store
+
+__all__ = ["Store"]
