@@ -1,0 +1,59 @@
+"""The `harness` command line. Each subcommand lives in its own module under harness/commands/ and exposes
+`register(subparsers)`, which adds its parser and sets `func(args) -> int`. Modules are imported only to build the
+parser; heavy imports (onnxruntime, torch, panel) happen inside `func`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from harness import __version__
+from harness.errors import HarnessError
+
+# one module per subcommand; adding a command is adding a file and a line here
+COMMAND_MODULES = [
+    "harness.commands.bench",
+    "harness.commands.runs",
+    "harness.commands.export",
+    "harness.commands.devices",
+    "harness.commands.migrate",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Benchmark compressed ML models on the device they will run on.",
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug logs and full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except HarnessError as exc:
+        if args.verbose:
+            raise
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("harness: interrupted; finished variants are kept in the database", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

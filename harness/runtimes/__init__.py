@@ -1,0 +1,20 @@
+"""Runtimes, loaded lazily by name inside the worker process."""
+from __future__ import annotations
+
+import importlib
+
+from harness.errors import UsageError
+
+# name -> "module:Class"; adding a runtime is adding a file and a line here
+RUNTIMES: dict[str, str] = {
+    "onnxruntime": "harness.runtimes.onnxruntime_runtime:OnnxRuntime",
+}
+
+
+def runtime_class(name: str):
+    try:
+        target = RUNTIMES[name]
+    except KeyError:
+        raise UsageError(f"unknown runtime {name!r}; choose one of: {', '.join(sorted(RUNTIMES))}") from None
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,86 @@
+"""onnxruntime sessions (CPU here; CUDA/TensorRT execution providers where installed)."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.errors import ModelError
+from harness.runtimes.base import Runtime
+
+GRAPH_OPT_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def summarize_ort_error(exc: BaseException) -> str:
+    """onnxruntime errors are long multi-line C++ messages; keep the part a user can act on."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for marker in ("] : ", "] "):
+        if marker in text and text.startswith("["):
+            text = text.split(marker, 1)[1]
+            break
+    return text[:300]
+
+
+class OnnxRuntime(Runtime):
+    name = "onnxruntime"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.session = None
+        self._providers: list[str] = []
+
+    def session_options(self):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[self.config.graph_optimization]
+        opts.graph_optimization_level = level
+        if self.config.threads:
+            opts.intra_op_num_threads = self.config.threads
+            opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        optimized = self.config.options.get("optimized_model_filepath")
+        if optimized:
+            opts.optimized_model_filepath = optimized
+        return opts
+
+    def providers(self) -> list[str]:
+        return [self.config.provider or "CPUExecutionProvider"]
+
+    def load(self, path: str) -> None:
+        import onnxruntime as ort
+
+        wanted = self.providers()
+        available = ort.get_available_providers()
+        missing = [p for p in wanted if p not in available]
+        if missing:
+            raise ModelError(f"onnxruntime here has no {', '.join(missing)} (available: {', '.join(available)})")
+        try:
+            self.session = ort.InferenceSession(path, sess_options=self.session_options(), providers=wanted)
+        except Exception as exc:  # onnxruntime raises its own exception classes
+            raise ModelError(f"onnxruntime cannot load {path}: {summarize_ort_error(exc)}") from None
+        self._providers = self.session.get_providers()
+
+    def make_step(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
+        return functools.partial(self.session.run, None, feeds)
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        try:
+            return [np.asarray(o) for o in self.session.run(None, feeds)]
+        except Exception as exc:
+            raise ModelError(f"inference failed: {summarize_ort_error(exc)}") from None
+
+    def describe(self) -> dict[str, Any]:
+        import onnxruntime as ort
+
+        return {"runtime": self.name, "onnxruntime_version": ort.__version__, "providers_used": self._providers,
+                "graph_optimization": self.config.graph_optimization, "threads": self.config.threads}
+
+    def close(self) -> None:
+        self.session = None
