@@ -1,0 +1,112 @@
+"""The default example: a small CNN trained deterministically on scikit-learn's bundled 8x8 digits in seconds."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from examples.base import EvalData, Example
+
+SEED = 0
+EPOCHS = 20
+
+
+def _net():
+    import torch.nn as nn
+
+    class DigitsCNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+            self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+            self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
+            self.pool = nn.MaxPool2d(2)
+            self.relu = nn.ReLU()
+            self.fc1 = nn.Linear(64 * 2 * 2, 64)
+            self.fc2 = nn.Linear(64, 10)
+
+        def forward(self, x):
+            x = self.relu(self.conv1(x))
+            x = self.pool(self.relu(self.conv2(x)))
+            x = self.pool(self.relu(self.conv3(x)))
+            return self.fc2(self.relu(self.fc1(x.flatten(1))))
+
+    return DigitsCNN()
+
+
+@lru_cache(maxsize=1)
+def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Digits as (x_train, y_train, x_test, y_test); images scaled to [0, 1], shape N x 1 x 8 x 8, fixed split."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
+    y = digits.target.astype(np.int64)
+    order = np.random.default_rng(SEED).permutation(len(x))
+    x, y = x[order], y[order]
+    cut = int(len(x) * 0.8)
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+def train(model, epochs: int = EPOCHS, lr: float = 3e-3):
+    """Deterministic full training run (CPU, fixed seeds, fixed batch order)."""
+    import torch
+
+    x_train, y_train, _, _ = load_split()
+    torch.manual_seed(SEED)
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(SEED)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(xt), generator=gen)
+        for i in range(0, len(xt), 64):
+            idx = perm[i:i + 64]
+            opt.zero_grad()
+            loss_fn(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    model.eval()
+    return model
+
+
+def build_model():
+    import torch
+
+    torch.manual_seed(SEED)
+    with torch.random.fork_rng():
+        return train(_net())
+
+
+def fine_tune(model):
+    """A few epochs at a lower rate: enough to recover accuracy after channels are removed."""
+    return train(model, epochs=5, lr=1e-3)
+
+
+def eval_data() -> EvalData:
+    _, _, x_test, y_test = load_split()
+    return EvalData(inputs={"input": x_test}, labels=y_test, instances=x_test[:, 0],
+                    class_names=[str(i) for i in range(10)])
+
+
+def calibration(n: int) -> list[dict[str, np.ndarray]]:
+    x_train, _, _, _ = load_split()
+    return [{"input": x_train[i:i + 1]} for i in range(min(n, len(x_train)))]
+
+
+def make_example() -> Example:
+    import torch
+
+    return Example(
+        name="digits",
+        task="classification",
+        build_model=build_model,
+        example_inputs=(torch.zeros(1, 1, 8, 8),),
+        input_names=["input"],
+        output_names=["logits"],
+        eval_data=eval_data,
+        calibration=calibration,
+        fine_tune=fine_tune,
+        description="3-conv CNN on scikit-learn's 8x8 digits (1797 images, 20% held out for evaluation)",
+        default_recipes=["fp32"],
+    )
