@@ -8,6 +8,8 @@ from harness.errors import DeviceError
 # name -> "module:Class"; adding a profile is adding a file and a line here
 PROFILES: dict[str, str] = {
     "cpu": "device_profiles.cpu:CpuProfile",
+    "nvidia-gpu": "device_profiles.nvidia_gpu:NvidiaGpuProfile",
+    "jetson": "device_profiles.jetson:JetsonProfile",
 }
 
 

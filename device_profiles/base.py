@@ -181,6 +181,10 @@ class DeviceProfile(ABC):
     def teardown(self) -> None:
         """Undo `setup`."""
 
+    def has_polled_power(self) -> bool:
+        """True when power comes from a sampled sensor (which needs a real window to give a figure)."""
+        return False
+
     def begin_window(self, key: str, pid: int | None = None) -> None:
         if key in self._windows:
             raise RuntimeError(f"window {key!r} is already open")
@@ -192,6 +196,11 @@ class DeviceProfile(ABC):
     def measure_idle(self, duration_s: float | None = None) -> IdleBaseline:
         """Average power with nothing running; None + reason where the profile has no power sensor."""
         duration_s = self.config.idle_duration_s if duration_s is None else duration_s
+        # a zero-length probe first: without a power sensor there is nothing to wait for
+        self.begin_window("__probe__")
+        probe = self.end_window("__probe__")
+        if probe.energy_mj is None and probe.avg_power_mw is None and not self.has_polled_power():
+            return IdleBaseline(None, 0.0, None, probe.energy_reason)
         self.begin_window("__idle__")
         time.sleep(duration_s)
         reading = self.end_window("__idle__")

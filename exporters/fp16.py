@@ -1,0 +1,48 @@
+"""fp16: weights and activations converted to float16 (onnxconverter-common), IO kept in float32 on request.
+
+Halves the file. CPUs without native fp16 arithmetic gain no speed (onnxruntime may even insert casts); the
+variant is for GPUs and Jetson, where TensorRT and CUDA run fp16 natively.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from exporters.onnx_tools import first_line, output_path, require_onnx_source
+from harness.errors import ExportError
+from harness.variant import variant_from_file
+
+
+@dataclass(frozen=True)
+class Fp16Config(ExportConfig):
+    keep_io_types: bool = True       # float32 inputs/outputs, so callers feed the same arrays as to fp32
+    op_block_list: str = ""          # extra op types to leave in float32, space-separated
+
+
+class Fp16Exporter(Exporter):
+    name = "fp16"
+    config_class = Fp16Config
+
+    def export(self, source: Artifact | None, ctx: ExportContext) -> Artifact:
+        import onnx
+        from onnxconverter_common import float16
+
+        cfg: Fp16Config = self.config
+        t0 = time.perf_counter()
+        src = require_onnx_source(source, self.name)
+        model = onnx.load(str(src))
+        blocked = list(float16.DEFAULT_OP_BLOCK_LIST) + str(cfg.op_block_list).split()
+        try:
+            converted = float16.convert_float_to_float16(model, keep_io_types=cfg.keep_io_types,
+                                                         op_block_list=blocked)
+        except Exception as exc:
+            raise ExportError(f"fp16 conversion failed: {first_line(exc)}") from None
+        out = output_path(ctx, src, self.name, self.params())
+        onnx.save(converted, str(out))
+        warnings = [] if ctx.target_device != "cpu" else [
+            "fp16 on a CPU: no native fp16 kernels in onnxruntime's CPU provider, expect no speedup"]
+        variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="fp16",
+                                    operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
+                                    info={"keep_io_types": cfg.keep_io_types, "warnings": warnings})
+        return Artifact(variant, None)

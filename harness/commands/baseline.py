@@ -1,0 +1,81 @@
+"""`harness baseline set RUN [--name NAME]` / `harness baseline list` / `harness baseline remove NAME`: named
+runs that `harness regress --baseline NAME` compares against."""
+from __future__ import annotations
+
+import re
+
+from harness.commands.common import add_db_argument, open_store, print_json, print_table
+
+DEFAULT_NAME = "baseline"
+# a baseline name is also a run reference, so it must not look like one of the other reference forms
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("baseline", help="mark a run as a named baseline for `harness regress`")
+    sub = p.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
+    s = sub.add_parser("set", help="mark RUN as baseline NAME (replaces the run NAME pointed at before)")
+    s.add_argument("run", metavar="RUN", help="run id (or prefix), TAG@latest, TAG@prev, TAG@N or latest")
+    s.add_argument("--name", default=DEFAULT_NAME, help=f"baseline name (default: {DEFAULT_NAME})")
+    s.add_argument("--force", action="store_true", help="allow a run that is not complete")
+    add_db_argument(s)
+    s.set_defaults(func=run_set)
+    ls = sub.add_parser("list", help="list named baselines")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    add_db_argument(ls)
+    ls.set_defaults(func=run_list)
+    rm = sub.add_parser("remove", help="forget a named baseline (the run itself is kept)")
+    rm.add_argument("name", metavar="NAME")
+    add_db_argument(rm)
+    rm.set_defaults(func=run_remove)
+
+
+def run_set(args) -> int:
+    from harness.errors import UsageError
+    from harness.store.store import utcnow
+
+    name = args.name
+    if not _NAME.match(name) or name == "latest":
+        raise UsageError(f"bad baseline name {name!r}: use letters, digits, '_', '-', '.', starting with a letter "
+                         "(not 'latest', no '@')")
+    store = open_store(args)
+    run_id = store.resolve_run(args.run)
+    run = store.query("SELECT run_id, status, tag, created_at FROM runs WHERE run_id = ?", [run_id])[0]
+    if run["status"] != "complete" and not args.force:
+        raise UsageError(f"run {run_id} is {run['status']}, not complete; pass --force to use it anyway")
+    clash = store.query("SELECT run_id FROM runs WHERE starts_with(run_id, ?) LIMIT 1", [name])
+    with store.write() as con:
+        previous = con.execute("SELECT run_id FROM baselines WHERE name = ?", [name]).fetchone()
+        con.execute("DELETE FROM baselines WHERE name = ?", [name])
+        con.execute("INSERT INTO baselines (name, run_id, set_at) VALUES (?, ?, ?)", [name, run_id, utcnow()])
+    was = f" (was {previous[0]})" if previous and previous[0] != run_id else ""
+    print(f"baseline {name!r} -> run {run_id}{was}")
+    if clash:
+        print(f"note: {name!r} is also a prefix of run {clash[0]['run_id']}; the baseline name wins in references")
+    return 0
+
+
+def run_list(args) -> int:
+    store = open_store(args)
+    rows = store.query(
+        "SELECT b.name, b.run_id, b.set_at, r.tag, r.device, r.model, r.status, r.created_at "
+        "FROM baselines b LEFT JOIN runs r USING (run_id) ORDER BY b.name")
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("no baselines; mark one with `harness baseline set RUN`")
+    else:
+        print_table(rows, ["name", "run_id", "tag", "device", "model", "created_at", "set_at"])
+    return 0
+
+
+def run_remove(args) -> int:
+    from harness.errors import UsageError
+
+    store = open_store(args)
+    if not store.query("SELECT name FROM baselines WHERE name = ?", [args.name]):
+        raise UsageError(f"no baseline named {args.name!r}; see `harness baseline list`")
+    with store.write() as con:
+        con.execute("DELETE FROM baselines WHERE name = ?", [args.name])
+    print(f"baseline {args.name!r} removed")
+    return 0

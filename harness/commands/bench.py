@@ -1,0 +1,80 @@
+"""`harness bench`: export (or take) model variants and measure them on a device."""
+from __future__ import annotations
+
+from harness.commands.common import add_db_argument
+from harness.errors import UsageError
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"bad --batch-size {text!r}: expected e.g. 1,8") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise UsageError(f"bad --batch-size {text!r}: sizes must be positive integers")
+    return sizes
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="export variants and measure them on a device",
+                       description="Benchmark ONNX models, or (with no model) the shipped example's variants.")
+    p.add_argument("models", nargs="*", metavar="MODEL.onnx", help="ONNX files to benchmark (default: the example)")
+    p.add_argument("--example", default="digits",
+                   help="shipped example (digits, resnet18, minilm) or your own as module:function")
+    p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
+                   help='variant recipe, repeatable, e.g. "int8-static" or "prune-structured:0.5>int8-static"')
+    p.add_argument("--device", default="cpu", help="device profile: cpu, nvidia-gpu, jetson (default cpu)")
+    p.add_argument("--runtime", default="onnxruntime", help="runtime (default onnxruntime)")
+    p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
+    p.add_argument("--graph-optimization", default="all", choices=["disable", "basic", "extended", "all"])
+    p.add_argument("--threads", type=int, help="intra-op threads (default: runtime default)")
+    p.add_argument("--batch-size", default="1", help="comma-separated batch sizes (default 1)")
+    p.add_argument("--input-shape", action="append", metavar="NAME=DxD",
+                   help="shape of an input with dynamic dimensions, e.g. input=1x3x224x224; repeatable")
+    p.add_argument("--min-iterations", type=int, default=200, help="timed calls per scenario, at least (200)")
+    p.add_argument("--min-duration", type=float, default=1.0, help="timed seconds per scenario, at least (1.0)")
+    p.add_argument("--warmup", type=int, default=10, help="warmup calls before each round (10)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all variants (3)")
+    p.add_argument("--seed", type=int, default=0, help="seed for random inputs (0)")
+    p.add_argument("--tag", help="label for the run, e.g. nightly (used by regress: nightly@latest)")
+    p.add_argument("--artifacts", help="where exported variants go (default: harness-artifacts/ beside --db)")
+    p.add_argument("--no-quality", action="store_true", help="skip the accuracy/drift pass")
+    p.add_argument("--idle", type=float, default=2.0, help="seconds of idle power measured first (2)")
+    p.add_argument("--exclusive", action="store_true", help="refuse to run when other processes use the GPU")
+    p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
+    p.add_argument("--gpu", type=int, default=0, help="GPU index (NVML order = PCI bus order)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import sys
+
+    from harness.engine import run_bench
+    from harness.inputs import parse_shape_overrides
+    from harness.plan import BenchConfig
+
+    if args.min_iterations < 1 or args.min_duration < 0 or args.rounds < 1 or args.warmup < 0:
+        raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
+    config = BenchConfig(
+        models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
+        device=args.device, runtime=args.runtime, provider=args.provider,
+        graph_optimization=args.graph_optimization, threads=args.threads,
+        batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
+        min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
+        rounds=args.rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
+        lock_timeout_s=args.lock_timeout, quality=not args.no_quality, idle_s=args.idle,
+        exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
+        progress=not args.no_progress,
+    )
+    result = run_bench(config)
+    for line in result.failed:
+        print(f"harness: failed: {line}", file=sys.stderr)
+    print(f"run {result.run_id} {result.status}: {result.variants} variant(s); "
+          f"see `harness show {result.run_id} --db {args.db}`")
+    if result.status != "complete":
+        print(f"harness: error: no variant could be measured ({result.failed[0] if result.failed else ''})",
+              file=sys.stderr)
+        return 1
+    return 1 if result.failed else 0

@@ -1,0 +1,27 @@
+"""`harness devices`: which device profiles are present on this host, and why the others are not."""
+from __future__ import annotations
+
+from harness.commands.common import print_json, print_table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("devices", help="list device profiles and whether each is available here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from device_profiles import PROFILES, profile_class
+    from device_profiles.base import ProfileConfig
+
+    rows = []
+    for name in PROFILES:
+        cls = profile_class(name)
+        found = cls.detect(ProfileConfig())
+        rows.append({"device": name, "available": found.available, "reason": found.reason or "",
+                     "description": cls.description})
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["device", "available", "reason"])
+    return 0

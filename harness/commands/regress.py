@@ -1,0 +1,57 @@
+"""`harness regress`: the nightly verdict. Exit 0 pass, 1 regression (or environment change with --strict),
+2 usage error."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.commands.common import add_db_argument, open_store, print_json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "regress", help="compare a candidate run against a baseline and exit non-zero on a regression",
+        description="Compare every variant of a candidate run with the same variant (by name, device and scenario) "
+                    "in a baseline run. Latency needs a significant change on the raw samples AND a minimum effect "
+                    "size; size, memory, energy, accuracy and drift use thresholds from the gate file. Exit 0 "
+                    "pass, 1 regression, 2 usage error.")
+    p.add_argument("--baseline", required=True, metavar="REF",
+                   help="run id (or prefix), TAG@latest, TAG@prev, TAG@N, latest, or a baseline name")
+    p.add_argument("--candidate", required=True, metavar="REF", help="same forms as --baseline")
+    p.add_argument("--gates", metavar="FILE.toml", help="gate file merged over the defaults "
+                   "(see harness/regress/default_gates.toml)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail when the environments differ (device, power mode, clocks, versions, threads, providers)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (one testcase per variant and metric)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def _write(path: str, text: str) -> None:
+    from harness.errors import UsageError
+
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def run(args) -> int:
+    from harness.regress.compare import regress
+    from harness.regress.gates import load_gates
+    from harness.regress.report import render_junit, render_markdown, render_text
+
+    gates = load_gates(args.gates)          # a bad gate file is a usage error before anything is read
+    report = regress(open_store(args), args.baseline, args.candidate, gates, strict=args.strict)
+    if args.markdown:
+        _write(args.markdown, render_markdown(report))
+    if args.junit:
+        _write(args.junit, render_junit(report))
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print(render_text(report), end="")
+    return report.exit_code

@@ -1,0 +1,374 @@
+"""The bench engine: export or load variants, measure each in its own worker process, store as it goes.
+
+Order of work, chosen so that bad input fails before anything is written and an interrupted run keeps every
+variant already finished:
+  1. resolve the device profile, the models and their input shapes (errors here write nothing);
+  2. open/migrate the store and record the run as `running`;
+  3. export variants (a failed export is stored at once, with its reason);
+  4. start one worker per (variant, scenario), one at a time so load times do not contend;
+  5. quality pass over the eval data in each variant's worker;
+  6. timed rounds, interleaved across workers (rotating the order each round) inside sensor windows;
+     a variant is committed in one transaction as soon as its last round is done;
+  7. mark the run complete (or failed/interrupted).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from device_profiles import load_profile
+from device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
+from device_profiles.energy import per_inference
+from harness import environment
+from harness.errors import HarnessError, InputSpecError, ModelError, WorkerError
+from harness.inputs import example_inputs, random_inputs, read_input_specs, resolve_shapes
+from harness.plan import BenchConfig, Scenario, scenarios
+from harness.runtimes.base import RuntimeConfig
+from harness.stats import summarize
+from harness.store import Store
+from harness.store.store import to_json, utcnow
+from harness.variant import Variant, variant_from_file
+from harness.worker import WorkerHandle, WorkerInit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """One (variant, scenario) being measured: its worker and what its rounds have collected."""
+
+    variant: Variant
+    scenario: Scenario
+    feeds: dict[str, np.ndarray]
+    inputs_source: str
+    handle: WorkerHandle | None = None
+    ready: dict[str, Any] | None = None   # what the worker reported after loading (load time, cold start...)
+    error: str | None = None
+    rounds: list[np.ndarray] = field(default_factory=list)
+    windows: list[WindowReading] = field(default_factory=list)
+    maxrss_bytes: int | None = None
+    device_timings: list[dict] = field(default_factory=list)
+    measurement_id: str = field(default_factory=lambda: secrets.token_hex(8))
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    run_id: str
+    status: str
+    variants: int
+    failed: list[str]
+
+
+def new_run_id() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _unique_names(paths: list[str]) -> list[str]:
+    names, seen = [], {}
+    for p in paths:
+        stem = Path(p).stem
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return names
+
+
+class Engine:
+    def __init__(self, config: BenchConfig, echo: Callable[[str], None] | None = None):
+        self.config = config
+        self.echo = echo or (lambda msg: print(msg, file=sys.stderr))
+        self.store = Store(config.db, lock_timeout_s=config.lock_timeout_s)
+
+    # -- 1. resolve everything that can fail on bad input ------------------------------------------------------
+    def _profile(self):
+        c = self.config
+        return load_profile(c.device, ProfileConfig(
+            sample_interval_s=c.sample_interval_s, idle_duration_s=c.idle_s, exclusive=c.exclusive,
+            lock_clocks=c.lock_clocks, gpu_index=c.gpu_index))
+
+    def _user_variants(self) -> list[Variant]:
+        variants = []
+        for path, name in zip(self.config.models, _unique_names(list(self.config.models))):
+            specs = read_input_specs(path)  # raises ModelError for missing/non-ONNX/corrupt files
+            for b in self.config.batch_sizes:
+                resolve_shapes(specs, b, self.config.input_shapes)  # raises InputSpecError early
+            variants.append(variant_from_file(path, name=name, model=name, operation="user",
+                                              info={"source": str(path)}))
+        return variants
+
+    def _feeds(self, variant: Variant, batch_size: int, example) -> tuple[dict[str, np.ndarray], str]:
+        specs = read_input_specs(variant.path)
+        if example is not None:
+            data = example.eval_data()
+            if data is not None:
+                return example_inputs(data.inputs, specs, batch_size), f"example:{example.name}"
+        shapes = resolve_shapes(specs, batch_size, self.config.input_shapes)
+        return random_inputs(specs, shapes, self.config.seed), f"random(seed={self.config.seed})"
+
+    # -- the run -----------------------------------------------------------------------------------------------
+    def run(self) -> BenchResult:
+        c = self.config
+        profile = self._profile()
+        example = None
+        user_variants: list[Variant] = []
+        if c.models:
+            user_variants = self._user_variants()
+        else:
+            from examples import load_example
+
+            example = load_example(c.example)
+        self.store.migrate()
+
+        run_id = new_run_id()
+        artifacts = Path(c.artifacts_dir or Path(c.db).resolve().parent / "harness-artifacts") / run_id
+        provider = c.provider or profile.default_providers()[0]
+        settings = {"runtime": c.runtime, "provider": provider, "threads": c.threads,
+                    "graph_optimization": c.graph_optimization, "batch_sizes": list(c.batch_sizes)}
+        env = environment.collect(profile, settings)
+        fp_parts, fp = environment.fingerprint(profile, env)
+        env["fingerprint_parts"] = fp_parts
+        model_name = example.name if example else ",".join(v.model for v in user_variants)
+        hdf5_path = str(artifacts / "outputs.h5") if example is not None and c.quality else None
+        self.store.create_run({
+            "run_id": run_id, "created_at": utcnow(), "finished_at": None, "status": "running", "tag": c.tag,
+            "model": model_name, "device": c.device, "host": env["host"], "git_sha": environment.git_sha(),
+            "harness_version": env["harness_version"], "fingerprint": fp, "environment": to_json(env),
+            "config": to_json(c.as_dict()), "hdf5_path": hdf5_path,
+        })
+        self.echo(f"run {run_id}: {model_name} on {c.device} -> {c.db}")
+        jobs: list[Job] = []
+        status = "failed"
+        try:
+            profile.setup()
+            idle = profile.measure_idle()
+            if idle.power_mw is not None:
+                self.echo(f"idle power {idle.power_mw:.0f} mW ({idle.source})")
+            if example is not None:
+                artifacts.mkdir(parents=True, exist_ok=True)
+                variants = self._export(example, artifacts, profile, run_id)
+            else:
+                variants = user_variants
+            quality = None
+            if example is not None and c.quality:
+                from harness.quality import QualityPass
+
+                quality = QualityPass(example, example.eval_data(), hdf5_path)
+            by_id = {v.variant_id: v for v in variants}
+            jobs = self._start_jobs(variants, example, provider)
+            if quality is not None:
+                self._quality(jobs, quality)
+            self._measure(jobs, profile, idle, run_id, by_id, quality)
+            failed = [f"{j.variant.name} [{j.scenario.label}]: {j.error}" for j in jobs if j.error]
+            failed += [f"{v.name}: export failed: {v.error}" for v in variants if not v.ok]
+            ok_jobs = [j for j in jobs if not j.error]
+            status = "complete" if ok_jobs else "failed"
+            if quality is not None:
+                quality.close()
+            return BenchResult(run_id, status, len(variants), failed)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            for job in jobs:
+                if job.handle is not None:
+                    job.handle.stop()
+            try:
+                profile.teardown()
+            finally:
+                self.store.finish_run(run_id, status)
+
+    # -- 3. export ---------------------------------------------------------------------------------------------
+    def _export(self, example, out_dir: Path, profile, run_id: str) -> list[Variant]:
+        from exporters.base import ExportContext
+        from exporters.recipes import build_variants
+
+        recipes = list(self.config.recipes or example.default_recipes)
+        ctx = ExportContext(example=example, out_dir=out_dir, target_device=self.config.device,
+                            target_info=profile.describe(), seed=self.config.seed)
+        self.echo(f"exporting {len(recipes)} variant(s) of {example.name}: {', '.join(recipes)}")
+        variants = build_variants(example, recipes, ctx)
+        for v in variants:
+            if not v.ok:
+                self.echo(f"  {v.name}: export failed: {v.error}")
+                with self.store.write() as con:
+                    self.store.insert_rows(con, "variants", [v.row(run_id, utcnow())])
+        return variants
+
+    # -- 4. workers --------------------------------------------------------------------------------------------
+    def _start_jobs(self, variants: list[Variant], example, provider: str) -> list[Job]:
+        c = self.config
+        jobs = []
+        for v in variants:
+            if not v.ok:
+                continue
+            for sc in scenarios(c, provider):
+                try:
+                    feeds, source = self._feeds(v, sc.batch_size, example)
+                except (InputSpecError, ModelError) as exc:
+                    jobs.append(Job(v, sc, {}, "", error=str(exc)))
+                    continue
+                job = Job(v, sc, feeds, source)
+                rc = RuntimeConfig(name=c.runtime, provider=provider, threads=c.threads,
+                                   graph_optimization=c.graph_optimization, device_index=c.gpu_index)
+                try:
+                    job.handle = WorkerHandle(WorkerInit(v.path, rc, feeds))
+                    job.ready = job.handle.ready
+                except WorkerError as exc:
+                    job.error = str(exc)
+                    self.echo(f"  {v.name} [{sc.label}]: {exc}")
+                jobs.append(job)
+        return jobs
+
+    # -- 5. quality --------------------------------------------------------------------------------------------
+    def _quality(self, jobs: list[Job], quality) -> None:
+        data = quality.eval_data
+        if data is None:
+            return
+        seen = set()
+        # the root first: drift of every other variant is measured against it
+        ordered = sorted(jobs, key=lambda j: j.variant.base_id is not None)
+        for job in ordered:
+            if job.error or job.variant.variant_id in seen:
+                continue
+            seen.add(job.variant.variant_id)
+            try:
+                outputs = job.handle.infer(data.batches(job.scenario.batch_size))
+            except WorkerError as exc:
+                self.echo(f"  {job.variant.name}: quality pass failed: {exc}")
+                continue
+            quality.add(job.variant, outputs)
+
+    # -- 6. timed rounds ---------------------------------------------------------------------------------------
+    def _measure(self, jobs: list[Job], profile, idle: IdleBaseline, run_id: str, by_id: dict[str, Variant],
+                 quality) -> None:
+        c = self.config
+        live = [j for j in jobs if not j.error]
+        per_round_iters = max(1, -(-c.min_iterations // c.rounds))
+        per_round_s = c.min_duration_s / c.rounds
+        remaining = {}
+        for j in jobs:
+            remaining[j.variant.variant_id] = remaining.get(j.variant.variant_id, 0) + 1
+        bar = None
+        if c.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(live) * c.rounds, desc="measuring", unit="round", file=sys.stderr,
+                       disable=None, leave=False)
+        try:
+            # variants whose every job failed to start are committed now
+            for j in jobs:
+                if j.error:
+                    remaining[j.variant.variant_id] -= 1
+                    if remaining[j.variant.variant_id] == 0:
+                        self._commit(run_id, j.variant, jobs, profile, idle, by_id, quality)
+            for r in range(c.rounds):
+                order = live[r % len(live):] + live[:r % len(live)] if live else []
+                for job in order:
+                    if job.error:
+                        continue
+                    try:
+                        job.handle.warmup(c.warmup_iterations, c.warmup_s)
+                        key = f"{job.measurement_id}:{r}"
+                        profile.begin_window(key, job.handle.pid)
+                        try:
+                            result = job.handle.time(per_round_iters, per_round_s)
+                        finally:
+                            reading = profile.end_window(key)
+                        job.rounds.append(result["latencies_ns"])
+                        job.windows.append(reading)
+                        job.maxrss_bytes = result["maxrss_bytes"]
+                        if result.get("device_timings"):
+                            job.device_timings.append(result["device_timings"])
+                    except WorkerError as exc:
+                        job.error = str(exc)
+                        self.echo(f"  {job.variant.name} [{job.scenario.label}]: {exc}")
+                    if bar is not None:
+                        bar.update(1)
+                    if r == c.rounds - 1 or job.error:
+                        remaining[job.variant.variant_id] -= 1
+                        if remaining[job.variant.variant_id] == 0:
+                            self._commit(run_id, job.variant, jobs, profile, idle, by_id, quality)
+                        if job.handle is not None:
+                            job.handle.stop()
+                            job.handle = None
+        finally:
+            if bar is not None:
+                bar.close()
+
+    # -- commit one variant --------------------------------------------------------------------------------------
+    def _commit(self, run_id: str, variant: Variant, jobs: list[Job], profile, idle: IdleBaseline,
+                by_id: dict[str, Variant], quality) -> None:
+        mine = [j for j in jobs if j.variant.variant_id == variant.variant_id]
+        rows = [self._measurement_row(run_id, j, idle) for j in mine]
+        q_rows, l_rows = quality.rows(run_id, variant, by_id) if quality is not None else ([], [])
+        with self.store.write() as con:
+            self.store.insert_rows(con, "variants", [variant.row(run_id, utcnow())])
+            self.store.insert_rows(con, "measurements", rows)
+            for j in mine:
+                if j.rounds:
+                    self.store.insert_samples(con, j.measurement_id, j.rounds)
+            self.store.insert_rows(con, "quality", q_rows)
+            self.store.insert_rows(con, "layers", l_rows)
+        for j, row in zip(mine, rows):
+            if row["status"] == "ok":
+                self.echo(f"  {variant.name:<40} {j.scenario.label:<6} p50 {row['p50_ms']:.4f} ms  "
+                          f"p90 {row['p90_ms']:.4f} ms  n={row['count']}")
+
+    def _measurement_row(self, run_id: str, job: Job, idle: IdleBaseline) -> dict[str, Any]:
+        sc = job.scenario
+        ready = job.ready
+        row: dict[str, Any] = {
+            "measurement_id": job.measurement_id, "run_id": run_id, "variant_id": job.variant.variant_id,
+            "runtime": sc.runtime, "provider": sc.provider, "graph_optimization": sc.graph_optimization,
+            "batch_size": sc.batch_size, "threads": sc.threads, "inputs_source": job.inputs_source,
+            "rounds": len(job.rounds), "warmup": self.config.warmup_iterations, "created_at": utcnow(),
+            "idle_power_mw": idle.power_mw,
+        }
+        if ready:
+            row.update({k: ready[k] for k in ("load_ms", "cold_first_ms", "model_load_rss_bytes")})
+        if job.error or not job.rounds:
+            row.update(status="failed", error=job.error or "no timed rounds completed",
+                       warnings=to_json([]), energy_reason=None)
+            return row
+        lat = np.concatenate(job.rounds)
+        stats = summarize(lat, sc.batch_size)
+        warnings = list(stats.warnings)
+        if ready and ready.get("nan_outputs"):
+            warnings.append("outputs contain NaN or Inf")
+        peak_rss = [w.peak_rss_bytes for w in job.windows if w.peak_rss_bytes is not None]
+        dev_mem = [w.device_memory_peak_bytes for w in job.windows if w.device_memory_peak_bytes is not None]
+        energies = [w.energy_mj for w in job.windows]
+        duration_s = sum(w.duration_s for w in job.windows)
+        energy = sum(energies) if energies and all(e is not None for e in energies) else None
+        reason = None
+        if energy is None:
+            reason = next((w.energy_reason for w in job.windows if w.energy_reason), "no energy reading")
+        total, above = per_inference(energy, int(lat.size), idle.power_mw, duration_s)
+        for w in job.windows:
+            warnings.extend(w.warnings)
+        throttled = [w.throttled for w in job.windows if w.throttled is not None]
+        row.update(stats.as_dict())
+        row.update({
+            "status": "ok", "error": None, "peak_rss_bytes": max(peak_rss) if peak_rss else None,
+            "maxrss_bytes": job.maxrss_bytes, "device_memory_peak_bytes": max(dev_mem) if dev_mem else None,
+            "energy_mj": energy, "energy_source": job.windows[0].energy_source,
+            "energy_scope": job.windows[0].energy_scope, "energy_reason": reason,
+            "energy_per_inference_mj": total, "energy_above_idle_per_inference_mj": above,
+            "avg_power_mw": energy / duration_s if energy is not None and duration_s > 0 else None,
+            "throttled": any(throttled) if throttled else None,
+            "sensors": to_json({"windows": [w.extra for w in job.windows], "runtime": ready.get("runtime"),
+                                "device_timings": job.device_timings or None, "idle_reason": idle.reason}),
+            "warnings": to_json(sorted(set(warnings), key=warnings.index)),
+        })
+        return row
+
+
+def run_bench(config: BenchConfig, echo: Callable[[str], None] | None = None) -> BenchResult:
+    return Engine(config, echo).run()

@@ -1,0 +1,63 @@
+"""What a bench run will do: its settings (BenchConfig) and the scenarios each variant is measured in."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """All settings of one `harness bench` run; stored as the run's config."""
+
+    models: tuple[str, ...] = ()          # ONNX files; empty: the example's exported variants
+    example: str = "digits"
+    recipes: tuple[str, ...] | None = None
+    device: str = "cpu"
+    runtime: str = "onnxruntime"
+    provider: str | None = None
+    graph_optimization: str = "all"
+    threads: int | None = None
+    batch_sizes: tuple[int, ...] = (1,)
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # enough for a meaningful p90/p95 (64/130 samples) even for slow models; fast ones get far more from the
+    # duration floor
+    min_iterations: int = 200
+    min_duration_s: float = 1.0
+    warmup_iterations: int = 10
+    warmup_s: float = 0.1
+    rounds: int = 3
+    seed: int = 0
+    tag: str | None = None
+    db: str = "harness.duckdb"
+    artifacts_dir: str | None = None
+    lock_timeout_s: float = 60.0
+    quality: bool = True
+    sample_interval_s: float = 0.02
+    idle_s: float = 2.0
+    exclusive: bool = False
+    lock_clocks: bool = False
+    gpu_index: int = 0
+    progress: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One way of running a variant: the unit a measurement row describes."""
+
+    batch_size: int
+    threads: int | None
+    runtime: str
+    provider: str
+    graph_optimization: str
+
+    @property
+    def label(self) -> str:
+        return f"bs{self.batch_size}" + (f"/t{self.threads}" if self.threads else "")
+
+
+def scenarios(config: BenchConfig, provider: str) -> list[Scenario]:
+    return [Scenario(b, config.threads, config.runtime, provider, config.graph_optimization)
+            for b in config.batch_sizes]

@@ -1,0 +1,274 @@
+"""The regression verdict: match the variants of two runs and judge every gated metric.
+
+Latency is judged statistically on the raw samples (see significance.py); size, memory, energy, accuracy and
+drift against thresholds from the gate file (see gates.py). A variant that is missing from the candidate, or
+whose export or measurement failed there, is a failure: a nightly that silently stops measuring INT8 must not
+pass.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.errors import HarnessError, UsageError
+from harness.regress.data import Entry, entry_label, load_entries, load_run, load_samples
+from harness.regress.fingerprint import Difference, compare_fingerprints
+from harness.regress.gates import FAILED, IMPROVED, PASS, REGRESSED, SKIPPED, Gates, ThresholdGate
+from harness.regress.significance import compare_latency
+
+STATUS_ORDER = {FAILED: 0, REGRESSED: 1, IMPROVED: 2, PASS: 3, SKIPPED: 4}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One metric of one variant (in one scenario for latency and memory)."""
+
+    label: str                   # model/variant [scenario]
+    model: str | None
+    variant: str
+    scenario: dict[str, Any]
+    metric: str
+    status: str                  # pass | improved | regressed | failed | skipped
+    baseline: float | None
+    candidate: float | None
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def change(self) -> float | None:
+        if self.baseline is None or self.candidate is None or not self.baseline:
+            return None
+        return (self.candidate - self.baseline) / abs(self.baseline)
+
+
+@dataclass
+class RegressReport:
+    baseline: dict[str, Any]
+    candidate: dict[str, Any]
+    gates_source: str
+    strict: bool
+    fingerprint: list[Difference]
+    checks: list[Check]
+    notes: list[str]
+
+    def count(self, status: str) -> int:
+        return sum(c.status == status for c in self.checks)
+
+    @property
+    def environment_failed(self) -> bool:
+        return self.strict and bool(self.fingerprint)
+
+    @property
+    def passed(self) -> bool:
+        return not (self.count(REGRESSED) or self.count(FAILED) or self.environment_failed)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in (REGRESSED, FAILED, IMPROVED, PASS, SKIPPED) if self.count(s)]
+        if self.fingerprint:
+            word = "failing (--strict)" if self.strict else "warning"
+            parts.append(f"{len(self.fingerprint)} environment difference(s), {word}")
+        return ("PASS" if self.passed else "REGRESSION") + ": " + (", ".join(parts) or "nothing to compare")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": "pass" if self.passed else "regression",
+            "exit_code": self.exit_code,
+            "summary": self.summary(),
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "gates": self.gates_source,
+            "strict": self.strict,
+            "environment_differences": [asdict(d) for d in self.fingerprint],
+            "checks": [asdict(c) | {"change": c.change} for c in self.checks],
+            "notes": self.notes,
+        }
+
+
+def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: run.get(k) for k in ("run_id", "tag", "model", "device", "status", "created_at", "host", "git_sha")}
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def regress(store, baseline_ref: str, candidate_ref: str, gates: Gates, strict: bool = False) -> RegressReport:
+    """Compare two runs of the store; raises UsageError on bad references, HarnessError when the baseline has no
+    raw samples to test against."""
+    base_id = store.resolve_run(baseline_ref)
+    cand_id = store.resolve_run(candidate_ref)
+    if base_id == cand_id:
+        raise UsageError(f"--baseline {baseline_ref!r} and --candidate {candidate_ref!r} are the same run "
+                         f"({base_id}); compare two different runs")
+    base_run, cand_run = load_run(store, base_id), load_run(store, cand_id)
+    base_entries, base_unmeasured = load_entries(store, base_run)
+    cand_entries, cand_unmeasured = load_entries(store, cand_run)
+    notes: list[str] = []
+    for run, label in ((base_run, "baseline"), (cand_run, "candidate")):
+        if run.get("status") != "complete":
+            notes.append(f"{label} run {run['run_id']} is {run.get('status')}, not complete")
+    if not base_entries and not base_unmeasured:
+        raise HarnessError(f"baseline run {base_id} has no variants; nothing to compare against")
+
+    ok_base = [e for e in base_entries if e.measurement.get("status") == "ok"]
+    samples = load_samples(store, [e.measurement["measurement_id"] for e in base_entries + cand_entries])
+    if gates.latency.gates and ok_base and not any(e.measurement["measurement_id"] in samples for e in ok_base):
+        raise HarnessError(f"baseline run {base_id} has no raw latency samples, so latency cannot be tested for "
+                           "significance; re-run the baseline with `harness bench` and mark it with "
+                           "`harness baseline set`")
+
+    checks: list[Check] = []
+    cand_by_key = {e.key: e for e in cand_entries}
+    cand_by_name: dict[tuple, list[Entry]] = {}
+    for e in cand_entries + cand_unmeasured:
+        cand_by_name.setdefault((e.key[0], e.key[1]), []).append(e)
+    variant_level_done: set[tuple] = set()
+
+    for base in base_entries:
+        name_key = (base.key[0], base.key[1])
+        if base.measurement.get("status") != "ok" or base.variant.get("status") != "ok":
+            notes.append(f"{base.label}: baseline measurement {base.measurement.get('status')}; not compared")
+            continue
+        cand = cand_by_key.get(base.key)
+        failure = _missing_reason(base, cand, cand_by_name.get(name_key, []))
+        if failure:
+            checks.append(_check(base, "variant", FAILED, None, None, failure))
+            continue
+        checks.extend(_latency_checks(base, cand, samples, gates))
+        checks.extend(_measurement_gates(base, cand, gates))
+        if name_key not in variant_level_done:
+            variant_level_done.add(name_key)
+            checks.extend(_variant_gates(base, cand, gates))
+
+    base_keys = {e.key for e in base_entries}
+    base_names = {(e.key[0], e.key[1]) for e in base_entries + base_unmeasured}
+    for e in cand_entries:
+        if e.key not in base_keys:
+            notes.append(f"{e.label}: new in the candidate (not in the baseline)")
+    for e in base_unmeasured:
+        notes.append(f"{e.label}: {e.variant.get('status')} in the baseline"
+                     + (f" ({e.variant.get('error')})" if e.variant.get("error") else "") + "; not compared")
+    for e in cand_unmeasured:
+        if (e.key[0], e.key[1]) not in base_names:
+            notes.append(f"{e.label}: new in the candidate and {e.variant.get('status')}")
+
+    scen = lambda entries: [(e.key[4], e.key[5], e.key[6]) for e in entries]  # noqa: E731
+    fingerprint = compare_fingerprints(base_run, cand_run, scen(base_entries), scen(cand_entries))
+    checks.sort(key=lambda c: (STATUS_ORDER.get(c.status, 9), c.label, c.metric))
+    return RegressReport(_run_summary(base_run), _run_summary(cand_run), gates.source, strict, fingerprint, checks,
+                         notes)
+
+
+def _check(entry: Entry, metric: str, status: str, baseline: float | None, candidate: float | None, message: str,
+           detail: dict | None = None, variant_level: bool = False) -> Check:
+    label = f"{entry.key[0]}/{entry.key[1]}" if variant_level else entry.label
+    scenario = {} if variant_level else entry.scenario
+    return Check(label, entry.key[0], entry.key[1], scenario, metric, status, baseline, candidate, message,
+                 detail or {})
+
+
+def _missing_reason(base: Entry, cand: Entry | None, same_name: list[Entry]) -> str | None:
+    if cand is not None:
+        if cand.variant.get("status") != "ok":
+            return f"export {cand.variant.get('status')} in the candidate: {cand.variant.get('error') or 'no reason'}"
+        if cand.measurement.get("status") != "ok":
+            return f"measurement failed in the candidate: {cand.measurement.get('error') or 'no reason'}"
+        return None
+    if not same_name:
+        return "missing from the candidate run"
+    broken = [e for e in same_name if e.variant.get("status") != "ok"]
+    if broken:
+        e = broken[0]
+        return f"export {e.variant.get('status')} in the candidate: {e.variant.get('error') or 'no reason'}"
+    others = sorted({entry_label(e.key) for e in same_name if e.measurement is not None})
+    if others:
+        return f"not measured in this scenario in the candidate (it has {', '.join(others)})"
+    return "exported but not measured in the candidate"
+
+
+def _latency_checks(base: Entry, cand: Entry, samples: dict, gates: Gates) -> list[Check]:
+    settings = gates.latency
+    out = []
+    base_rounds = samples.get(base.measurement["measurement_id"])
+    cand_rounds = samples.get(cand.measurement["measurement_id"])
+    for gate in settings.gates:
+        b_val = _finite(base.measurement.get(gate.metric))
+        c_val = _finite(cand.measurement.get(gate.metric))
+        if not base_rounds or not cand_rounds:
+            side = "baseline" if not base_rounds else "candidate"
+            out.append(_check(base, gate.metric, FAILED, b_val, c_val,
+                              f"no raw latency samples in the {side}; cannot test {gate.metric} for significance"))
+            continue
+        result = compare_latency(base_rounds, cand_rounds, quantile=gate.quantile, confidence=settings.confidence,
+                                 n_iter=settings.bootstrap_iterations, seed=settings.seed,
+                                 block_len=settings.block_len or None)
+        if result.is_regression(gate.min_effect, settings.alpha):
+            status = REGRESSED
+        elif result.is_improvement(gate.min_effect, settings.alpha):
+            status = IMPROVED
+        else:
+            status = PASS
+        ci = f"{settings.confidence:.0%} CI {result.ci_low - 1:+.1%}..{result.ci_high - 1:+.1%}"
+        p = result.p_slower if result.change >= 0 else result.p_faster
+        p_text = f", U-test p={p:.2g}" if p is not None else ""
+        text = (f"{result.baseline_ms:.4g} -> {result.candidate_ms:.4g} ms ({result.change:+.1%}, {ci}{p_text})")
+        if status == PASS and abs(result.change) >= gate.min_effect:
+            text += "; not significant"
+        elif status == PASS:
+            text += f"; within {gate.min_effect:.0%}"
+        elif status == REGRESSED:
+            text += f"; slower by more than {gate.min_effect:.0%}"
+        out.append(_check(base, gate.metric, status, result.baseline_ms, result.candidate_ms, text,
+                          result.as_dict() | {"min_effect": gate.min_effect, "alpha": settings.alpha}))
+    return out
+
+
+def _threshold_check(entry: Entry, gate: ThresholdGate, metric: str, b_val, c_val, variant_level: bool):
+    outcome = gate.evaluate(_finite(b_val), _finite(c_val))
+    if outcome.status == SKIPPED and b_val is None and c_val is None:
+        return None                      # not measured on this device (e.g. energy on a VM): nothing to say
+    return _check(entry, metric, outcome.status, _finite(b_val), _finite(c_val), outcome.message,
+                  {"gate": gate.name, "better": gate.better, "tolerance_rel": gate.tolerance_rel,
+                   "tolerance_abs": gate.tolerance_abs, "limit": gate.limit}, variant_level=variant_level)
+
+
+def _measurement_gates(base: Entry, cand: Entry, gates: Gates) -> list[Check]:
+    out = []
+    for name, gate in gates.thresholds.items():
+        if name in base.measurement or name in cand.measurement:
+            check = _threshold_check(base, gate, name, base.measurement.get(name), cand.measurement.get(name), False)
+            if check:
+                out.append(check)
+    return out
+
+
+def _variant_gates(base: Entry, cand: Entry, gates: Gates) -> list[Check]:
+    """Gates on the variant itself (size) and its quality metrics: one check per variant, not per scenario."""
+    out = []
+    for name, gate in gates.thresholds.items():
+        if name in base.measurement or name in cand.measurement:
+            continue
+        if name in base.variant or name in cand.variant:
+            check = _threshold_check(base, gate, name, base.variant.get(name), cand.variant.get(name), True)
+            if check:
+                out.append(check)
+    for key in sorted(set(base.quality) | set(cand.quality)):
+        reference, _, metric = key.partition(".")
+        gate = gates.threshold_for(reference, metric)
+        if gate is None:
+            continue
+        check = _threshold_check(base, gate, key, base.quality.get(key), cand.quality.get(key), True)
+        if check:
+            out.append(check)
+    return out

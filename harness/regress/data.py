@@ -1,0 +1,103 @@
+"""What regress and history read from the result store: runs, their measured variants, raw samples, quality."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.errors import UsageError
+
+# How a variant measured in one run is found again in another. The variant_id is a content hash that changes
+# whenever the model is retrained, so variants match on their name, not their id.
+KEY_FIELDS = ("model", "variant", "device", "batch_size", "threads", "provider", "runtime")
+
+
+@dataclass
+class Entry:
+    """One variant of a run in one scenario (or with no measurement when its export or measurement failed)."""
+
+    key: tuple
+    variant: dict[str, Any]
+    measurement: dict[str, Any] | None
+    quality: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return entry_label(self.key)
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        return dict(zip(KEY_FIELDS[3:], self.key[3:]))
+
+
+def entry_label(key: tuple) -> str:
+    model, name, device, batch, threads, provider, runtime = key
+    parts = [f"batch {batch}" if batch is not None else None,
+             f"{threads} threads" if threads is not None else None,
+             _short_provider(provider)]
+    scen = ", ".join(p for p in parts if p)
+    return f"{model}/{name}" + (f" [{scen}]" if scen else "")
+
+
+def _short_provider(provider: str | None) -> str | None:
+    if not provider:
+        return None
+    return provider.removesuffix("ExecutionProvider").lower()
+
+
+def load_run(store, run_id: str) -> dict[str, Any]:
+    rows = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    if not rows:
+        raise UsageError(f"run {run_id} is not in {store.path}")
+    return rows[0]
+
+
+def load_entries(store, run: dict[str, Any]) -> tuple[list[Entry], list[Entry]]:
+    """(measured entries, variants with no measurement) of one run, with quality metrics attached."""
+    run_id = run["run_id"]
+    variants = store.query("SELECT * FROM variants WHERE run_id = ? ORDER BY name", [run_id])
+    measurements = store.query("SELECT * FROM measurements WHERE run_id = ? ORDER BY batch_size, threads",
+                               [run_id])
+    quality: dict[str, dict[str, float]] = defaultdict(dict)
+    for row in store.query("SELECT variant_id, reference, metric, value FROM quality WHERE run_id = ?", [run_id]):
+        quality[row["variant_id"]][f"{row['reference']}.{row['metric']}"] = row["value"]
+    by_id = {v["variant_id"]: v for v in variants}
+    measured_ids = set()
+    entries = []
+    for m in measurements:
+        v = by_id.get(m["variant_id"])
+        if v is None:
+            continue
+        measured_ids.add(v["variant_id"])
+        key = (v.get("model") or run.get("model"), v["name"], run["device"], m.get("batch_size"), m.get("threads"),
+               m.get("provider"), m.get("runtime"))
+        entries.append(Entry(key, v, m, quality.get(v["variant_id"], {})))
+    unmeasured = [Entry((v.get("model") or run.get("model"), v["name"], run["device"], None, None, None, None),
+                        v, None, quality.get(v["variant_id"], {}))
+                  for v in variants if v["variant_id"] not in measured_ids]
+    return entries, unmeasured
+
+
+def load_samples(store, measurement_ids: list[str]) -> dict[str, list[np.ndarray]]:
+    """Raw latencies (ns) per measurement, as a list of rounds in measurement order."""
+    if not measurement_ids:
+        return {}
+    marks = ", ".join("?" for _ in measurement_ids)
+    # numpy fetch: a nightly compares tens of thousands of samples; Python row dicts would dominate the time
+    with store.read() as con:
+        cols = con.execute(
+            f"SELECT measurement_id, round, latency_ns FROM samples WHERE measurement_id IN ({marks}) "
+            "ORDER BY measurement_id, round, seq", list(measurement_ids)).fetchnumpy()
+    ids = np.asarray(cols["measurement_id"], dtype=object)
+    rounds = np.asarray(cols["round"])
+    latency = np.asarray(cols["latency_ns"], dtype=np.int64)
+    out: dict[str, list[np.ndarray]] = {}
+    if not len(ids):
+        return out
+    # rows are sorted by (measurement, round): split where either changes
+    change = np.flatnonzero((ids[1:] != ids[:-1]) | (rounds[1:] != rounds[:-1])) + 1
+    for a, b in zip(np.concatenate([[0], change]), np.concatenate([change, [len(ids)]])):
+        out.setdefault(ids[a], []).append(latency[a:b])
+    return out

@@ -1,0 +1,125 @@
+"""Render a regression report: a plain table for logs, Markdown for PR comments, JUnit XML for CI, JSON."""
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+
+from harness.regress.compare import RegressReport
+from harness.regress.gates import FAILED, IMPROVED, PASS, REGRESSED, SKIPPED
+
+MARK = {FAILED: "FAIL", REGRESSED: "REGRESSED", IMPROVED: "improved", PASS: "ok", SKIPPED: "skipped"}
+
+
+def _value(v) -> str:
+    if v is None:
+        return "-"
+    if abs(v) >= 1e6 or (0 < abs(v) < 1e-3):
+        return f"{v:.3e}"
+    return f"{v:.4g}"
+
+
+def _change(c) -> str:
+    return "-" if c is None else f"{c:+.1%}"
+
+
+def _run_line(label: str, run: dict) -> str:
+    tag = f" tag {run['tag']}" if run.get("tag") else ""
+    return f"{label}: {run['run_id']}{tag}, {run.get('device')}, {run.get('created_at')}"
+
+
+def render_text(report: RegressReport) -> str:
+    from harness.commands.common import print_table
+
+    out = io.StringIO()
+    out.write(_run_line("baseline ", report.baseline) + "\n")
+    out.write(_run_line("candidate", report.candidate) + "\n")
+    for diff in report.fingerprint:
+        word = "ERROR" if report.strict else "warning"
+        out.write(f"{word}: environment differs: {diff.text()}\n")
+    out.write("\n")
+    rows = [{"variant": c.label, "metric": c.metric, "baseline": _value(c.baseline),
+             "candidate": _value(c.candidate), "change": _change(c.change), "verdict": MARK[c.status],
+             "detail": c.message} for c in report.checks if c.status != SKIPPED]
+    if rows:
+        print_table(rows, ["variant", "metric", "baseline", "candidate", "change", "verdict", "detail"], out=out)
+    else:
+        out.write("no metrics to compare\n")
+    for note in report.notes:
+        out.write(f"note: {note}\n")
+    out.write("\n" + report.summary() + "\n")
+    return out.getvalue()
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: RegressReport) -> str:
+    icon = "✅" if report.passed else "❌"
+    lines = [f"## {icon} harness regress: {report.summary()}", "",
+             f"- baseline: `{report.baseline['run_id']}`" + (f" ({report.baseline['tag']})"
+                                                            if report.baseline.get("tag") else ""),
+             f"- candidate: `{report.candidate['run_id']}`" + (f" ({report.candidate['tag']})"
+                                                              if report.candidate.get("tag") else ""),
+             f"- device: {report.candidate.get('device')}; gates: {report.gates_source}", ""]
+    if report.fingerprint:
+        lines += ["### Environment differences" + (" (failing: --strict)" if report.strict else ""), "",
+                  "| key | baseline | candidate |", "|---|---|---|"]
+        lines += [f"| `{_md(d.key)}` | {_md(d.baseline)} | {_md(d.candidate)} |" for d in report.fingerprint]
+        lines.append("")
+    shown = [c for c in report.checks if c.status != SKIPPED]
+    if shown:
+        lines += ["| variant | metric | baseline | candidate | change | verdict | detail |",
+                  "|---|---|---:|---:|---:|---|---|"]
+        for c in shown:
+            verdict = f"**{MARK[c.status]}**" if c.status in (FAILED, REGRESSED) else MARK[c.status]
+            lines.append(f"| {_md(c.label)} | {c.metric} | {_value(c.baseline)} | {_value(c.candidate)} | "
+                         f"{_change(c.change)} | {verdict} | {_md(c.message)} |")
+        lines.append("")
+    if report.notes:
+        lines += ["### Notes", ""] + [f"- {_md(n)}" for n in report.notes] + [""]
+    return "\n".join(lines)
+
+
+def render_junit(report: RegressReport) -> str:
+    """One testcase per variant x metric. Regressions and missing variants are <failure>s; skipped metrics are
+    <skipped/>; an environment difference is its own testcase, failing only with --strict."""
+    suite = ET.Element("testsuite", name="harness.regress", timestamp=str(report.candidate.get("created_at") or ""))
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("baseline", report.baseline["run_id"]), ("candidate", report.candidate["run_id"]),
+                       ("device", report.candidate.get("device")), ("gates", report.gates_source),
+                       ("verdict", "pass" if report.passed else "regression")):
+        ET.SubElement(props, "property", name=key, value=str(value))
+    failures = skipped = 0
+    for c in report.checks:
+        case = ET.SubElement(suite, "testcase", classname=f"harness.regress.{c.label}", name=c.metric)
+        if c.status in (REGRESSED, FAILED):
+            failures += 1
+            kind = "regression" if c.status == REGRESSED else "missing"
+            node = ET.SubElement(case, "failure", message=f"{c.label} {c.metric}: {c.message}", type=kind)
+            node.text = f"baseline={_value(c.baseline)} candidate={_value(c.candidate)} change={_change(c.change)}"
+        elif c.status == SKIPPED:
+            skipped += 1
+            ET.SubElement(case, "skipped", message=c.message)
+        else:
+            ET.SubElement(case, "system-out").text = f"{MARK[c.status]}: {c.message}"
+    env = ET.SubElement(suite, "testcase", classname="harness.regress.environment", name="fingerprint")
+    if report.fingerprint:
+        text = "\n".join(d.text() for d in report.fingerprint)
+        if report.strict:
+            failures += 1
+            ET.SubElement(env, "failure", message=f"{len(report.fingerprint)} environment difference(s)",
+                          type="environment").text = text
+        else:
+            ET.SubElement(env, "system-out").text = "warning: environment differs\n" + text
+    suite.set("tests", str(len(report.checks) + 1))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("skipped", str(skipped))
+    if report.notes:
+        ET.SubElement(suite, "system-out").text = "\n".join(report.notes)
+    root = ET.Element("testsuites", name="harness regress", tests=suite.get("tests"), failures=str(failures),
+                      errors="0", skipped=str(skipped))
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
