@@ -204,4 +204,4 @@ def options_without_private(opts: dict) -> dict:
 
 __all__ = ["BOARDS", "EXPECTED_TOTAL_MW", "TEGRASTATS_TRACES", "FakeBoard", "board_key", "build_board_tree",
            "build_host_tree", "fake_jetson_clocks", "fake_nvpmodel", "fake_tegrastats", "options_without_private",
-           "tools", "os"]
+           "tools"]
