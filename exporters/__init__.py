@@ -7,6 +7,11 @@ from harness.errors import UsageError
 
 EXPORTERS: dict[str, str] = {
     "fp32": "exporters.fp32:Fp32Exporter",
+    "int8-static": "exporters.int8_static:Int8StaticExporter",
+    "int8-dynamic": "exporters.int8_dynamic:Int8DynamicExporter",
+    "fp16": "exporters.fp16:Fp16Exporter",
+    "prune-unstructured": "exporters.prune_unstructured:PruneUnstructuredExporter",
+    "prune-structured": "exporters.prune_structured:PruneStructuredExporter",
 }
 
 

@@ -19,6 +19,9 @@ COMMAND_MODULES = [
     "harness.commands.export",
     "harness.commands.devices",
     "harness.commands.migrate",
+    "harness.commands.regress",
+    "harness.commands.baseline",
+    "harness.commands.history",
 ]
 
 

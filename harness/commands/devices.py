@@ -16,8 +16,13 @@ def run(args) -> int:
 
     rows = []
     for name in PROFILES:
-        cls = profile_class(name)
-        found = cls.detect(ProfileConfig())
+        try:
+            cls = profile_class(name)
+            found = cls.detect(ProfileConfig())
+        except ImportError as exc:
+            rows.append({"device": name, "available": False, "reason": f"cannot load profile: {exc}",
+                         "description": ""})
+            continue
         rows.append({"device": name, "available": found.available, "reason": found.reason or "",
                      "description": cls.description})
     if args.json:

@@ -30,11 +30,11 @@ def run(args) -> int:
     with store.read() as con:
         for table in TABLES:
             if table == "samples":
-                rel = con.execute("SELECT s.* FROM samples s JOIN measurements m USING (measurement_id) "
-                                  "WHERE m.run_id = ? ORDER BY s.measurement_id, s.round, s.seq", [run_id])
+                sql = ("SELECT s.* FROM samples s JOIN measurements m USING (measurement_id) "
+                       "WHERE m.run_id = $1 ORDER BY s.measurement_id, s.round, s.seq")
             else:
-                rel = con.execute(f"SELECT * FROM {table} WHERE run_id = ?", [run_id])
-            arrow = rel.fetch_arrow_table()
+                sql = f"SELECT * FROM {table} WHERE run_id = $1"
+            arrow = con.sql(sql, params=[run_id]).to_arrow_table()
             path = out / f"{run_id}-{table}.{args.format}"
             if args.format == "parquet":
                 import pyarrow.parquet as pq
