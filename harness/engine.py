@@ -29,7 +29,7 @@ from device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
 from device_profiles.energy import per_inference
 from harness import environment
 from harness.errors import HarnessError, InputSpecError, ModelError, WorkerError
-from harness.inputs import example_inputs, random_inputs, read_input_specs, resolve_shapes
+from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
 from harness.plan import BenchConfig, Scenario, scenarios
 from harness.runtimes.base import RuntimeConfig
 from harness.stats import summarize
@@ -97,7 +97,7 @@ class Engine:
         variants = []
         for path, name in zip(self.config.models, _unique_names(list(self.config.models))):
             specs = read_input_specs(path)  # raises ModelError for missing/non-ONNX/corrupt files
-            for b in self.config.batch_sizes:
+            for b in self.config.batch_sizes or (default_batch_size(specs),):
                 resolve_shapes(specs, b, self.config.input_shapes)  # raises InputSpecError early
             variants.append(variant_from_file(path, name=name, model=name, operation="user",
                                               info={"source": str(path)}))
@@ -208,7 +208,7 @@ class Engine:
         for v in variants:
             if not v.ok:
                 continue
-            for sc in scenarios(c, provider):
+            for sc in scenarios(c, provider, default_batch_size(read_input_specs(v.path))):
                 try:
                     feeds, source = self._feeds(v, sc.batch_size, example)
                 except (InputSpecError, ModelError) as exc:

@@ -74,6 +74,14 @@ def read_input_specs(path: str) -> list[InputSpec]:
     return specs
 
 
+def default_batch_size(specs: list[InputSpec]) -> int:
+    """The model's own batch when its first input declares a fixed one, else 1."""
+    for spec in specs:
+        if spec.dims and isinstance(spec.dims[0], int):
+            return spec.dims[0]
+    return 1
+
+
 def resolve_shapes(specs: list[InputSpec], batch_size: int,
                    overrides: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
     """Concrete shape per input for one batch size; a dynamic dim other than the batch axis needs an override."""

@@ -17,7 +17,7 @@ class BenchConfig:
     provider: str | None = None
     graph_optimization: str = "all"
     threads: int | None = None
-    batch_sizes: tuple[int, ...] = (1,)
+    batch_sizes: tuple[int, ...] = ()     # empty: the model's own fixed batch, else 1
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     # enough for a meaningful p90/p95 (64/130 samples) even for slow models; fast ones get far more from the
     # duration floor
@@ -58,6 +58,6 @@ class Scenario:
         return f"bs{self.batch_size}" + (f"/t{self.threads}" if self.threads else "")
 
 
-def scenarios(config: BenchConfig, provider: str) -> list[Scenario]:
+def scenarios(config: BenchConfig, provider: str, default_batch: int = 1) -> list[Scenario]:
     return [Scenario(b, config.threads, config.runtime, provider, config.graph_optimization)
-            for b in config.batch_sizes]
+            for b in (config.batch_sizes or (default_batch,))]

@@ -6,6 +6,8 @@ from harness.errors import UsageError
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
+    if not text.strip():
+        return ()
     try:
         sizes = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
@@ -28,7 +30,8 @@ def register(sub) -> None:
     p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
     p.add_argument("--graph-optimization", default="all", choices=["disable", "basic", "extended", "all"])
     p.add_argument("--threads", type=int, help="intra-op threads (default: runtime default)")
-    p.add_argument("--batch-size", default="1", help="comma-separated batch sizes (default 1)")
+    p.add_argument("--batch-size", default="",
+                   help="comma-separated batch sizes, e.g. 1,8 (default: the model's fixed batch, else 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=DxD",
                    help="shape of an input with dynamic dimensions, e.g. input=1x3x224x224; repeatable")
     p.add_argument("--min-iterations", type=int, default=200, help="timed calls per scenario, at least (200)")
