@@ -126,6 +126,7 @@ def optimized_op_counts(path: str | Path, providers: list[str] | None = None) ->
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         opts.intra_op_num_threads = 1
+        opts.log_severity_level = 3    # the "hardware specific optimizations" notice is expected here
         ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
         model = onnx.load(opts.optimized_model_filepath)
     return Counter(node.op_type for node in model.graph.node)

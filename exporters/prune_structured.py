@@ -109,7 +109,7 @@ def find_edges(module) -> list[Edge]:
     for e in edges:
         prod, cons = modules[e.producer], modules[e.consumer]
         if isinstance(cons, nn.Linear):
-            per = cons.in_features / prod.out_features
+            per = cons.in_features / prod.weight.shape[0]
             e.spatial = int(per) if per == int(per) else 0
     return [e for e in edges if e.spatial > 0]
 

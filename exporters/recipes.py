@@ -6,8 +6,10 @@ A step that fails is recorded as a failed variant with its reason, and the rest 
 from __future__ import annotations
 
 import logging
+import dataclasses
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from exporters import exporter_class
@@ -45,8 +47,6 @@ def parse_recipe(recipe: str) -> list[Step]:
         cls = exporter_class(name.strip())
         params: dict[str, Any] = {}
         if arg:
-            import dataclasses
-
             fields = [f.name for f in dataclasses.fields(cls.config_class)]
             for item in arg.split(","):
                 key, eq, val = item.partition("=")
@@ -61,66 +61,51 @@ def parse_recipe(recipe: str) -> list[Step]:
 
 
 def build_variants(example, recipes: list[str], ctx: ExportContext, progress=None) -> list[Variant]:
-    """Export every recipe; shared prefixes are exported once. Returns variants in recipe order, failed ones
-    included (status "failed", error set)."""
-    parsed = [(r, parse_recipe(r)) for r in recipes]
-    done: dict[str, Artifact | Variant] = {}   # recipe prefix text -> artifact (ok) or failed Variant
+    """Export every recipe and return the variants of the provenance tree: the FP32 root first, then each chain's
+    steps in recipe order (intermediate steps too: they are the bases drift is measured against). Shared prefixes
+    are exported once. A failed step is a "failed" variant with its reason; the steps after it are "skipped"
+    variants naming the failed base; the other chains go on."""
+    parsed = [parse_recipe(r) for r in recipes]       # a typo fails the run before any export
+    Path(ctx.out_dir).mkdir(parents=True, exist_ok=True)
+    # every chain starts from one FP32 root, so its provenance is complete; a recipe may configure it ("fp32:...")
+    root_step = next((steps[0] for steps in parsed if steps[0].exporter == "fp32"), Step("fp32", {}, "fp32"))
+    done: dict[str, Artifact | Variant] = {}          # chain text (with the root) -> artifact or failed variant
     out: list[Variant] = []
-    root: Artifact | None = None
-    for recipe, steps in parsed:
-        source: Artifact | None = None
-        prefix = ""
-        for i, step in enumerate(steps):
-            prefix = f"{prefix}>{step.text}" if prefix else step.text
-            if prefix in done:
-                cached = done[prefix]
-                if isinstance(cached, Variant):
-                    source = None
-                    break
-                source = cached
-                continue
-            if source is None and step.exporter != "fp32":
-                # every chain starts from the FP32 root so its provenance is complete
-                if root is None:
-                    root = _run_step(Step("fp32", {}, "fp32"), None, ctx, "fp32", None)
-                    done["fp32"] = root
-                if isinstance(root, Variant):
-                    break
-                source = root
-            result = _run_step(step, source, ctx, prefix, root)
-            done[prefix] = result
-            if isinstance(result, Variant):
-                break
-            source = result
-            if step.exporter == "fp32" and i == 0:
-                root = result
-            if progress:
-                progress(prefix)
-        final = done.get(prefix)
-        if final is None:
-            continue
-        v = final if isinstance(final, Variant) else final.variant
-        if all(v.variant_id != o.variant_id for o in out):
-            out.append(v)
-    # the root comes along even if no recipe named it alone: drift is measured against it
-    if isinstance(root, Artifact) and all(o.variant_id != root.variant.variant_id for o in out):
-        out.insert(0, root.variant)
+    for steps in parsed:
+        named = steps[0].exporter == "fp32"
+        chain = steps if named else [root_step, *steps]
+        key = name = ""
+        source: Artifact | Variant | None = None
+        for i, step in enumerate(chain):
+            key = f"{key}>{step.text}" if key else step.text
+            # the name is what the user wrote; the implicit root is not part of it
+            name = step.text if i == 0 or (i == 1 and not named) else f"{name}>{step.text}"
+            if key not in done:
+                if isinstance(source, Variant):
+                    done[key] = _skipped(step, name, key, source, ctx)
+                else:
+                    done[key] = _run_step(step, source, ctx, name, key)
+                    if progress:
+                        progress(name)
+            source = done[key]
+            variant = source if isinstance(source, Variant) else source.variant
+            if all(o.variant_id != variant.variant_id for o in out):
+                out.append(variant)
     return out
 
 
-def _run_step(step: Step, source: Artifact | None, ctx: ExportContext, name: str,
-              root: Artifact | None) -> Artifact | Variant:
+def _run_step(step: Step, source: Artifact | None, ctx: ExportContext, name: str, key: str) -> Artifact | Variant:
     t0 = time.perf_counter()
     base = source.variant if source is not None else None
     try:
         exporter = exporter_class(step.exporter).from_params(step.params)
         art = exporter.export(source, ctx)
     except (ExportError, UsageError) as exc:
-        return _failed(step, name, base, ctx, str(exc), t0)
+        return _failed(step, name, key, base, ctx, str(exc), t0)
     except Exception as exc:  # one variant's failure must not end the run
         log.debug("export %s failed", name, exc_info=True)
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        return _failed(step, name, base, ctx, f"{type(exc).__name__}: {first}", t0)
+        return _failed(step, name, key, base, ctx, f"{type(exc).__name__}: {first}", t0)
     v = art.variant.with_(
         name=name, model=ctx.example.name, operation=step.exporter,
         params=exporter.params(),
@@ -130,9 +115,16 @@ def _run_step(step: Step, source: Artifact | None, ctx: ExportContext, name: str
     return Artifact(v, art.module)
 
 
-def _failed(step: Step, name: str, base: Variant | None, ctx: ExportContext, error: str, t0: float) -> Variant:
+def _failed(step: Step, name: str, key: str, base: Variant | None, ctx: ExportContext, error: str, t0: float,
+            status: str = "failed") -> Variant:
     return Variant(
-        name=name, variant_id=recipe_hash(ctx.example.name, name, step.params), path=None, format="onnx",
+        name=name, variant_id=recipe_hash(ctx.example.name, key, step.params), path=None, format="onnx",
         precision="unknown", model=ctx.example.name, base_id=base.variant_id if base else None,
         root_id=(base.root_id or base.variant_id) if base else None, operation=step.exporter,
-        params=step.params, status="failed", error=error, export_s=time.perf_counter() - t0)
+        params=step.params, status=status, error=error, export_s=time.perf_counter() - t0)
+
+
+def _skipped(step: Step, name: str, key: str, failed_base: Variant, ctx: ExportContext) -> Variant:
+    why = failed_base.error if failed_base.status == "failed" else "its base was not exported"
+    return _failed(step, name, key, failed_base, ctx, f"not exported: base {failed_base.name!r} failed ({why})",
+                   time.perf_counter(), status="skipped")
