@@ -9,6 +9,9 @@ from examples.base import EvalData, Example
 
 SEED = 0
 EPOCHS = 20
+# the default set: every exporter once, and a chain (pruned, then quantized)
+DEFAULT_RECIPES = ("fp32", "int8-static", "int8-dynamic", "fp16", "prune-unstructured:0.5", "prune-structured:0.5",
+                   "prune-structured:0.5>int8-static")
 
 
 def _net():
@@ -108,5 +111,5 @@ def make_example() -> Example:
         calibration=calibration,
         fine_tune=fine_tune,
         description="3-conv CNN on scikit-learn's 8x8 digits (1797 images, 20% held out for evaluation)",
-        default_recipes=["fp32"],
+        default_recipes=list(DEFAULT_RECIPES),
     )
