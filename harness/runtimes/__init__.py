@@ -8,6 +8,10 @@ from harness.errors import UsageError
 # name -> "module:Class"; adding a runtime is adding a file and a line here
 RUNTIMES: dict[str, str] = {
     "onnxruntime": "harness.runtimes.onnxruntime_runtime:OnnxRuntime",
+    "onnxruntime-cuda": "harness.runtimes.onnxruntime_gpu:OnnxRuntimeCuda",
+    "onnxruntime-tensorrt": "harness.runtimes.onnxruntime_gpu:OnnxRuntimeTensorrt",
+    "torch": "harness.runtimes.torch_runtime:TorchRuntime",
+    "tensorrt": "harness.runtimes.tensorrt_runtime:TensorrtRuntime",
 }
 
 

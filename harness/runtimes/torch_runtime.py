@@ -1,0 +1,188 @@
+"""The `torch` runtime: an eager torch module from a TorchScript file, a `torch.export` program (.pt2) or a
+pickled module (`torch.save`), on CUDA where available (CPU otherwise, or with options["device"]="cpu").
+
+On CUDA each step is bracketed by CUDA events and synchronised on the end event, so the loop's wall time and the
+device-side compute time (compute_ms from device_timings) are both real; host-to-device and device-to-host
+copies are timed apart with events when the step is made. options["fp16"]=True runs under FP16 autocast.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.errors import ModelError
+from harness.runtimes.base import Runtime
+
+DEFAULT_TRANSFER_SAMPLES = 10
+MAX_EVENT_PAIRS = 200_000     # bounded memory for very long rounds
+
+
+def load_module(path: str, device: str):
+    """Load a TorchScript file, an exported program (.pt2) or a whole pickled nn.Module."""
+    import torch
+
+    errors = []
+    if path.endswith(".pt2"):
+        try:
+            return torch.export.load(path).module().to(device)
+        except Exception as exc:
+            errors.append(f"torch.export.load: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}")
+    try:
+        return torch.jit.load(path, map_location=device)
+    except Exception as exc:
+        errors.append(f"torch.jit.load: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}")
+    try:
+        obj = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:
+        errors.append(f"torch.load: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}")
+        raise ModelError(f"torch cannot load {path}: {'; '.join(errors)}") from None
+    if isinstance(obj, torch.nn.Module):
+        return obj.to(device)
+    raise ModelError(f"{path} holds a {type(obj).__name__}, not a torch module (a state_dict needs its model class)")
+
+
+class TorchRuntime(Runtime):
+    name = "torch"
+    formats = ("pt", "pt2", "torchscript")
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = None
+        self.device = "cpu"
+        self._inputs: list[Any] = []
+        self._events: list[tuple[Any, Any]] = []
+        self._h2d_ms: list[float] = []
+        self._d2h_ms: list[float] = []
+
+    def _pick_device(self) -> str:
+        import torch
+
+        wanted = self.config.options.get("device", "auto")
+        if wanted == "cpu":
+            return "cpu"
+        if torch.cuda.is_available():
+            return f"cuda:{self.config.device_index}"
+        if wanted == "cuda":
+            raise ModelError("options device=cuda but torch sees no CUDA device (CPU-only torch build or no GPU)")
+        return "cpu"
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def load(self, path: str) -> None:
+        import torch
+
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        self.device = self._pick_device()
+        self.model = load_module(path, self.device)
+        try:
+            self.model.eval()
+        except NotImplementedError:
+            pass   # torch.export modules are already in inference form and refuse eval()
+
+    def _autocast(self):
+        import torch
+
+        if not self.config.options.get("fp16"):
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda" if self.on_cuda else "cpu",
+                              dtype=torch.float16 if self.on_cuda else torch.bfloat16)
+
+    def _forward(self, inputs):
+        import torch
+
+        with torch.inference_mode(), self._autocast():
+            return self.model(*inputs)
+
+    def _timed_copies(self, make: Callable[[], Any]) -> list[float]:
+        import torch
+
+        samples = []
+        for _ in range(int(self.config.options.get("transfer_samples", DEFAULT_TRANSFER_SAMPLES))):
+            if self.on_cuda:
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                make()
+                end.record()
+                end.synchronize()
+                samples.append(start.elapsed_time(end))
+            else:
+                t0 = time.perf_counter()
+                make()
+                samples.append((time.perf_counter() - t0) * 1e3)
+        return samples
+
+    def make_step(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
+        import torch
+
+        host = [torch.from_numpy(np.ascontiguousarray(v)) for v in feeds.values()]
+        if self.on_cuda:
+            host = [t.pin_memory() for t in host]
+            self._h2d_ms = self._timed_copies(lambda: [t.to(self.device, non_blocking=True) for t in host])
+        self._inputs = [t.to(self.device) for t in host]
+        outputs = self._forward(self._inputs)
+        if self.on_cuda:
+            flat = outputs if isinstance(outputs, (tuple, list)) else [outputs]
+            self._d2h_ms = self._timed_copies(lambda: [o.to("cpu") for o in flat])
+            return self._cuda_step
+        return self._cpu_step
+
+    def _cpu_step(self) -> None:
+        self._forward(self._inputs)
+
+    def _cuda_step(self) -> None:
+        import torch
+
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        self._forward(self._inputs)
+        end.record()
+        end.synchronize()
+        if len(self._events) < MAX_EVENT_PAIRS:
+            self._events.append((start, end))
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        inputs = [torch.from_numpy(np.ascontiguousarray(v)).to(self.device) for v in feeds.values()]
+        try:
+            out = self._forward(inputs)
+        except Exception as exc:
+            raise ModelError(f"torch inference failed: {str(exc).splitlines()[0][:200]}") from None
+        flat = out if isinstance(out, (tuple, list)) else [out]
+        # FP16 outputs are widened so quality comparisons against FP32 are made in FP32
+        return [o.detach().float().cpu().numpy() if o.is_floating_point() else o.detach().cpu().numpy()
+                for o in flat]
+
+    def device_timings(self) -> dict[str, list[float]] | None:
+        """Device timings since the previous call (events of the round just run), in ms."""
+        if not self.on_cuda:
+            return None
+        events, self._events = self._events, []
+        return {"compute_ms": [s.elapsed_time(e) for s, e in events], "h2d_ms": list(self._h2d_ms),
+                "d2h_ms": list(self._d2h_ms)}
+
+    def describe(self) -> dict[str, Any]:
+        import torch
+
+        out: dict[str, Any] = {"runtime": self.name, "torch_version": torch.__version__, "device": self.device,
+                               "fp16_autocast": bool(self.config.options.get("fp16")),
+                               "threads": torch.get_num_threads()}
+        if self.on_cuda:
+            out.update({"cuda_version": torch.version.cuda, "cudnn_version": torch.backends.cudnn.version(),
+                        "gpu_name": torch.cuda.get_device_name(self.device)})
+        return out
+
+    def close(self) -> None:
+        self.model = None
+        self._inputs = []
+        self._events = []
+        if self.on_cuda:
+            import torch
+
+            torch.cuda.empty_cache()
