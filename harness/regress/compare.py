@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.errors import HarnessError, UsageError
-from harness.regress.data import Entry, entry_label, load_entries, load_run, load_samples
+from harness.regress.data import Entry, entry_label, load_entries, load_previous_p50, load_run, load_samples
 from harness.regress.fingerprint import Difference, compare_fingerprints
 from harness.regress.gates import FAILED, IMPROVED, PASS, REGRESSED, SKIPPED, Gates, ThresholdGate
-from harness.regress.significance import compare_latency
+from harness.regress.significance import compare_latency, run_to_run_noise
 
 STATUS_ORDER = {FAILED: 0, REGRESSED: 1, IMPROVED: 2, PASS: 3, SKIPPED: 4}
 
@@ -128,6 +128,7 @@ def regress(store, baseline_ref: str, candidate_ref: str, gates: Gates, strict: 
                            "significance; re-run the baseline with `harness bench` and mark it with "
                            "`harness baseline set`")
 
+    previous = load_previous_p50(store, cand_run, gates.latency.history_runs) if gates.latency.noise_sigmas else {}
     checks: list[Check] = []
     cand_by_key = {e.key: e for e in cand_entries}
     cand_by_name: dict[tuple, list[Entry]] = {}
@@ -145,7 +146,7 @@ def regress(store, baseline_ref: str, candidate_ref: str, gates: Gates, strict: 
         if failure:
             checks.append(_check(base, "variant", FAILED, None, None, failure))
             continue
-        checks.extend(_latency_checks(base, cand, samples, gates))
+        checks.extend(_latency_checks(base, cand, samples, gates, previous.get(base.key, [])))
         checks.extend(_measurement_gates(base, cand, gates))
         if name_key not in variant_level_done:
             variant_level_done.add(name_key)
@@ -197,9 +198,10 @@ def _missing_reason(base: Entry, cand: Entry | None, same_name: list[Entry]) -> 
     return "exported but not measured in the candidate"
 
 
-def _latency_checks(base: Entry, cand: Entry, samples: dict, gates: Gates) -> list[Check]:
+def _latency_checks(base: Entry, cand: Entry, samples: dict, gates: Gates, previous_p50: list[float]) -> list[Check]:
     settings = gates.latency
     out = []
+    noise = run_to_run_noise(previous_p50)
     base_rounds = samples.get(base.measurement["measurement_id"])
     cand_rounds = samples.get(cand.measurement["measurement_id"])
     for gate in settings.gates:
@@ -213,9 +215,12 @@ def _latency_checks(base: Entry, cand: Entry, samples: dict, gates: Gates) -> li
         result = compare_latency(base_rounds, cand_rounds, quantile=gate.quantile, confidence=settings.confidence,
                                  n_iter=settings.bootstrap_iterations, seed=settings.seed,
                                  block_len=settings.block_len or None)
-        if result.is_regression(gate.min_effect, settings.alpha):
+        min_effect = gate.min_effect
+        if noise is not None and settings.noise_sigmas:
+            min_effect = max(min_effect, math.expm1(settings.noise_sigmas * noise))
+        if result.is_regression(min_effect, settings.alpha):
             status = REGRESSED
-        elif result.is_improvement(gate.min_effect, settings.alpha):
+        elif result.is_improvement(min_effect, settings.alpha):
             status = IMPROVED
         else:
             status = PASS
@@ -223,14 +228,17 @@ def _latency_checks(base: Entry, cand: Entry, samples: dict, gates: Gates) -> li
         p = result.p_slower if result.change >= 0 else result.p_faster
         p_text = f", U-test p={p:.2g}" if p is not None else ""
         text = (f"{result.baseline_ms:.4g} -> {result.candidate_ms:.4g} ms ({result.change:+.1%}, {ci}{p_text})")
-        if status == PASS and abs(result.change) >= gate.min_effect:
+        floor = (f" (run-to-run noise {noise:.1%} over {len(previous_p50)} earlier runs)"
+                 if min_effect > gate.min_effect else "")
+        if status == PASS and abs(result.change) >= min_effect:
             text += "; not significant"
         elif status == PASS:
-            text += f"; within {gate.min_effect:.0%}"
+            text += f"; within {min_effect:.1%}{floor}"
         elif status == REGRESSED:
-            text += f"; slower by more than {gate.min_effect:.0%}"
+            text += f"; slower by more than {min_effect:.1%}{floor}"
         out.append(_check(base, gate.metric, status, result.baseline_ms, result.candidate_ms, text,
-                          result.as_dict() | {"min_effect": gate.min_effect, "alpha": settings.alpha}))
+                          result.as_dict() | {"min_effect": min_effect, "configured_min_effect": gate.min_effect,
+                                              "run_to_run_noise": noise, "alpha": settings.alpha}))
     return out
 
 

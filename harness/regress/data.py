@@ -101,3 +101,29 @@ def load_samples(store, measurement_ids: list[str]) -> dict[str, list[np.ndarray
     for a, b in zip(np.concatenate([[0], change]), np.concatenate([change, [len(ids)]])):
         out.setdefault(ids[a], []).append(latency[a:b])
     return out
+
+
+def load_previous_p50(store, candidate: dict[str, Any], max_runs: int) -> dict[tuple, list[float]]:
+    """p50 (ms) of each variant key in the `max_runs` complete runs with the candidate's tag that precede it,
+    oldest first. Empty when the candidate has no tag."""
+    if not candidate.get("tag") or max_runs <= 0:
+        return {}
+    runs = store.query(
+        "SELECT run_id, model, device FROM runs WHERE tag = ? AND status = 'complete' AND created_at < ? "
+        "AND device = ? ORDER BY created_at DESC LIMIT ?",
+        [candidate["tag"], candidate["created_at"], candidate["device"], max_runs])
+    if not runs:
+        return {}
+    marks = ", ".join("?" for _ in runs)
+    rows = store.query(
+        "SELECT r.created_at, coalesce(v.model, r.model) AS model, v.name, r.device, m.batch_size, m.threads, "
+        "m.provider, m.runtime, m.p50_ms FROM runs r JOIN variants v ON v.run_id = r.run_id "
+        "JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id AND m.status = 'ok' "
+        f"WHERE r.run_id IN ({marks}) ORDER BY r.created_at", [r["run_id"] for r in runs])
+    out: dict[tuple, list[float]] = defaultdict(list)
+    for row in rows:
+        if row["p50_ms"] is not None:
+            key = (row["model"], row["name"], row["device"], row["batch_size"], row["threads"], row["provider"],
+                   row["runtime"])
+            out[key].append(float(row["p50_ms"]))
+    return dict(out)

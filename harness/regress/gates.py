@@ -41,6 +41,8 @@ class LatencySettings:
     bootstrap_iterations: int = 2000
     seed: int = 0
     block_len: int = 0           # 0: automatic
+    history_runs: int = 10       # earlier runs of the candidate's tag used to estimate run-to-run noise
+    noise_sigmas: float = 3.0    # the effect must also exceed this many run-to-run sigmas (0: off)
     gates: tuple[LatencyGate, ...] = ()
 
 
@@ -192,6 +194,8 @@ def _parse(data: dict[str, Any], source: str) -> Gates:
         bootstrap_iterations=int(number(lat, "bootstrap_iterations", "latency", 100, 1e6) or 2000),
         seed=int(number(lat, "seed", "latency") or 0),
         block_len=int(number(lat, "block_len", "latency", 0) or 0),
+        history_runs=int(number(lat, "history_runs", "latency", 0, 1000) or 0),
+        noise_sigmas=float(number(lat, "noise_sigmas", "latency", 0, 100) or 0.0),
         gates=tuple(latency_gates),
     )
     thresholds: dict[str, ThresholdGate] = {}

@@ -174,3 +174,17 @@ def compare_latency(baseline_rounds: Sequence[Sequence[float]], candidate_rounds
         units_baseline=len(units_base), units_candidate=len(units_cand),
         block_len=block, rounds_baseline=len(base), rounds_candidate=len(cand),
     )
+
+
+def run_to_run_noise(values: Sequence[float], min_runs: int = 5) -> float | None:
+    """Relative run-to-run noise (a robust sigma of log p50) of earlier runs of the same configuration, or None
+    with fewer than `min_runs` runs.
+
+    Within-run resampling cannot see a machine that is uniformly busier during the whole candidate run; only
+    earlier runs can. Successive differences make the estimate robust to an old step in the series (a step is
+    one large difference, which the median ignores): sigma = 1.4826 * median|diff log x| / sqrt(2).
+    """
+    x = np.log(np.asarray([v for v in values if v and v > 0], dtype=np.float64))
+    if len(x) < min_runs:
+        return None
+    return float(1.4826 * np.median(np.abs(np.diff(x))) / math.sqrt(2.0))

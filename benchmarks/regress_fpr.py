@@ -1,0 +1,118 @@
+"""False-positive and detection rates of `harness regress` on this machine.
+
+Benches one baseline, then N identical reruns and M reruns of a genuinely slower model (the same MLP with one
+more layer: +10 % compute, same variant name, so regress matches it to the baseline's variant), and regresses
+every rerun against the baseline with the default gates. Prints the rates and the measured p50 changes.
+
+    python benchmarks/regress_fpr.py                 # 20 identical + 5 slower, a few minutes on 2 cores
+    python benchmarks/regress_fpr.py --identical 40 --slower 10 --extra-layers 2
+
+Not a test: timings are machine-dependent, so this prints figures instead of asserting them.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def build_mlp(path: Path, width: int, layers: int, seed: int = 0) -> None:
+    """A MatMul+Relu stack; latency scales with `layers`, so one extra layer is a real, known amount of work."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    nodes, inits, prev = [], [], "x"
+    for i in range(layers):
+        w = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, f"w{i}"))
+        nodes += [helper.make_node("MatMul", [prev, f"w{i}"], [f"h{i}"]),
+                  helper.make_node("Relu", [f"h{i}"], [f"r{i}"])]
+        prev = f"r{i}"
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, width])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+
+
+def bench(model: Path, db: Path, tag: str, args) -> None:
+    cmd = [sys.executable, "-m", "harness", "bench", str(model), "--db", str(db), "--tag", tag,
+           "--threads", str(args.threads), "--min-duration", str(args.min_duration), "--rounds", str(args.rounds),
+           "--idle", "0", "--no-progress", "--no-quality"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--identical", type=int, default=20, help="identical reruns (default 20)")
+    ap.add_argument("--slower", type=int, default=5, help="reruns with the slower model (default 5)")
+    ap.add_argument("--width", type=int, default=768)
+    ap.add_argument("--layers", type=int, default=10)
+    ap.add_argument("--extra-layers", type=int, default=1, help="layers added to the slower model (1 = +10 %%)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--min-duration", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--workdir", help="keep the database and models here (default: a temporary directory)")
+    args = ap.parse_args()
+
+    from harness.regress.compare import regress
+    from harness.regress.gates import IMPROVED, REGRESSED, load_gates
+    from harness.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.workdir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        db = work / "fpr.duckdb"
+        base_model, slow_model = work / "base" / "mlp.onnx", work / "slow" / "mlp.onnx"
+        build_mlp(base_model, args.width, args.layers)
+        build_mlp(slow_model, args.width, args.layers + args.extra_layers)
+        gates = load_gates()
+        store = Store(db)
+        t0 = time.monotonic()
+        bench(base_model, db, "baseline", args)
+        # alternate identical and slower reruns so slow drift of the machine hits both groups alike
+        plan = ["identical"] * args.identical + ["slower"] * args.slower
+        order = sorted(range(len(plan)), key=lambda i: (i % max(1, len(plan) // max(1, args.slower)), i))
+        results: dict[str, list[tuple[str, float, float, float]]] = {"identical": [], "slower": []}
+        for n, i in enumerate(order, 1):
+            kind = plan[i]
+            bench(slow_model if kind == "slower" else base_model, db, kind, args)
+            report = regress(store, "baseline@latest", f"{kind}@latest", gates)
+            p50 = next(c for c in report.checks if c.metric == "p50_ms")
+            results[kind].append((p50.status, p50.change, p50.detail["ci_low"] - 1, p50.detail["ci_high"] - 1))
+            print(f"[{n:2d}/{len(plan)}] {kind:9s} p50 {p50.change:+6.1%}  "
+                  f"CI {p50.detail['ci_low'] - 1:+6.1%}..{p50.detail['ci_high'] - 1:+6.1%}  -> {p50.status}",
+                  flush=True)
+        elapsed = time.monotonic() - t0
+
+    ident, slow = results["identical"], results["slower"]
+    fp = sum(s == REGRESSED for s, *_ in ident)
+    fi = sum(s == IMPROVED for s, *_ in ident)
+    det = sum(s == REGRESSED for s, *_ in slow)
+    print()
+    print(f"model: MLP {args.width}x{args.layers} (slower: +{args.extra_layers} layer(s), "
+          f"+{args.extra_layers / args.layers:.0%} compute), {args.threads} thread(s), "
+          f"{args.rounds} rounds x {args.min_duration / args.rounds:.2f} s")
+    if ident:
+        changes = np.array([c for _, c, *_ in ident])
+        print(f"identical reruns: {fp}/{len(ident)} false regressions, {fi}/{len(ident)} false improvements; "
+              f"p50 change median {np.median(changes):+.1%}, range {changes.min():+.1%}..{changes.max():+.1%}")
+    if slow:
+        changes = np.array([c for _, c, *_ in slow])
+        print(f"slower model:     {det}/{len(slow)} detected; p50 change median {np.median(changes):+.1%}, "
+              f"range {changes.min():+.1%}..{changes.max():+.1%}")
+    print(f"elapsed {elapsed:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
