@@ -1,0 +1,40 @@
+"""`harness compare RUN [--base fp32]`: size, speed, memory, quality and energy of every variant against a base."""
+from __future__ import annotations
+
+from harness.commands.common import add_db_argument, open_store, print_json, print_table
+
+COLUMNS = ["name", "batch_size", "size_bytes", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
+           "speedup_p90", "memory_reduction_pct", "quality", "quality_drop", "quality_retention_pct",
+           "energy_reduction_pct", "status"]
+HEADERS = ["variant", "bs", "size B", "size x", "size -%", "p50 ms", "speedup p50", "speedup p90", "mem -%",
+           "{metric}", "drop pts", "retained %", "energy -%", "status"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="compare a run's variants with its FP32 base (size, speedup, accuracy)")
+    p.add_argument("run", help="run id (or prefix), latest, TAG@latest, TAG@prev, or a baseline name")
+    p.add_argument("--base", default="fp32", help="variant name or id to compare against (default fp32)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_db_argument(p)
+    p.set_defaults(func=compare_run)
+
+
+def compare_run(args) -> int:
+    from harness.comparisons import compare, load_rows
+
+    store = open_store(args)
+    run_id = store.resolve_run(args.run)
+    variants, measurements, quality = load_rows(store, run_id)
+    rows = compare(variants, measurements, quality, base=args.base)
+    # the base first, then in provenance order (a chain after its base), then by name
+    rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
+    if args.json:
+        print_json({"run_id": run_id, "base": args.base, "rows": rows})
+        return 0
+    metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
+    print(f"run {run_id}: against {rows[0]['base_name'] if rows else args.base}")
+    print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
+    for r in rows:
+        if r["status"] != "ok" and r.get("error"):
+            print(f"  {r['name']}: {r['status']}: {r['error']}")
+    return 0
