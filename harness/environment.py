@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import socket
 import subprocess
@@ -48,6 +49,7 @@ def collect(profile, settings: dict[str, Any]) -> dict[str, Any]:
     """Everything needed to reproduce or compare the run. `settings`: threads, provider, runtime..."""
     return {
         "host": socket.gethostname(),
+        "pid": os.getpid(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "harness_version": __version__,
@@ -67,3 +69,22 @@ def fingerprint(profile, env: dict[str, Any]) -> tuple[dict[str, Any], str]:
     }
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return parts, digest
+
+
+def effective_status(status: str, host: str | None, environment_json: str | None) -> str:
+    """A run stored as `running` whose process is gone from this host was killed: report it as interrupted."""
+    if status != "running" or host != socket.gethostname() or not environment_json:
+        return status
+    try:
+        pid = json.loads(environment_json).get("pid")
+    except ValueError:
+        return status
+    if not pid:
+        return status
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:
+        pass
+    return status

@@ -72,12 +72,13 @@ def run(args) -> int:
         progress=not args.no_progress,
     )
     result = run_bench(config)
+    if result.status != "complete":
+        more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
+        print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"
+              f"{more}", file=sys.stderr)
+        return 1
     for line in result.failed:
-        print(f"harness: failed: {line}", file=sys.stderr)
+        print(f"harness: error: {line}", file=sys.stderr)
     print(f"run {result.run_id} {result.status}: {result.variants} variant(s); "
           f"see `harness show {result.run_id} --db {args.db}`")
-    if result.status != "complete":
-        print(f"harness: error: no variant could be measured ({result.failed[0] if result.failed else ''})",
-              file=sys.stderr)
-        return 1
     return 1 if result.failed else 0

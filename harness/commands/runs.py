@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from harness.commands.common import add_db_argument, open_store, print_json, print_table
+from harness.environment import effective_status
 
 MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "size_bytes", "p50_ms", "p90_ms", "p99_ms",
                        "cv", "throughput_sps", "peak_rss_bytes", "energy_per_inference_mj", "count", "status"]
@@ -26,7 +27,7 @@ def register(sub) -> None:
 
 def list_runs(args) -> int:
     store = open_store(args)
-    sql = ("SELECT r.run_id, r.created_at, r.status, r.tag, r.model, r.device, r.host, r.git_sha, "
+    sql = ("SELECT r.run_id, r.created_at, r.status, r.tag, r.model, r.device, r.host, r.git_sha, r.environment, "
            "(SELECT count(*) FROM variants v WHERE v.run_id = r.run_id) AS variants "
            "FROM runs r {where} ORDER BY r.created_at DESC LIMIT ?")
     params: list = []
@@ -34,6 +35,8 @@ def list_runs(args) -> int:
     if args.tag:
         where, params = "WHERE r.tag = ?", [args.tag]
     rows = store.query(sql.format(where=where), [*params, args.limit])
+    for row in rows:
+        row["status"] = effective_status(row["status"], row["host"], row.pop("environment"))
     if args.json:
         print_json(rows)
     elif not rows:
@@ -45,6 +48,7 @@ def list_runs(args) -> int:
 
 def run_details(store, run_id: str) -> dict:
     run = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])[0]
+    run["status"] = effective_status(run["status"], run["host"], run["environment"])
     for key in ("environment", "config"):
         run[key] = json.loads(run[key]) if run.get(key) else None
     variants = store.query("SELECT * FROM variants WHERE run_id = ? ORDER BY created_at", [run_id])

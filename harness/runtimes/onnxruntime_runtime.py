@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -19,6 +20,9 @@ def summarize_ort_error(exc: BaseException) -> str:
         if marker in text and text.startswith("["):
             text = text.split(marker, 1)[1]
             break
+    # "[ONNXRuntimeError] : 1 : FAIL : Load model from X failed:Fatal error: ..." -> "Fatal error: ..."
+    text = re.sub(r"^\d+ : [A-Z_]+ : ", "", text)
+    text = re.sub(r"^Load model from .*? failed:", "", text).strip()
     return text[:300]
 
 

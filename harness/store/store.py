@@ -105,13 +105,14 @@ class Store:
     # -- schema ------------------------------------------------------------------------------------------------
     @staticmethod
     def _version(con: duckdb.DuckDBPyConnection) -> int | None:
+        # fetchall, not fetchone: DuckDB 2 refuses new work on a connection with an unfinished result
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not exists:
             return None
-        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-        return row[0] if row and row[0] is not None else 0
+        rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
+        return rows[0][0] if rows and rows[0][0] is not None else 0
 
     def migrate(self, target: int = LATEST) -> int:
         """Create or upgrade the schema to `target`; returns the version it started from (0 for a new file)."""
@@ -119,7 +120,7 @@ class Store:
         try:
             current = self._version(con)
             if current is None:
-                tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]
+                tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]
                 if tables:
                     raise StoreError(f"{self.path} is a DuckDB file but not a harness database")
                 con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
@@ -212,10 +213,10 @@ class Store:
             raise UsageError("empty run reference")
         with self.read() as con:
             if ref == "latest":
-                row = con.execute("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
-                if not row:
+                rows = con.execute("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1").fetchall()
+                if not rows:
                     raise UsageError(f"no runs in {self.path}")
-                return row[0]
+                return rows[0][0]
             if "@" in ref:
                 tag, _, which = ref.rpartition("@")
                 index = {"latest": 0, "prev": 1}.get(which)
@@ -229,9 +230,9 @@ class Store:
                 if len(rows) <= index:
                     raise UsageError(f"{ref!r}: only {len(rows)} complete run(s) tagged {tag!r} in {self.path}")
                 return rows[index][0]
-            row = con.execute("SELECT run_id FROM baselines WHERE name = ?", [ref]).fetchone()
-            if row:
-                return row[0]
+            named = con.execute("SELECT run_id FROM baselines WHERE name = ?", [ref]).fetchall()
+            if named:
+                return named[0][0]
             rows = con.execute("SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id",
                                [ref]).fetchall()
         if len(rows) == 1:
