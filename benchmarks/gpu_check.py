@@ -1,0 +1,182 @@
+"""GPU check: on an NVIDIA host, time the digits CNN and a ResNet-18-shaped net through the harness torch CUDA
+runtime (and the onnxruntime CUDA provider where installed) inside NVML energy windows, next to a bare
+CUDA-event loop, and print harness p50 / bare p50 and energy per inference (total and above idle).
+
+    python benchmarks/gpu_check.py [--seconds 3] [--batch 1]
+
+Without a GPU it says why and exits 0. The figures are printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def resnet18_shaped():
+    """ResNet-18 layout (basic blocks 2-2-2-2, 64..512 channels), random weights, 224x224 input."""
+    import torch.nn as nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.b1 = nn.BatchNorm2d(cout)
+            self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.b2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            self.down = None
+            if stride != 1 or cin != cout:
+                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            y = self.relu(self.b1(self.c1(x)))
+            y = self.b2(self.c2(y))
+            return self.relu(y + (self.down(x) if self.down is not None else x))
+
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
+    return nn.Sequential(*layers).eval()
+
+
+def models(batch: int):
+    """(name, module, input array) for the digits CNN (from examples/ when present) and ResNet-18-shaped."""
+    import torch
+
+    out = []
+    try:
+        from examples.digits.model import build_model
+        digits = build_model()
+    except ImportError:
+        digits = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                     torch.nn.Linear(16 * 64, 10)).eval()
+    rng = np.random.default_rng(0)
+    out.append(("digits", digits, rng.random((batch, 1, 8, 8), dtype=np.float32)))
+    torch.manual_seed(0)
+    out.append(("resnet18-shaped", resnet18_shaped(), rng.random((batch, 3, 224, 224), dtype=np.float32)))
+    return out
+
+
+def bare_loop_p50_ms(module, x: np.ndarray, seconds: float) -> float:
+    """The floor: a plain loop of forward calls bracketed by CUDA events, nothing of harness in it."""
+    import time
+
+    import torch
+
+    dev = torch.device("cuda")
+    module = module.to(dev)
+    xt = torch.from_numpy(x).to(dev)
+    times = []
+    with torch.inference_mode():
+        for _ in range(20):
+            module(xt)
+        torch.cuda.synchronize()
+        end_at = time.perf_counter() + seconds
+        while time.perf_counter() < end_at or len(times) < 100:
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            module(xt)
+            e.record()
+            e.synchronize()
+            times.append(s.elapsed_time(e))
+    return float(np.percentile(times, 50))
+
+
+def measure(profile, runtime, feeds, seconds: float, idle_mw):
+    """Harness path: runtime step in the timed loop inside an NVML window; returns p50 ms and mJ/inference."""
+    from device_profiles.energy import per_inference
+    from harness.timing import timed_loop, warmup
+
+    step = runtime.make_step(feeds)
+    warmup(step, 20, 0.5)
+    runtime.device_timings()
+    profile.begin_window("gpu_check", pid=os.getpid())
+    lat_ns = timed_loop(step, 100, seconds)
+    reading = profile.end_window("gpu_check")
+    total, above = per_inference(reading.energy_mj, len(lat_ns), idle_mw, reading.duration_s)
+    dev = runtime.device_timings() or {}
+    compute = dev.get("compute_ms") or []
+    return {"p50_ms": float(np.percentile(lat_ns, 50)) / 1e6,
+            "device_p50_ms": float(np.percentile(compute, 50)) if compute else None,
+            "mj_per_inf": total, "mj_above_idle": above, "energy_source": reading.energy_source,
+            "avg_power_mw": reading.avg_power_mw, "warnings": list(reading.warnings)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--batch", type=int, default=1)
+    args = ap.parse_args()
+
+    from device_profiles.base import ProfileConfig
+    from device_profiles.nvidia_gpu import NvidiaGpuProfile
+
+    found = NvidiaGpuProfile.detect()
+    if not found.available:
+        print(f"gpu_check: skipped, no NVIDIA GPU here: {found.reason}")
+        return 0
+    import torch
+
+    if not torch.cuda.is_available():
+        print(f"gpu_check: skipped, torch {torch.__version__} has no CUDA (install a CUDA build of torch)")
+        return 0
+    from harness.runtimes import runtime_class
+    from harness.runtimes.base import RuntimeConfig
+
+    profile = NvidiaGpuProfile(ProfileConfig(sample_interval_s=0.02))
+    try:
+        profile.setup()
+        d = profile.describe()
+        print(f"GPU {d['gpu_name']}  driver {d['driver']}  CUDA {d['cuda_driver']}  cc {d['compute_capability']}  "
+              f"energy counter {d['energy_counter']}  torch {torch.__version__}")
+        idle = profile.measure_idle(2.0)
+        print(f"idle power: {idle.power_mw / 1000:.1f} W ({idle.source})" if idle.power_mw is not None
+              else f"idle power: n/a ({idle.reason})")
+        try:
+            import onnxruntime as ort
+            has_ort_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+        except ImportError:
+            has_ort_cuda = False
+        print(f"{'model':18} {'runtime':18} {'harness p50 ms':>14} {'device p50 ms':>13} {'bare p50 ms':>11} "
+              f"{'ratio':>6} {'mJ/inf':>9} {'mJ/inf>idle':>11}")
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, module, x in models(args.batch):
+                bare = bare_loop_p50_ms(module, x, args.seconds)
+                path = Path(tmp, f"{name}.pt")
+                torch.jit.trace(module.cpu(), torch.from_numpy(x)).save(str(path))
+                runs = [("torch", {}), ("torch-fp16", {"fp16": True})]
+                if has_ort_cuda:
+                    onnx_path = Path(tmp, f"{name}.onnx")
+                    torch.onnx.export(module.cpu(), (torch.from_numpy(x),), str(onnx_path), input_names=["x"],
+                                      dynamo=False)
+                    runs.append(("onnxruntime-cuda", {}))
+                for label, opts in runs:
+                    rt_name = "torch" if label.startswith("torch") else label
+                    rt = runtime_class(rt_name)(RuntimeConfig(name=rt_name, options=opts))
+                    rt.load(str(onnx_path if rt_name.startswith("onnx") else path))
+                    r = measure(profile, rt, {"x": x}, args.seconds, idle.power_mw)
+                    rt.close()
+
+                    def fmt(v, spec):
+                        return format(v, spec) if v is not None else "n/a"
+                    print(f"{name:18} {label:18} {r['p50_ms']:14.3f} {fmt(r['device_p50_ms'], '13.3f')} "
+                          f"{bare:11.3f} {r['p50_ms'] / bare:6.2f} {fmt(r['mj_per_inf'], '9.3f')} "
+                          f"{fmt(r['mj_above_idle'], '11.3f')}  [{r['energy_source']}]"
+                          + (f"  warnings: {'; '.join(r['warnings'])}" if r["warnings"] else ""))
+    finally:
+        profile.teardown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
