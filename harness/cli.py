@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "harness.commands.regress",
     "harness.commands.baseline",
     "harness.commands.history",
+    "harness.commands.dashboard",
     "harness.commands.compare",
 ]
 

@@ -1,0 +1,37 @@
+"""`harness dashboard`: serve the comparison dashboard over a result database (read-only)."""
+from __future__ import annotations
+
+from harness.commands.common import add_db_argument
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "dashboard", help="serve the Panel comparison dashboard over the database (read-only)",
+        description="Compare a run's variants in the browser: table with ratios, Pareto front, provenance tree, "
+                    "latency distributions, per-instance flips, layers and history. Only reads the database, "
+                    "and keeps working while `harness bench` writes to it.")
+    p.add_argument("--port", type=int, default=5006, help="port (default 5006)")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: only this machine can connect)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="HOST:PORT",
+                   help="another websocket origin to accept, e.g. behind a proxy; repeatable")
+    p.add_argument("--refresh", type=float, default=5.0, metavar="S",
+                   help="seconds between checks for new runs (default 5)")
+    p.add_argument("--no-show", action="store_true", help="do not open a browser")
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from harness.errors import UsageError
+    from reports.server import serve
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port}: use 1-65535")
+    if args.refresh <= 0:
+        raise UsageError("--refresh must be > 0")
+    print(f"harness dashboard: http://{args.address}:{args.port}/  (database {args.db}; Ctrl-C to stop)",
+          flush=True)
+    serve(args.db, port=args.port, address=args.address, show=not args.no_show,
+          lock_timeout_s=min(args.lock_timeout, 5.0), refresh_s=args.refresh, allow_origin=args.allow_origin)
+    return 0
