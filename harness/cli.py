@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "harness.commands.baseline",
     "harness.commands.history",
     "harness.commands.dashboard",
+    "harness.commands.report",
+    "harness.commands.tensorboard",
     "harness.commands.compare",
 ]
 

@@ -19,7 +19,8 @@ from harness.regress.steps import detect_steps
 from reports import plots
 from reports.behaviour import CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html, compare
 from reports.data import Reader, RunData, StoreBusy, StoreState, probe, with_ratios
-from reports.metrics import METRICS, metric_options, ratio_key
+from reports.metrics import METRICS
+from reports.tables import display_table
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
@@ -425,26 +426,6 @@ class Dashboard(pn.viewable.Viewer):
         except StoreError:
             self._token = None
         pn.state.add_periodic_callback(self.poll, period=int(period_s * 1000))
-
-
-def display_table(full: pd.DataFrame) -> pd.DataFrame:
-    """The variant table as shown and downloaded: units in the headers, values in display units, a × column per
-    metric; metrics this run never recorded are dropped."""
-    out = pd.DataFrame({"variant": full["label"], "precision": full["precision"], "operation": full["operation"],
-                        "status": full["measurement_status"]})
-    for key, m in METRICS.items():
-        if full[key].isna().all():
-            continue
-        out[m.title] = [_significant(m.display(v)) for v in full[key]]
-        out[f"{m.label} ×base"] = pd.to_numeric(full[ratio_key(key)], errors="coerce").round(4)
-    return out.reset_index(drop=True)
-
-
-def _significant(value: float | None, digits: int = 4) -> float | None:
-    """Round for reading (4 significant digits); the CSV carries the same numbers the page shows."""
-    if value is None or value != value or value == 0:
-        return value
-    return float(f"{value:.{digits}g}")
 
 
 def history_steps(points: pd.DataFrame, key: str) -> list[dict[str, Any]]:

@@ -188,6 +188,24 @@ class Reader:
         edges_ms = [(float(lo) + i * width) / 1e6 for i in range(bins + 1)]
         return {"edges_ms": edges_ms, "series": series, "upper_quantile": upper_quantile}
 
+    def sample_stats(self, measurement_id: str, bins: int = 60) -> dict[str, Any] | None:
+        """What a TensorBoard histogram needs (min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
+        in ms, computed in DuckDB; bucket limits are right edges, the last one the slowest sample."""
+        with self._connection() as con:
+            row = con.execute(
+                "SELECT min(latency_ns) / 1e6, max(latency_ns) / 1e6, count(*), sum(latency_ns / 1e6), "
+                "sum((latency_ns / 1e6) ^ 2) FROM samples WHERE measurement_id = ?", [measurement_id]).fetchone()
+        if not row or not row[2]:
+            return None
+        lo, hi, num, total, squares = row
+        hist = self.histograms([measurement_id], bins=bins)
+        edges = hist["edges_ms"]
+        counts = [float(c) for c in hist["series"][measurement_id]["counts"]]
+        limits = [float(e) for e in edges[1:]]
+        limits[-1] = max(limits[-1], float(hi))
+        return {"min": float(lo), "max": float(hi), "num": int(num), "sum": float(total),
+                "sum_squares": float(squares), "bucket_limits": limits, "bucket_counts": counts}
+
     # -- history -------------------------------------------------------------------------------------------------
     def history(self, tag: str | None, model: str | None, device: str | None) -> pd.DataFrame:
         """p50 and task accuracy per variant name across complete runs with the same tag, model and device

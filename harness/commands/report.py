@@ -1,0 +1,22 @@
+"""`harness report RUN -o report.html`: a self-contained HTML report of one run."""
+from __future__ import annotations
+
+from harness.commands.common import add_db_argument, open_store
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("report", help="write one self-contained HTML report of a run (for CI artifacts)")
+    p.add_argument("run", help="run id (or prefix), latest, TAG@latest, TAG@prev, or a baseline name")
+    p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from reports.html_report import write_report
+
+    store = open_store(args)
+    run_id = store.resolve_run(args.run)
+    out = write_report(args.db, run_id, args.output, lock_timeout_s=args.lock_timeout)
+    print(f"wrote {out} (run {run_id})")
+    return 0

@@ -1,0 +1,27 @@
+"""`harness export-tensorboard RUN --logdir DIR`: the run's figures as TensorBoard event files."""
+from __future__ import annotations
+
+from harness.commands.common import add_db_argument, open_store
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export-tensorboard", help="write a run's figures as TensorBoard events (Compression Board's tags)",
+        description="Writes {variant}/accuracy, /latency, /model_size, /compression/size_ratio, /speedup, "
+                    "/accuracy_drop and latency histograms; then `tensorboard --logdir DIR`.")
+    p.add_argument("run", help="run id (or prefix), latest, TAG@latest, TAG@prev, or a baseline name")
+    p.add_argument("--logdir", required=True, help="TensorBoard log directory")
+    p.add_argument("--base", default="fp32", help="variant the compression figures compare against (fp32)")
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from reports.tensorboard import export_tensorboard
+
+    store = open_store(args)
+    run_id = store.resolve_run(args.run)
+    tags = export_tensorboard(store, run_id, args.logdir, base=args.base)
+    print(f"wrote {len(tags)} tag(s) for run {run_id} to {args.logdir}; view with `tensorboard --logdir "
+          f"{args.logdir}`")
+    return 0

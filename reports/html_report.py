@@ -1,0 +1,97 @@
+"""`harness report`: one self-contained HTML file of a run, for sharing and CI artifacts.
+
+Bokeh's `file_html` with INLINE resources puts BokehJS and every plot's data in the page, so the file opens
+offline and from a CI artifact store; the table is plain HTML with inline styles.
+"""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from reports.data import Reader, with_ratios
+from reports.metrics import METRICS
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
+table.variants { border-collapse: collapse; font-size: 13px; margin: 12px 0; }
+table.variants th, table.variants td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: right; }
+table.variants th:first-child, table.variants td:first-child { text-align: left; }
+.note { color: #555; font-size: 13px; }
+"""
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f'<table class="variants"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def build_report(db: str | Path, run_id: str, lock_timeout_s: float = 60.0) -> str:
+    """The report's HTML text."""
+    from bokeh.embed import file_html
+    from bokeh.layouts import column
+    from bokeh.models import Div
+    from bokeh.resources import INLINE
+
+    from reports import plots
+    from reports.tables import display_table
+
+    reader = Reader(db, lock_timeout_s=lock_timeout_s)
+    data = reader.run_data(run_id)
+    run = data.run
+    full = with_ratios(data.table, data.root_id)
+    title = f"harness report · {run.get('model')} on {run.get('device')} · run {run_id}"
+    parts = [Div(text=f"<style>{_STYLE}</style><h1>{html.escape(title)}</h1>"
+                      f"<p class='note'>created {html.escape(str(run.get('created_at'))[:19])} · status "
+                      f"{html.escape(str(run.get('status')))} · tag {html.escape(str(run.get('tag') or '–'))} · "
+                      f"host {html.escape(str(run.get('host') or '–'))} · git {html.escape(str(run.get('git_sha') or '–'))}"
+                      "</p><h2>Variants</h2><p class='note'>× columns are ratios against "
+                      f"{html.escape(data.variant_label(data.root_id) if data.root_id else '–')} (the FP32 root)."
+                      "</p>" + table_html(display_table(full)), sizing_mode="stretch_width")]
+    failed = full[full["variant_status"] != "ok"]
+    if len(failed):
+        items = "".join(f"<li>{html.escape(str(r['name']))}: {html.escape(str(r['variant_error']))}</li>"
+                        for _, r in failed.iterrows())
+        parts.append(Div(text=f"<h3>Variants that did not export</h3><ul>{items}</ul>"))
+    ok = data.ok_rows
+    if len(ok):
+        has_quality = ok["accuracy"].notna().any()
+        parts.append(plots.pareto_figure(ok, "p90_ms", "accuracy" if has_quality else "size_bytes"))
+        parts.append(plots.pareto_figure(ok, "size_bytes", "kl" if ok["kl"].notna().any() else "p50_ms"))
+        ids = list(ok["measurement_id"])[:8]
+        labels = {m: str(l) for m, l in zip(data.table["measurement_id"], data.table["label"])}
+        hist = reader.histograms(ids)
+        if hist["series"]:
+            parts.append(plots.latency_figure(hist, labels))
+    else:
+        parts.append(Div(text="<p>No variant of this run was measured.</p>"))
+    variants = data.table.drop_duplicates("variant_id")
+    tree_rows = [{"variant_id": r["variant_id"], "name": r["name"], "base_id": r["base_id"],
+                  "operation": r["operation"],
+                  "params": json.loads(r["params"]) if isinstance(r["params"], str) and r["params"] else {}}
+                 for _, r in variants.iterrows()]
+    if tree_rows:
+        parts.append(plots.tree_figure(tree_rows, dict(zip(variants["variant_id"], variants["p50_ms"])), "p50_ms"))
+    units = " · ".join(METRICS[k].title for k in METRICS)
+    parts.append(Div(text=f"<p class='note'>Units: {html.escape(units)}. Made by `harness report`.</p>"))
+    return file_html(column(*parts, sizing_mode="stretch_width"), INLINE, title=title)
+
+
+def write_report(db: str | Path, run_id: str, out: str | Path, lock_timeout_s: float = 60.0) -> Path:
+    out = Path(out)
+    text = build_report(db, run_id, lock_timeout_s)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out

@@ -1,0 +1,29 @@
+"""The variant table as people read it: display units in the headers, a ×base column per metric.
+
+Kept free of Panel so the static report can use it without pulling Panel's resources into its page.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from reports.metrics import METRICS, ratio_key
+
+
+def display_table(full: pd.DataFrame) -> pd.DataFrame:
+    """The variant table as shown and downloaded: units in the headers, values in display units, a × column per
+    metric; metrics this run never recorded are dropped."""
+    out = pd.DataFrame({"variant": full["label"], "precision": full["precision"], "operation": full["operation"],
+                        "status": full["measurement_status"]})
+    for key, m in METRICS.items():
+        if full[key].isna().all():
+            continue
+        out[m.title] = [_significant(m.display(v)) for v in full[key]]
+        out[f"{m.label} ×base"] = pd.to_numeric(full[ratio_key(key)], errors="coerce").round(4)
+    return out.reset_index(drop=True)
+
+
+def _significant(value: float | None, digits: int = 4) -> float | None:
+    """Round for reading (4 significant digits); the CSV carries the same numbers the page shows."""
+    if value is None or value != value or value == 0:
+        return value
+    return float(f"{value:.{digits}g}")
