@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def resnet18_shaped():
-    """ResNet-18 layout (basic blocks 2-2-2-2, 64..512 channels), random weights, 224x224 input."""
+    """ResNet-18 layout (basic blocks 2-2-2-2, 64..512 channels), random weights, 224x224 input; used only when
+    examples/resnet18 is not there."""
     import torch.nn as nn
 
     class Block(nn.Module):
@@ -62,8 +63,13 @@ def models(batch: int):
                                      torch.nn.Linear(16 * 64, 10)).eval()
     rng = np.random.default_rng(0)
     out.append(("digits", digits, rng.random((batch, 1, 8, 8), dtype=np.float32)))
-    torch.manual_seed(0)
-    out.append(("resnet18-shaped", resnet18_shaped(), rng.random((batch, 3, 224, 224), dtype=np.float32)))
+    try:
+        from examples.resnet18.model import build_model as build_resnet
+        resnet = build_resnet()
+    except ImportError:
+        torch.manual_seed(0)
+        resnet = resnet18_shaped()
+    out.append(("resnet18-shaped", resnet, rng.random((batch, 3, 224, 224), dtype=np.float32)))
     return out
 
 
