@@ -242,3 +242,18 @@ def test_sigkill_keeps_finished_variants(models_dir, tmp_path):
         time.sleep(0.2)
     alive = [p for p in workers if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert not alive
+
+
+def test_nan_outputs_are_flagged(tmp_path):
+    # log of seeded normal inputs: about half the outputs are NaN
+    node = helper.make_node("Log", ["x"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 16])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "log.onnx"))
+    db = tmp_path / "r.duckdb"
+    proc = run_cli("bench", str(tmp_path / "log.onnx"), "--db", str(db), *FAST, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warnings = json.loads(Store(db).query("SELECT warnings FROM measurements")[0]["warnings"])
+    assert "outputs contain NaN or Inf" in warnings
