@@ -16,6 +16,7 @@ from harness.cli import main as cli_main
 # a knob per test: the example reads these when the bench builds it (in-process, see bench())
 DEGRADE_ENV = "HARNESS_TEST_DEGRADE"     # std of noise added to the classifier's weights
 WIDEN_ENV = "HARNESS_TEST_HIDDEN"        # hidden width (default 16): wider = larger file
+NO_CALIBRATION_ENV = "HARNESS_TEST_NO_CALIBRATION"   # set: no calibration data, so int8-static export fails
 
 
 def build_mlp(path: Path, width: int = 256, layers: int = 4, seed: int = 0) -> Path:
@@ -40,14 +41,16 @@ def build_mlp(path: Path, width: int = 256, layers: int = 4, seed: int = 0) -> P
     return path
 
 
-def bench(db: Path, *args: str, tag: str = "t", rounds: int = 3, min_duration: float = 0.3) -> str:
+def bench(db: Path, *args: str, tag: str = "t", rounds: int = 3, min_duration: float = 0.3,
+          expect_ok: bool = True) -> str:
     """Run `harness bench` in-process with short settings; returns the new run id."""
     from harness.store import Store
 
     code = cli_main(["bench", *args, "--db", str(db), "--tag", tag, "--threads", "1", "--rounds", str(rounds),
                      "--min-duration", str(min_duration), "--min-iterations", "50", "--idle", "0",
                      "--no-progress"])
-    assert code == 0, f"bench exited {code}"
+    if expect_ok:
+        assert code == 0, f"bench exited {code}"
     return Store(db).query("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1")[0]["run_id"]
 
 
@@ -93,4 +96,6 @@ def make_example():
     return Example(
         name="tiny", task="classification", build_model=build, example_inputs=(torch.from_numpy(x[:1]),),
         input_names=["x"], output_names=["logits"],
-        eval_data=lambda: EvalData(inputs={"x": x}, labels=labels), description="regress test classifier")
+        eval_data=lambda: EvalData(inputs={"x": x}, labels=labels), description="regress test classifier",
+        calibration=None if os.environ.get(NO_CALIBRATION_ENV) else (lambda n: [{"x": x[i:i + 1]}
+                                                                              for i in range(min(n, 32))]))
