@@ -264,3 +264,33 @@ def test_accuracy_and_size_gates_and_failed_export(tmp_path, capsys, monkeypatch
                      "[gates.size_bytes]\nenabled = false\n")
     code, report = regress_json(capsys, db, "--baseline", good, "--candidate", bad, "--gates", str(loose))
     assert by_metric(report)[("fp32", "task.accuracy")]["status"] == "pass"
+
+
+def test_nightly_script_first_night_then_a_regression(tmp_path):
+    """examples/nightly/nightly.sh end to end: night 1 records the baseline, night 2 (a heavier model under the
+    same name) exits 1 with JUnit and Markdown written."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "nightly" / "nightly.sh"
+    harness = str(Path(sys.executable).with_name("harness"))
+    light = build_mlp(tmp_path / "light" / "mlp.onnx", width=256, layers=2)
+    heavy = build_mlp(tmp_path / "heavy" / "mlp.onnx", width=256, layers=12)
+    common = "--threads 1 --rounds 2 --min-duration 0.15 --min-iterations 50 --idle 0"
+
+    def night(model, out):
+        env = dict(os.environ, HARNESS=harness, DB=str(tmp_path / "n.duckdb"), OUT=str(tmp_path / out), REPORT="0",
+                   BENCH_ARGS=f"{model} {common}")
+        return subprocess.run(["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True)
+
+    first = night(light, "night1")
+    assert first.returncode == 0, first.stderr
+    assert "no baseline named 'baseline' yet" in first.stderr
+    second = night(heavy, "night2")
+    assert second.returncode == 1, second.stderr
+    assert "REGRESSION" in (tmp_path / "night2" / "regress.md").read_text()
+    suite = ET.parse(tmp_path / "night2" / "junit.xml").getroot().find("testsuite")
+    assert int(suite.get("failures")) >= 1
+    assert (tmp_path / "night2" / "run_id").read_text().strip() in second.stdout

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Nightly benchmark with a regression verdict: bench on the chosen device with a tag, compare against the named
+# baseline, write JUnit + Markdown (+ the HTML report when `harness report` is installed), exit with the verdict.
+#
+#   cron (02:00 every night, on the board itself):
+#     0 2 * * *  cd /srv/models && DEVICE=jetson BENCH_ARGS="--example digits --lock-clocks" \
+#                examples/nightly/nightly.sh >> /var/log/harness-nightly.log 2>&1
+#
+# Exit status: 0 pass (or first night: baseline recorded), 1 regression or failed variant, 2 usage error,
+# other: the bench itself could not run. Settings come from the environment:
+#   DEVICE      device profile (cpu, nvidia-gpu, jetson)                     default: cpu
+#   TAG         run tag; `harness history --tag TAG` shows the series       default: nightly
+#   DB          result database (keep it between nights)                    default: ./harness.duckdb
+#   BASELINE    baseline name (`harness baseline set RUN --name NAME`)       default: baseline
+#   BENCH_ARGS  what to bench and how (models, --example, --recipe, --threads, --batch-size, ...)
+#                                                                           default: --example digits
+#   GATES       gate file (TOML) merged over harness/regress/default_gates.toml      default: none
+#   STRICT      1: a changed environment (power mode, clocks, driver/runtime versions) fails the night
+#   ADVANCE     1: after a passing night, make this run the new baseline    default: 0 (a person moves it)
+#   REPORT      0: skip the HTML report                                     default: 1
+#   OUT         where the night's files go                 default: nightly-out/<date>-<time>
+#   HARNESS     the harness command                                         default: harness
+set -uo pipefail
+
+DEVICE=${DEVICE:-cpu}
+TAG=${TAG:-nightly}
+DB=${DB:-harness.duckdb}
+BASELINE=${BASELINE:-baseline}
+BENCH_ARGS=${BENCH_ARGS:---example digits}
+GATES=${GATES:-}
+STRICT=${STRICT:-0}
+ADVANCE=${ADVANCE:-0}
+REPORT=${REPORT:-1}
+OUT=${OUT:-nightly-out/$(date +%Y%m%d-%H%M%S)}
+HARNESS=${HARNESS:-harness}
+
+mkdir -p "$OUT" || exit 2
+log() { printf '[nightly %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# 1. bench. A non-zero exit with a run id means some variants failed: regress reports them as failures.
+log "bench on $DEVICE, tag $TAG -> $DB"
+# shellcheck disable=SC2086  # BENCH_ARGS is a list of arguments on purpose
+$HARNESS bench $BENCH_ARGS --device "$DEVICE" --tag "$TAG" --db "$DB" --no-progress \
+    > >(tee "$OUT/bench.log") 2> >(tee "$OUT/bench.err" >&2)
+bench_rc=$?
+wait
+RUN=$(sed -n 's/^run \([^ ]*\) complete:.*/\1/p' "$OUT/bench.log" | tail -n 1)
+if [ -z "$RUN" ]; then
+    log "bench produced no complete run (exit $bench_rc); see $OUT/bench.err"
+    [ "$bench_rc" -ne 0 ] && exit "$bench_rc"
+    exit 1
+fi
+echo "$RUN" > "$OUT/run_id"
+
+# 2. first night: nothing to compare against yet, so this run becomes the baseline
+if ! $HARNESS baseline list --json --db "$DB" | grep -q "\"name\": \"$BASELINE\""; then
+    log "no baseline named '$BASELINE' yet: marking run $RUN"
+    $HARNESS baseline set "$RUN" --name "$BASELINE" --db "$DB" || exit $?
+    verdict=0
+else
+    # 3. the verdict
+    extra=()
+    [ -n "$GATES" ] && extra+=(--gates "$GATES")
+    [ "$STRICT" = 1 ] && extra+=(--strict)
+    $HARNESS regress --baseline "$BASELINE" --candidate "$RUN" --db "$DB" \
+        --junit "$OUT/junit.xml" --markdown "$OUT/regress.md" "${extra[@]}" | tee "$OUT/regress.txt"
+    verdict=${PIPESTATUS[0]}
+fi
+
+# 4. the HTML report, when this harness has the report command
+if [ "$REPORT" != 0 ] && $HARNESS report --help > /dev/null 2>&1; then
+    $HARNESS report "$RUN" -o "$OUT/report.html" --db "$DB" || log "warning: report failed (verdict unchanged)"
+fi
+
+if [ "$verdict" -eq 0 ] && [ "$ADVANCE" = 1 ]; then
+    $HARNESS baseline set "$RUN" --name "$BASELINE" --db "$DB" || log "warning: could not advance the baseline"
+fi
+log "verdict: exit $verdict (files in $OUT)"
+exit "$verdict"
