@@ -7,6 +7,8 @@ from harness.errors import UsageError
 
 EXAMPLES: dict[str, str] = {
     "digits": "examples.digits.model:make_example",
+    "resnet18": "examples.resnet18.model:make_example",
+    "minilm": "examples.minilm.model:make_example",
 }
 
 

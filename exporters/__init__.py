@@ -12,6 +12,7 @@ EXPORTERS: dict[str, str] = {
     "fp16": "exporters.fp16:Fp16Exporter",
     "prune-unstructured": "exporters.prune_unstructured:PruneUnstructuredExporter",
     "prune-structured": "exporters.prune_structured:PruneStructuredExporter",
+    "tensorrt": "exporters.tensorrt_engine:TensorrtEngineExporter",
 }
 
 

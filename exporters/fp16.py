@@ -6,6 +6,7 @@ variant is for GPUs and Jetson, where TensorRT and CUDA run fp16 natively.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
@@ -34,15 +35,20 @@ class Fp16Exporter(Exporter):
         model = onnx.load(str(src))
         blocked = list(float16.DEFAULT_OP_BLOCK_LIST) + str(cfg.op_block_list).split()
         try:
-            converted = float16.convert_float_to_float16(model, keep_io_types=cfg.keep_io_types,
-                                                         op_block_list=blocked)
+            with warnings.catch_warnings(record=True) as caught:
+                # one warning per clamped constant (e.g. attention masks at -3.4e38): counted, not printed
+                warnings.simplefilter("always")
+                converted = float16.convert_float_to_float16(model, keep_io_types=cfg.keep_io_types,
+                                                             op_block_list=blocked)
         except Exception as exc:
             raise ExportError(f"fp16 conversion failed: {first_line(exc)}") from None
         out = output_path(ctx, src, self.name, self.params())
         onnx.save(converted, str(out))
-        warnings = [] if ctx.target_device != "cpu" else [
+        clamped = sum("truncated" in str(w.message) for w in caught)
+        notes = [] if ctx.target_device != "cpu" else [
             "fp16 on a CPU: no native fp16 kernels in onnxruntime's CPU provider, expect no speedup"]
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="fp16",
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
-                                    info={"keep_io_types": cfg.keep_io_types, "warnings": warnings})
+                                    info={"keep_io_types": cfg.keep_io_types, "clamped_constants": clamped,
+                                          "warnings": notes})
         return Artifact(variant, None)

@@ -14,7 +14,7 @@ from typing import Any
 
 from exporters import exporter_class
 from exporters.base import Artifact, ExportContext
-from harness.errors import ExportError, UsageError
+from harness.errors import ExportError, ExportSkipped, UsageError
 from harness.variant import Variant, recipe_hash
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,10 @@ def parse_recipe(recipe: str) -> list[Step]:
                     params[fields[0]] = _value(key.strip())
                 else:
                     raise UsageError(f"bad recipe step {part!r}: {name} takes no parameters")
+            unknown = set(params) - set(fields)
+            if unknown:   # a typo fails the run up front, not after minutes of exporting
+                raise UsageError(f"bad recipe step {part!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                                 f"{name} takes {', '.join(fields)}")
         steps.append(Step(name.strip(), params, part))
     return steps
 
@@ -100,6 +104,8 @@ def _run_step(step: Step, source: Artifact | None, ctx: ExportContext, name: str
     try:
         exporter = exporter_class(step.exporter).from_params(step.params)
         art = exporter.export(source, ctx)
+    except ExportSkipped as exc:
+        return _failed(step, name, key, base, ctx, str(exc), t0, status="skipped")
     except (ExportError, UsageError) as exc:
         return _failed(step, name, key, base, ctx, str(exc), t0)
     except Exception as exc:  # one variant's failure must not end the run

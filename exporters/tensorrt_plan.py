@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.errors import ExportError
+from harness.errors import ExportError, ExportSkipped
 from harness.import_utils import is_cuda_python_available, is_pycuda_available, is_tensorrt_available
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -20,7 +20,7 @@ STRONG_TYPING_SINCE = (9, 1)    # NetworkDefinitionCreationFlag.STRONGLY_TYPED
 WEAK_TYPING_REMOVED_IN = 11     # no FP16/INT8 builder flags, no calibrators
 
 
-class TensorrtUnavailable(ExportError):
+class TensorrtUnavailable(ExportSkipped):
     """TensorRT (or a CUDA binding for it) is not installed: the TensorRT variants are skipped, not failed."""
 
 
