@@ -153,6 +153,9 @@ class DeviceProfile(ABC):
     def __init__(self, config: ProfileConfig | None = None):
         self.config = config or ProfileConfig()
         self._windows: dict[str, Window] = {}
+        # problems found in setup/teardown (GPU shared with another process, clocks not restored...); the engine
+        # stores them with the run and with every measurement taken after they appeared
+        self.run_warnings: list[str] = []
 
     @classmethod
     @abstractmethod

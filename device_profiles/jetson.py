@@ -72,7 +72,6 @@ class JetsonProfile(DeviceProfile):
         self._rails, self._rails_reason = find_rails(self.config.root)
         self._stream: TegrastatsStream | None = None
         self._clock_lock: ClockLock | None = None
-        self._teardown_warnings: list[str] = []
         self.power_source, self.power_reason = self._choose_power_source(opts.get("power_source", "auto"))
 
     # --- power source -------------------------------------------------------------------------------------
@@ -169,14 +168,10 @@ class JetsonProfile(DeviceProfile):
         if self._clock_lock is not None and self._clock_lock.locked:
             reason = self._clock_lock.restore()
             if reason:
-                self._teardown_warnings.append(reason)
+                self.run_warnings.append(reason)
         if self._stream is not None:
             self._stream.stop()
             self._stream = None
-
-    @property
-    def teardown_warnings(self) -> list[str]:
-        return list(self._teardown_warnings)
 
 
 class _NoPower(Sensor):

@@ -284,7 +284,6 @@ class NvidiaGpuProfile(DeviceProfile):
         self._nvml.nvmlInit()
         self._initialised = True
         self.handle = self._nvml.nvmlDeviceGetHandleByIndex(self.config.gpu_index)
-        self.setup_warnings: list[str] = []
 
     def _other_processes(self) -> list[tuple[int, int | None]]:
         return [(pid, used) for pid, used in gpu_processes(self._nvml, self.handle) if pid != os.getpid()]
@@ -322,7 +321,7 @@ class NvidiaGpuProfile(DeviceProfile):
             "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "other_gpu_pids": [pid for pid, _ in self._other_processes()],
             "exclusive": self.config.exclusive,
-            "setup_warnings": list(self.setup_warnings),
+            "setup_warnings": list(self.run_warnings),
         }
 
     def fingerprint(self) -> dict[str, Any]:
@@ -343,7 +342,7 @@ class NvidiaGpuProfile(DeviceProfile):
         listing = ", ".join(f"pid {pid}" + (f" ({used / 2**20:.0f} MiB)" if used else "") for pid, used in others)
         if self.config.exclusive:
             raise DeviceError(f"GPU {self.config.gpu_index} is in use by {listing}; stop them or drop --exclusive")
-        self.setup_warnings.append(f"GPU {self.config.gpu_index} is shared with {listing}: timings and energy "
+        self.run_warnings.append(f"GPU {self.config.gpu_index} is shared with {listing}: timings and energy "
                                    f"include their work")
 
     def teardown(self) -> None:

@@ -83,6 +83,7 @@ def _unique_names(paths: list[str]) -> list[str]:
 class Engine:
     def __init__(self, config: BenchConfig, echo: Callable[[str], None] | None = None):
         self.config = config
+        self._profile_warnings: list[str] = []
         self.echo = echo or (lambda msg: print(msg, file=sys.stderr))
         self.store = Store(config.db, lock_timeout_s=config.lock_timeout_s)
 
@@ -147,6 +148,9 @@ class Engine:
         status = "failed"
         try:
             profile.setup()
+            self._profile_warnings = profile.run_warnings
+            for w in profile.run_warnings:
+                self.echo(f"warning: {w}")
             idle = profile.measure_idle()
             if idle.power_mw is not None:
                 self.echo(f"idle power {idle.power_mw:.0f} mW ({idle.source})")
@@ -166,7 +170,7 @@ class Engine:
                 self._quality(jobs, quality)
             self._measure(jobs, profile, idle, run_id, by_id, quality)
             failed = [f"{j.variant.name} [{j.scenario.label}]: {j.error}" for j in jobs if j.error]
-            failed += [f"{v.name}: export failed: {v.error}" for v in variants if not v.ok]
+            failed += [f"{v.name}: export failed: {v.error}" for v in variants if v.status == "failed"]
             ok_jobs = [j for j in jobs if not j.error]
             status = "complete" if ok_jobs else "failed"
             if quality is not None:
@@ -182,6 +186,11 @@ class Engine:
             try:
                 profile.teardown()
             finally:
+                if profile.run_warnings:
+                    env["run_warnings"] = list(profile.run_warnings)
+                    self.store.update_run(run_id, environment=to_json(env))
+                    for w in profile.run_warnings:
+                        self.echo(f"warning: {w}")
                 self.store.finish_run(run_id, status)
 
     # -- 3. export ---------------------------------------------------------------------------------------------
@@ -196,7 +205,7 @@ class Engine:
         variants = build_variants(example, recipes, ctx)
         for v in variants:
             if not v.ok:
-                self.echo(f"  {v.name}: export failed: {v.error}")
+                self.echo(f"  {v.name}: export {v.status}: {v.error}")
                 with self.store.write() as con:
                     self.store.insert_rows(con, "variants", [v.row(run_id, utcnow())])
         return variants
@@ -353,6 +362,7 @@ class Engine:
         total, above = per_inference(energy, int(lat.size), idle.power_mw, duration_s)
         for w in job.windows:
             warnings.extend(w.warnings)
+        warnings.extend(self._profile_warnings)
         throttled = [w.throttled for w in job.windows if w.throttled is not None]
         row.update(stats.as_dict())
         row.update({

@@ -37,5 +37,9 @@ class ExportError(HarnessError):
     """One variant could not be exported; recorded for that variant, the run goes on."""
 
 
+class ExportSkipped(ExportError):
+    """A variant cannot be built on this host (e.g. TensorRT is not installed); recorded as skipped, not failed."""
+
+
 class WorkerError(HarnessError):
     """The measurement worker process died or reported a failure."""
