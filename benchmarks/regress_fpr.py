@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,18 @@ def build_mlp(path: Path, width: int, layers: int, seed: int = 0) -> None:
     onnx.save(model, str(path))
 
 
-def bench(model: Path, db: Path, tag: str, args) -> None:
+def bench(model: Path, db: Path, tag: str, args) -> str:
+    """One `harness bench` in a fresh process, as a nightly job runs it; returns the run id."""
     cmd = [sys.executable, "-m", "harness", "bench", str(model), "--db", str(db), "--tag", tag,
            "--threads", str(args.threads), "--min-duration", str(args.min_duration), "--rounds", str(args.rounds),
            "--idle", "0", "--no-progress", "--no-quality"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"bench failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    for line in done.stdout.splitlines():
+        if line.startswith("run ") and " complete:" in line:
+            return line.split()[1]
+    raise SystemExit(f"bench printed no run id: {done.stdout[-500:]}")
 
 
 def main() -> int:
@@ -76,39 +82,48 @@ def main() -> int:
         build_mlp(base_model, args.width, args.layers)
         build_mlp(slow_model, args.width, args.layers + args.extra_layers)
         gates = load_gates()
+        # the same gates without the run-to-run noise floor: what a store with no history of the tag would say
+        plain = replace(gates, latency=replace(gates.latency, noise_sigmas=0.0))
         store = Store(db)
         t0 = time.monotonic()
-        bench(base_model, db, "baseline", args)
+        # every run carries the same tag, as in a real nightly: the run-to-run noise floor of a candidate is
+        # learnt from all the earlier nights, slow ones included
+        baseline = bench(base_model, db, "nightly", args)
         # alternate identical and slower reruns so slow drift of the machine hits both groups alike
         plan = ["identical"] * args.identical + ["slower"] * args.slower
         order = sorted(range(len(plan)), key=lambda i: (i % max(1, len(plan) // max(1, args.slower)), i))
-        results: dict[str, list[tuple[str, float, float, float]]] = {"identical": [], "slower": []}
+        results: dict[str, list[tuple[str, float, str]]] = {"identical": [], "slower": []}
         for n, i in enumerate(order, 1):
             kind = plan[i]
-            bench(slow_model if kind == "slower" else base_model, db, kind, args)
-            report = regress(store, "baseline@latest", f"{kind}@latest", gates)
-            p50 = next(c for c in report.checks if c.metric == "p50_ms")
-            results[kind].append((p50.status, p50.change, p50.detail["ci_low"] - 1, p50.detail["ci_high"] - 1))
+            run_id = bench(slow_model if kind == "slower" else base_model, db, "nightly", args)
+            p50 = next(c for c in regress(store, baseline, run_id, gates).checks if c.metric == "p50_ms")
+            bare = next(c for c in regress(store, baseline, run_id, plain).checks if c.metric == "p50_ms")
+            results[kind].append((p50.status, p50.change, bare.status))
+            floor = p50.detail["min_effect"]
             print(f"[{n:2d}/{len(plan)}] {kind:9s} p50 {p50.change:+6.1%}  "
-                  f"CI {p50.detail['ci_low'] - 1:+6.1%}..{p50.detail['ci_high'] - 1:+6.1%}  -> {p50.status}",
-                  flush=True)
+                  f"CI {p50.detail['ci_low'] - 1:+6.1%}..{p50.detail['ci_high'] - 1:+6.1%}  "
+                  f"min effect {floor:.1%}  -> {p50.status} (without noise floor: {bare.status})", flush=True)
         elapsed = time.monotonic() - t0
 
     ident, slow = results["identical"], results["slower"]
     fp = sum(s == REGRESSED for s, *_ in ident)
     fi = sum(s == IMPROVED for s, *_ in ident)
     det = sum(s == REGRESSED for s, *_ in slow)
+    fp_bare = sum(r[2] == REGRESSED for r in ident)
+    det_bare = sum(r[2] == REGRESSED for r in slow)
     print()
     print(f"model: MLP {args.width}x{args.layers} (slower: +{args.extra_layers} layer(s), "
           f"+{args.extra_layers / args.layers:.0%} compute), {args.threads} thread(s), "
           f"{args.rounds} rounds x {args.min_duration / args.rounds:.2f} s")
     if ident:
         changes = np.array([c for _, c, *_ in ident])
-        print(f"identical reruns: {fp}/{len(ident)} false regressions, {fi}/{len(ident)} false improvements; "
+        print(f"identical reruns: {fp}/{len(ident)} false regressions, {fi}/{len(ident)} false improvements "
+              f"({fp_bare}/{len(ident)} false regressions without the noise floor); "
               f"p50 change median {np.median(changes):+.1%}, range {changes.min():+.1%}..{changes.max():+.1%}")
     if slow:
         changes = np.array([c for _, c, *_ in slow])
-        print(f"slower model:     {det}/{len(slow)} detected; p50 change median {np.median(changes):+.1%}, "
+        print(f"slower model:     {det}/{len(slow)} detected ({det_bare}/{len(slow)} without the noise floor); "
+              f"p50 change median {np.median(changes):+.1%}, "
               f"range {changes.min():+.1%}..{changes.max():+.1%}")
     print(f"elapsed {elapsed:.0f} s")
     return 0

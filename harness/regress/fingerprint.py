@@ -15,10 +15,11 @@ from typing import Any, Iterable
 # Matched against the last component of a flattened key.
 _VOLATILE = re.compile(
     r"(^|_)(time|timestamp|date|created|started|finished|uptime|pid|boot|load|loadavg|available|free|used"
-    r"|temp|temperature|temp_c|cur_freq|cpu_freq_khz|current_freq.*|git_sha|git_dirty|sha|host|hostname|node|run_id)($|_)",
+    r"|temp|temperature|temp_c|cur_?freq.*|cpu_freq_khz|current_?freq.*|git_sha|git_dirty|sha|host|hostname|node|run_id)($|_)",
 )
-# whole subtrees that are readings, not configuration
-_VOLATILE_PREFIXES = ("sensors.", "idle.", "readings.")
+# whole subtrees that are readings, not configuration, or derived copies of other keys (fingerprint_parts repeats
+# device, libraries and settings; diffing both would report every change twice)
+_VOLATILE_PREFIXES = ("sensors.", "idle.", "readings.", "fingerprint_parts.")
 
 
 @dataclass(frozen=True)
