@@ -73,10 +73,10 @@ class Dashboard(pn.viewable.Viewer):
     def _build_panes(self) -> None:
         self.table_widget = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
                                                  sizing_mode="stretch_width", layout="fit_data_table",
-                                                 name="variants")
+                                                 )
         self.table_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.download = pn.widgets.FileDownload(callback=self._csv, filename="variants.csv",
-                                                label="Download CSV", button_type="primary", width=180)
+                                                label="Download CSV", width=180)
         self.pareto_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.tree_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.latency_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
@@ -137,6 +137,8 @@ class Dashboard(pn.viewable.Viewer):
         self._banner.visible = bool(text)
 
     def _load_runs(self, requested: str | None = None) -> None:
+        # token first: a run landing between the two reads is then picked up by the next poll
+        self._token = self.reader.change_token()
         self.runs = self.reader.runs()
         for name in ("device", "model", "tag"):
             values = sorted({str(v) for v in self.runs[name] if v is not None and v == v})
@@ -412,19 +414,11 @@ class Dashboard(pn.viewable.Viewer):
             self._set_status("")
         if token == self._token:
             return False
-        first = self._token is None
-        self._token = token
-        if first:
-            return False
         self._load_runs()
         return True
 
     def start_polling(self, period_s: float = 5.0) -> None:
         """Poll on a periodic callback of the current server session."""
-        try:
-            self._token = self.reader.change_token()
-        except StoreError:
-            self._token = None
         pn.state.add_periodic_callback(self.poll, period=int(period_s * 1000))
 
 
