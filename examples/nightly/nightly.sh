@@ -41,9 +41,10 @@ log() { printf '[nightly %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 log "bench on $DEVICE, tag $TAG -> $DB"
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of arguments on purpose
 $HARNESS bench $BENCH_ARGS --device "$DEVICE" --tag "$TAG" --db "$DB" --no-progress \
-    > >(tee "$OUT/bench.log") 2> >(tee "$OUT/bench.err" >&2)
+    > "$OUT/bench.log" 2> "$OUT/bench.err"
 bench_rc=$?
-wait
+cat "$OUT/bench.log"
+cat "$OUT/bench.err" >&2
 RUN=$(sed -n 's/^run \([^ ]*\) complete:.*/\1/p' "$OUT/bench.log" | tail -n 1)
 if [ -z "$RUN" ]; then
     log "bench produced no complete run (exit $bench_rc); see $OUT/bench.err"
@@ -53,7 +54,11 @@ fi
 echo "$RUN" > "$OUT/run_id"
 
 # 2. first night: nothing to compare against yet, so this run becomes the baseline
-if ! $HARNESS baseline list --json --db "$DB" | grep -q "\"name\": \"$BASELINE\""; then
+if ! listing=$($HARNESS baseline list --json --db "$DB"); then
+    log "cannot read the baselines in $DB"
+    exit 2
+fi
+if ! grep -q "\"name\": \"$BASELINE\"" <<< "$listing"; then
     log "no baseline named '$BASELINE' yet: marking run $RUN"
     $HARNESS baseline set "$RUN" --name "$BASELINE" --db "$DB" || exit $?
     verdict=0

@@ -32,6 +32,20 @@ class Entry:
         return dict(zip(KEY_FIELDS[3:], self.key[3:]))
 
 
+class Reader:
+    """Fixed internal queries on one open read-only connection: regress runs a dozen of them, and opening the
+    DuckDB file for each costs tens of milliseconds."""
+
+    def __init__(self, con, path):
+        self.con = con
+        self.path = path
+
+    def query(self, sql: str, params=()) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
 def entry_label(key: tuple) -> str:
     model, name, device, batch, threads, provider, runtime = key
     parts = [f"batch {batch}" if batch is not None else None,
@@ -80,16 +94,15 @@ def load_entries(store, run: dict[str, Any]) -> tuple[list[Entry], list[Entry]]:
     return entries, unmeasured
 
 
-def load_samples(store, measurement_ids: list[str]) -> dict[str, list[np.ndarray]]:
+def load_samples(reader: Reader, measurement_ids: list[str]) -> dict[str, list[np.ndarray]]:
     """Raw latencies (ns) per measurement, as a list of rounds in measurement order."""
     if not measurement_ids:
         return {}
     marks = ", ".join("?" for _ in measurement_ids)
     # numpy fetch: a nightly compares tens of thousands of samples; Python row dicts would dominate the time
-    with store.read() as con:
-        cols = con.execute(
-            f"SELECT measurement_id, round, latency_ns FROM samples WHERE measurement_id IN ({marks}) "
-            "ORDER BY measurement_id, round, seq", list(measurement_ids)).fetchnumpy()
+    cols = reader.con.execute(
+        f"SELECT measurement_id, round, latency_ns FROM samples WHERE measurement_id IN ({marks}) "
+        "ORDER BY measurement_id, round, seq", list(measurement_ids)).fetchnumpy()
     ids = np.asarray(cols["measurement_id"], dtype=object)
     rounds = np.asarray(cols["round"])
     latency = np.asarray(cols["latency_ns"], dtype=np.int64)
