@@ -169,6 +169,10 @@ def _regress(store: Reader, base_id: str, cand_id: str, gates: Gates, strict: bo
         if (e.key[0], e.key[1]) not in base_names:
             notes.append(f"{e.label}: new in the candidate and {e.variant.get('status')}")
 
+    if not checks:
+        # a nightly that compared nothing must not be green: every baseline variant failed or was unmeasured
+        checks.append(Check("(run)", None, "(all variants)", {}, "comparison", FAILED, None, None,
+                            f"nothing in baseline run {base_id} could be compared (see notes)"))
     scen = lambda entries: [(e.key[4], e.key[5], e.key[6]) for e in entries]  # noqa: E731
     fingerprint = compare_fingerprints(base_run, cand_run, scen(base_entries), scen(cand_entries))
     checks.sort(key=lambda c: (STATUS_ORDER.get(c.status, 9), c.label, c.metric))
