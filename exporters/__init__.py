@@ -13,6 +13,7 @@ EXPORTERS: dict[str, str] = {
     "prune-unstructured": "exporters.prune_unstructured:PruneUnstructuredExporter",
     "prune-structured": "exporters.prune_structured:PruneStructuredExporter",
     "tensorrt": "exporters.tensorrt_engine:TensorrtEngineExporter",
+    "torchscript": "exporters.torchscript:TorchscriptExporter",
 }
 
 

@@ -31,6 +31,7 @@ from harness import environment
 from harness.errors import HarnessError, InputSpecError, ModelError, WorkerError
 from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
 from harness.plan import BenchConfig, Scenario, scenarios
+from harness.runtimes import runtime_for_format
 from harness.runtimes.base import RuntimeConfig
 from harness.stats import summarize
 from harness.store import Store
@@ -104,8 +105,18 @@ class Engine:
                                               info={"source": str(path)}))
         return variants
 
-    def _feeds(self, variant: Variant, batch_size: int, example) -> tuple[dict[str, np.ndarray], str]:
-        specs = read_input_specs(variant.path)
+    @staticmethod
+    def _graph_path(variant: Variant, by_id: dict[str, Variant]) -> str:
+        """The ONNX file whose graph declares the variant's inputs: its own, or (for TensorRT engines and
+        TorchScript files) the ONNX variant it was built from."""
+        v = variant
+        while v.format != "onnx" and v.base_id in by_id:
+            v = by_id[v.base_id]
+        if v.format != "onnx" or not v.path:
+            raise ModelError(f"{variant.name}: cannot find the ONNX graph that declares its inputs")
+        return v.path
+
+    def _feeds(self, specs, batch_size: int, example) -> tuple[dict[str, np.ndarray], str]:
         if example is not None:
             data = example.eval_data()
             if data is not None:
@@ -213,18 +224,25 @@ class Engine:
     # -- 4. workers --------------------------------------------------------------------------------------------
     def _start_jobs(self, variants: list[Variant], example, provider: str) -> list[Job]:
         c = self.config
+        by_id = {v.variant_id: v for v in variants}
         jobs = []
         for v in variants:
             if not v.ok:
                 continue
-            for sc in scenarios(c, provider, default_batch_size(read_input_specs(v.path))):
+            runtime = runtime_for_format(v.format, c.runtime)
+            try:
+                specs = read_input_specs(self._graph_path(v, by_id))
+            except ModelError as exc:
+                jobs.append(Job(v, scenarios(c, provider, runtime=runtime)[0], {}, "", error=str(exc)))
+                continue
+            for sc in scenarios(c, provider, default_batch_size(specs), runtime):
                 try:
-                    feeds, source = self._feeds(v, sc.batch_size, example)
+                    feeds, source = self._feeds(specs, sc.batch_size, example)
                 except (InputSpecError, ModelError) as exc:
                     jobs.append(Job(v, sc, {}, "", error=str(exc)))
                     continue
                 job = Job(v, sc, feeds, source)
-                rc = RuntimeConfig(name=c.runtime, provider=provider, threads=c.threads,
+                rc = RuntimeConfig(name=runtime, provider=provider, threads=c.threads,
                                    graph_optimization=c.graph_optimization, device_index=c.gpu_index)
                 try:
                     job.handle = WorkerHandle(WorkerInit(v.path, rc, feeds))

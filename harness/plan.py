@@ -58,6 +58,7 @@ class Scenario:
         return f"bs{self.batch_size}" + (f"/t{self.threads}" if self.threads else "")
 
 
-def scenarios(config: BenchConfig, provider: str, default_batch: int = 1) -> list[Scenario]:
-    return [Scenario(b, config.threads, config.runtime, provider, config.graph_optimization)
+def scenarios(config: BenchConfig, provider: str, default_batch: int = 1, runtime: str | None = None
+              ) -> list[Scenario]:
+    return [Scenario(b, config.threads, runtime or config.runtime, provider, config.graph_optimization)
             for b in (config.batch_sizes or (default_batch,))]

@@ -257,3 +257,18 @@ def test_nan_outputs_are_flagged(tmp_path):
     assert proc.returncode == 0, proc.stderr
     warnings = json.loads(Store(db).query("SELECT warnings FROM measurements")[0]["warnings"])
     assert "outputs contain NaN or Inf" in warnings
+
+
+def test_each_variant_runs_in_the_runtime_its_format_needs(tmp_path):
+    from harness.runtimes import runtime_for_format
+
+    assert runtime_for_format("onnx", "onnxruntime") == "onnxruntime"
+    assert runtime_for_format("torchscript", "onnxruntime") == "torch"
+    assert runtime_for_format("tensorrt", "onnxruntime") == "tensorrt"
+    db = tmp_path / "r.duckdb"
+    proc = run_cli("bench", "--recipe", "torchscript", "--db", str(db), *FAST, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = Store(db).query("SELECT v.name, v.format, v.base_id, m.runtime, m.status FROM measurements m "
+                           "JOIN variants v USING (run_id, variant_id) ORDER BY v.name")
+    assert [(r["name"], r["format"], r["runtime"], r["status"]) for r in rows] == [
+        ("fp32", "onnx", "onnxruntime", "ok"), ("torchscript", "torchscript", "torch", "ok")]

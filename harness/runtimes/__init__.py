@@ -22,3 +22,14 @@ def runtime_class(name: str):
         raise UsageError(f"unknown runtime {name!r}; choose one of: {', '.join(sorted(RUNTIMES))}") from None
     module, _, cls = target.partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def runtime_for_format(fmt: str, requested: str) -> str:
+    """The requested runtime when it can run files of this format, else the first registered runtime that can
+    (a TensorRT engine needs the tensorrt runtime, a TorchScript file the torch runtime)."""
+    if fmt in runtime_class(requested).formats:
+        return requested
+    for name in RUNTIMES:
+        if fmt in runtime_class(name).formats:
+            return name
+    raise UsageError(f"no runtime can run {fmt!r} files")
