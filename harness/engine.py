@@ -213,7 +213,7 @@ class Engine:
         ctx = ExportContext(example=example, out_dir=out_dir, target_device=self.config.device,
                             target_info=profile.describe(), seed=self.config.seed)
         self.echo(f"exporting {len(recipes)} variant(s) of {example.name}: {', '.join(recipes)}")
-        variants = build_variants(example, recipes, ctx)
+        variants = build_variants(example, recipes, ctx, progress=lambda name: self.echo(f"  exported {name}"))
         for v in variants:
             if not v.ok:
                 self.echo(f"  {v.name}: export {v.status}: {v.error}")
