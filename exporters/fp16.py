@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 
 from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.onnx_tools import first_line, output_path, require_onnx_source
+from exporters.onnx_tools import check_loads, first_line, output_path, require_onnx_source
 from harness.errors import ExportError
 from harness.variant import variant_from_file
 
@@ -19,6 +19,24 @@ from harness.variant import variant_from_file
 class Fp16Config(ExportConfig):
     keep_io_types: bool = True       # float32 inputs/outputs, so callers feed the same arrays as to fp32
     op_block_list: str = ""          # extra op types to leave in float32, space-separated
+
+
+def fix_cast_targets(model) -> int:
+    """Point float32 Casts at float16 where the converter retyped their output to float16 but left `to` alone
+    (e.g. an int64 attention mask cast to float for pooling); onnxruntime refuses such a graph. Returns the count."""
+    from onnx import TensorProto
+
+    typed = {v.name: v.type.tensor_type.elem_type for v in model.graph.value_info}
+    outputs = {o.name for o in model.graph.output}
+    fixed = 0
+    for node in model.graph.node:
+        if node.op_type != "Cast" or node.output[0] in outputs:
+            continue
+        for attr in node.attribute:
+            if attr.name == "to" and attr.i == TensorProto.FLOAT and typed.get(node.output[0]) == TensorProto.FLOAT16:
+                attr.i = TensorProto.FLOAT16
+                fixed += 1
+    return fixed
 
 
 class Fp16Exporter(Exporter):
@@ -42,13 +60,16 @@ class Fp16Exporter(Exporter):
                                                              op_block_list=blocked)
         except Exception as exc:
             raise ExportError(f"fp16 conversion failed: {first_line(exc)}") from None
+        repaired = fix_cast_targets(converted)
         out = output_path(ctx, src, self.name, self.params())
         onnx.save(converted, str(out))
+        check_loads(out)
         clamped = sum("truncated" in str(w.message) for w in caught)
         notes = [] if ctx.target_device != "cpu" else [
             "fp16 on a CPU: no native fp16 kernels in onnxruntime's CPU provider, expect no speedup"]
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="fp16",
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
                                     info={"keep_io_types": cfg.keep_io_types, "clamped_constants": clamped,
+                                          "repaired_casts": repaired,
                                           "warnings": notes})
         return Artifact(variant, None)

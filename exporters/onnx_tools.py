@@ -133,14 +133,30 @@ def optimized_op_counts(path: str | Path, providers: list[str] | None = None) ->
 
 
 def fusion_report(path: str | Path, providers: list[str] | None = None) -> dict[str, Any]:
-    """How many compute ops run as integer kernels: {integer_ops, float_ops, fused_fraction, ops}."""
-    counts = optimized_op_counts(path, providers)
+    """How many compute ops run as integer kernels: {integer_ops, float_ops, fused_fraction, ops}.
+    Raises ExportError when onnxruntime cannot load the file: a variant nobody can run is a failed export."""
+    try:
+        counts = optimized_op_counts(path, providers)
+    except Exception as exc:
+        raise ExportError(f"onnxruntime cannot load the exported model: {first_line(exc)}") from None
     integer = sum(n for op, n in counts.items() if op in INTEGER_OPS)
     floating = sum(n for op, n in counts.items() if op in FLOAT_OPS)
     total = integer + floating
     return {"integer_ops": integer, "float_ops": floating,
             "fused_fraction": integer / total if total else None,
             "ops": {op: n for op, n in sorted(counts.items()) if op in INTEGER_OPS | FLOAT_OPS}}
+
+
+def check_loads(path: str | Path) -> None:
+    """Raise ExportError unless onnxruntime's CPU provider can load the file."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ExportError(f"onnxruntime cannot load the exported model: {first_line(exc)}") from None
 
 
 def is_x86(target_info: dict[str, Any]) -> bool:

@@ -18,8 +18,10 @@ from examples.base import EvalData, Example
 SEQ_LEN = 16
 SENTENCES = Path(__file__).with_name("sentences.txt")
 INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
-# dynamic int8 is the variant for transformers; static QDQ and fp16 for comparison
-DEFAULT_RECIPES = ("fp32", "int8-dynamic", "int8-static", "fp16")
+# Dynamic int8 is the variant for transformers (cosine 0.993 per-channel). Static QDQ is left out of the default
+# set: BERT activations have outliers that per-tensor activation scales cannot hold (cosine 0.40 with every op
+# quantized, 0.94 with MatMuls only, measured here); run it with --recipe int8-static to see.
+DEFAULT_RECIPES = ("fp32", "int8-dynamic", "fp16", "prune-unstructured:0.3")
 
 
 def model_dir() -> Path:
