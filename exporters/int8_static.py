@@ -77,8 +77,6 @@ class Int8StaticExporter(Exporter):
                                 per_channel=cfg.per_channel, reduce_range=cfg.reduce_range,
                                 activation_type=act_type, weight_type=weight_type,
                                 calibrate_method=getattr(CalibrationMethod, method), extra_options=extra)
-        except ExportError:
-            raise
         except Exception as exc:
             raise ExportError(f"int8-static quantization failed: {first_line(exc)}") from None
 

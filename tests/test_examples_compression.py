@@ -73,3 +73,27 @@ def test_minilm_int8_dynamic_keeps_the_embeddings(tmp_path):
     assert np.isfinite(outs[1][0]).all()
     assert variants[2].info["repaired_casts"] >= 1
     assert cosine(outs[0][0], outs[2][0]).min() > 0.999
+
+
+def test_users_own_model_through_the_entry_point(tmp_path):
+    """`--example module:function` with a user's factory: exported, measured, judged, a failure recorded."""
+    import json
+    import os
+    from pathlib import Path
+
+    from harness.store import Store
+    from helpers import FAST, run_cli
+
+    tests_dir = str(Path(__file__).parent)
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p)}
+    db = tmp_path / "own.duckdb"
+    proc = run_cli("bench", "--example", "compression_fixtures:tiny_example", "--recipe", "int8-static",
+                   "--recipe", "int8-static:format=u4u4", "--db", str(db), *FAST, cwd=tmp_path, env=env)
+    assert "unknown format 'u4u4'" in proc.stdout + proc.stderr
+    variants = {v["name"]: v for v in Store(db).query("SELECT name, status, error, variant_id FROM variants")}
+    assert variants["fp32"]["status"] == "ok" and variants["int8-static"]["status"] == "ok"
+    assert variants["int8-static:format=u4u4"]["status"] == "failed"
+    rows = Store(db).query("SELECT variant_id, reference, metric, value, detail FROM quality")
+    acc = [r for r in rows if r["metric"] == "accuracy" and r["variant_id"] == variants["int8-static"]["variant_id"]]
+    assert len(acc) == 1 and json.loads(acc[0]["detail"])["n"] == 48
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["own.duckdb"]   # nothing else in cwd
