@@ -7,6 +7,7 @@ pass.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -152,6 +153,7 @@ def _regress(store: Reader, base_id: str, cand_id: str, gates: Gates, strict: bo
             checks.append(_check(base, "variant", FAILED, None, None, failure))
             continue
         checks.extend(_latency_checks(base, cand, samples, gates, previous.get(base.key, [])))
+        notes.extend(_busy_notes(base, cand))
         checks.extend(_measurement_gates(base, cand, gates))
         if name_key not in variant_level_done:
             variant_level_done.add(name_key)
@@ -205,6 +207,19 @@ def _missing_reason(base: Entry, cand: Entry | None, same_name: list[Entry]) -> 
     if others:
         return f"not measured in this scenario in the candidate (it has {', '.join(others)})"
     return "exported but not measured in the candidate"
+
+
+def _busy_notes(base: Entry, cand: Entry) -> list[str]:
+    """The bench's own "machine may be busy" warnings, repeated where a reader of the verdict will see them: a
+    latency verdict from a busy run deserves a second look."""
+    out = []
+    for side, entry in (("baseline", base), ("candidate", cand)):
+        try:
+            warnings = json.loads(entry.measurement.get("warnings") or "[]")
+        except ValueError:
+            continue
+        out += [f"{entry.label}: {side}: {w}" for w in warnings if isinstance(w, str) and "variation" in w]
+    return out
 
 
 def _latency_checks(base: Entry, cand: Entry, samples: dict, gates: Gates, previous_p50: list[float]) -> list[Check]:
