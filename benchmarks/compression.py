@@ -5,7 +5,7 @@ per-channel on x86) next to onnxruntime's library defaults (QDQ S8S8, per-tensor
 MiniLM-L6 (16 tokens, batch 1): int8-dynamic (per-channel) cosine to FP32 over the shipped sentences (target
 >= 0.99) and p50 speedup (target >= 2.2x).
 
-    python benchmarks/compression.py [--rounds 7] [--iters 20] [--skip-minilm]
+    python benchmarks/compression.py [--rounds 20] [--iters 8] [--skip-minilm] [--skip-resnet]
 
 Prints figures; asserts nothing (timings on shared machines are noisy).
 """
@@ -43,7 +43,8 @@ def session(path: str):
 
 
 def interleaved_p50(paths: dict[str, str], feeds: dict, rounds: int, iters: int) -> dict[str, float]:
-    """p50 latency (ms) per model, rounds interleaved so machine drift hits every model alike."""
+    """p50 latency (ms) per model over all rounds; many short rounds, interleaved, so load from other processes
+    and machine drift hit every model alike."""
     sessions = {k: session(p) for k, p in paths.items()}
     for s in sessions.values():
         for _ in range(3):
@@ -121,8 +122,8 @@ def minilm(args, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--iters", type=int, default=20, help="timed calls per model per round (x5 for MiniLM)")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--iters", type=int, default=8, help="timed calls per model per round (x5 for MiniLM)")
     parser.add_argument("--skip-minilm", action="store_true")
     parser.add_argument("--skip-resnet", action="store_true")
     args = parser.parse_args()

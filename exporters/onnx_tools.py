@@ -78,16 +78,17 @@ def check_calibration(batches: list[dict[str, np.ndarray]], path: str | Path) ->
         for name, (dims, dtype) in expected.items():
             arr = batch[name]
             shape_text = "x".join(str(d) if isinstance(d, int) and d > 0 else "N" for d in dims)
+            dtype_text = np.dtype(dtype).name if dtype is not None else "the model's type"
             if not isinstance(arr, np.ndarray):
                 raise ExportError(f"calibration input {name!r} is a {type(arr).__name__}; expected a numpy "
-                                  f"array of shape {shape_text} and dtype {np.dtype(dtype).name}")
+                                  f"array of shape {shape_text} and dtype {dtype_text}")
             if dtype is not None and arr.dtype != dtype:
                 raise ExportError(f"calibration input {name!r} has dtype {arr.dtype}; expected "
-                                  f"{np.dtype(dtype).name} (shape {shape_text})")
+                                  f"{dtype_text} (shape {shape_text})")
             fixed_ok = all(not (isinstance(d, int) and d > 0) or d == s for d, s in zip(dims, arr.shape))
             if arr.ndim != len(dims) or not fixed_ok:
                 raise ExportError(f"calibration input {name!r} has shape {'x'.join(map(str, arr.shape))}; "
-                                  f"expected {shape_text} (dtype {np.dtype(dtype).name})")
+                                  f"expected {shape_text} (dtype {dtype_text})")
 
 
 class ListReader:
