@@ -19,7 +19,7 @@ from harness.regress.steps import detect_steps
 from reports import plots
 from reports.behaviour import CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html, compare
 from reports.data import Reader, RunData, StoreBusy, StoreState, probe, with_ratios
-from reports.metrics import METRICS
+from reports.metrics import METRICS, metric_options
 from reports.tables import display_table
 
 ALL = "(all)"
@@ -43,15 +43,16 @@ class Dashboard(pn.viewable.Viewer):
     tag = param.Selector(default=ALL, objects=[ALL], doc="run filter: tag")
     run_id = param.Selector(default=None, objects=[], allow_None=True, doc="the run shown")
     base_id = param.Selector(default=None, objects=[], allow_None=True, doc="ratios are against this variant")
-    x_metric = param.Selector(default="p90_ms", objects=list(METRICS))
-    y_metric = param.Selector(default="accuracy", objects=list(METRICS))
-    color_metric = param.Selector(default="p50_ms", objects=list(METRICS))
+    # {title with unit: key}, so every selector reads "p90 latency (ms)" rather than a column name
+    x_metric = param.Selector(default="p90_ms", objects=metric_options())
+    y_metric = param.Selector(default="accuracy", objects=metric_options())
+    color_metric = param.Selector(default="p50_ms", objects=metric_options())
     latency_rows = param.ListSelector(default=[], objects=[], doc="measurement ids overlaid")
     variant_a = param.Selector(default=None, objects=[], allow_None=True, doc="behaviour: the reference")
     variant_b = param.Selector(default=None, objects=[], allow_None=True, doc="behaviour: compared variant")
     kind = param.Selector(default="kl_divergence", objects=CLASSIFICATION_KINDS + ["cosine_similarity"])
     layer_variant = param.Selector(default=None, objects=[], allow_None=True)
-    history_metric = param.Selector(default="p50_ms", objects=["p50_ms", "accuracy"])
+    history_metric = param.Selector(default="p50_ms", objects=metric_options(["p50_ms", "accuracy"]))
     status = param.String(default="", doc="banner: store busy, bad URL parameter...")
 
     def __init__(self, db: str, lock_timeout_s: float = 2.0, run: str | None = None, **params):

@@ -1,0 +1,103 @@
+"""End to end: the dashboard served by `harness dashboard` on 127.0.0.1, driven by Debian's chromium."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dashboard_fixtures import *  # noqa: F403
+from dashboard_fixtures import serve_dashboard
+from harness.store import Store
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+TITLES_JS = "() => Bokeh.documents.flatMap(d => [...d.all_models]).filter(m => m.type === 'Title').map(m => m.text)"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="networkidle", timeout=60_000)
+    return page, errors
+
+
+def _titles(page) -> list[str]:
+    return page.evaluate(TITLES_JS)
+
+
+def test_dashboard_in_chromium(browser, dash_db):
+    flips = Store(dash_db).query(
+        "SELECT v.name, q.value FROM quality q JOIN variants v USING (run_id, variant_id) "
+        "WHERE q.reference = 'root' AND q.metric = 'flip_count' ORDER BY q.value DESC, v.name LIMIT 1")
+    with serve_dashboard(dash_db) as server:
+        page, errors = _open(browser, server.url)
+        try:
+            # the table lists the variants
+            cells = page.locator(".tabulator-cell")
+            cells.get_by_text("int8-static", exact=True).first.wait_for(timeout=30_000)
+            for name in ("fp32", "int8-dynamic", "fp16"):
+                assert cells.get_by_text(name, exact=True).count() >= 1
+            assert "Traceback" not in page.content()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+            # changing the Pareto axes redraws the plot
+            page.get_by_text("Pareto", exact=True).click()
+            page.wait_for_function(f"({TITLES_JS})().some(t => t.startsWith('Pareto'))", timeout=30_000)
+            assert "Pareto: p90 latency vs Accuracy" in _titles(page)
+            x_axis = page.locator("select", has=page.locator("option", has_text="Size (KiB)")).first
+            x_axis.select_option(label="Size (KiB)")
+            page.wait_for_function(f"({TITLES_JS})().includes('Pareto: Size vs Accuracy')", timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-pareto.png"), full_page=True)
+
+            # selecting two variants shows the flipped instances
+            page.get_by_text("Behaviour", exact=True).click()
+            if not flips or not flips[0]["value"]:
+                pytest.skip("no variant of this bench flipped a prediction against fp32")
+            name, count = flips[0]["name"], int(flips[0]["value"])
+            # the base picker and variant A also list the variants; B is the last of them
+            b_select = page.locator("select", has=page.locator("option", has_text=name)).last
+            page.get_by_text(re.compile(r"instances flipped")).first.wait_for(timeout=30_000)
+            b_select.select_option(label=name)
+            page.get_by_text(re.compile(rf"{count} of \d+ instances flipped")).first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-behaviour.png"), full_page=True)
+            page.locator("table.flips").first.wait_for(timeout=30_000)
+            assert page.locator("table.flips th", has_text="fp32 predicts").count() >= 1
+            assert page.locator("table.flips svg").count() >= 1
+            assert not errors, errors
+        finally:
+            page.close()
+
+
+def test_unknown_run_in_url_and_missing_db_get_clear_pages(browser, dash_db, tmp_path):
+    with serve_dashboard(dash_db) as server:
+        page, errors = _open(browser, server.url + "?run=%3Cscript%3Ealert(1)%3C/script%3E")
+        try:
+            page.get_by_text(re.compile("Unknown run")).first.wait_for(timeout=30_000)
+            page.locator(".tabulator-cell").get_by_text("int8-static", exact=True).first.wait_for(timeout=30_000)
+        finally:
+            page.close()
+    with serve_dashboard(tmp_path / "nothing.duckdb") as server:
+        page, errors = _open(browser, server.url)
+        try:
+            page.get_by_text(re.compile("No result database at")).first.wait_for(timeout=30_000)
+            assert "Traceback" not in page.content()
+            assert not errors, errors
+        finally:
+            page.close()
