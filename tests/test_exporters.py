@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compression_fixtures import residual_net, tiny_cnn, tiny_example
+from compression_fixtures import residual_net, tiny_example
 from exporters.base import ExportContext
 from exporters.recipes import build_variants
 
@@ -195,3 +195,12 @@ def test_export_failures_are_recorded_and_the_run_goes_on(tmp_path):
     assert bad_chain.status == "failed" and "torch model" in bad_chain.error
     assert bad_chain.base_id == by["int8-static"].variant_id
     assert by["fp16"].ok and by["fp32"].ok
+
+
+@pytest.mark.parametrize("method, recorded", [("entropy", "Entropy"), ("percentile", "Percentile")])
+def test_calibration_methods(tmp_path, method, recorded):
+    ex = tiny_example()
+    v = build_variants(ex, [f"int8-static:calibration_method={method},calibration_count=8"],
+                       ExportContext(ex, tmp_path, "cpu", X86))[1]
+    assert v.ok, v.error
+    assert v.info["calibration_method"] == recorded and v.info["calibration_count"] == 8
