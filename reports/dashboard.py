@@ -24,6 +24,8 @@ from reports.tables import display_table
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
+HISTORY_TAB = 6             # index of the History tab
+MAX_HISTORY_RUNS = 100      # step detection is O(m^2 log m); the last 100 nights are what people compare
 
 _CSS = """
 table.flips { border-collapse: collapse; font-size: 13px; }
@@ -125,6 +127,8 @@ class Dashboard(pn.viewable.Viewer):
             ("Run", self.run_info),
             dynamic=True, sizing_mode="stretch_width")
         self.tabs = tabs
+        # history reads every run with the tag and fits steps: only worth doing when someone looks at it
+        tabs.param.watch(lambda event: self._update_history() if event.new == HISTORY_TAB else None, "active")
         self._main.objects = [pn.Row(pn.Column(pick, width=320), tabs, sizing_mode="stretch_width")]
 
     def __panel__(self):
@@ -226,7 +230,8 @@ class Dashboard(pn.viewable.Viewer):
         self._update_latency()
         self._update_behaviour()
         self._update_layers()
-        self._update_history()
+        if getattr(self, "tabs", None) is not None and self.tabs.active == HISTORY_TAB:
+            self._update_history()
 
     # -- views -------------------------------------------------------------------------------------------------
     @param.depends("base_id", watch=True)
@@ -380,6 +385,8 @@ class Dashboard(pn.viewable.Viewer):
                 f"at least two: run `harness bench --tag {run.get('tag') or 'nightly'}` again (e.g. nightly).")]
             return
         points = points[points["batch_size"] == points["batch_size"].min()]
+        recent = points["run_id"].drop_duplicates().iloc[-MAX_HISTORY_RUNS:]
+        points = points[points["run_id"].isin(set(recent))]
         steps = history_steps(points, self.history_metric)
         body: list[Any] = [pn.pane.Bokeh(plots.history_figure(points, self.history_metric, steps),
                                          sizing_mode="stretch_width")]

@@ -122,6 +122,7 @@ def test_layers_view_shows_sparsity(app):
 
 
 def test_history_needs_two_runs_and_says_so(app):
+    app.tabs.active = 6
     text = app.history_pane.objects[0].object
     assert "harness bench --tag nightly" in text
 
