@@ -7,6 +7,7 @@ file with a wide effect size; the 5 % default is exercised by benchmarks/regress
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -77,6 +78,7 @@ def test_genuinely_slower_candidate_is_flagged(mlp_runs, capsys, tmp_path):
     assert checks[("other", "p50_ms")]["status"] != "regressed" or checks[("other", "p50_ms")]["change"] > 0.05
 
     suite = ET.parse(junit).getroot().find("testsuite")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", suite.get("timestamp"))
     cases = {(c.get("classname"), c.get("name")): c for c in suite.iter("testcase")}
     failed = [k for k, c in cases.items() if c.find("failure") is not None]
     assert any(name == "p50_ms" and "mlp/mlp" in cls for cls, name in failed)

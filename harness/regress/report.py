@@ -84,7 +84,11 @@ def render_markdown(report: RegressReport) -> str:
 def render_junit(report: RegressReport) -> str:
     """One testcase per variant x metric. Regressions and missing variants are <failure>s; skipped metrics are
     <skipped/>; an environment difference is its own testcase, failing only with --strict."""
-    suite = ET.Element("testsuite", name="harness.regress", timestamp=str(report.candidate.get("created_at") or ""))
+    created = report.candidate.get("created_at")
+    # the Ant/Jenkins schema wants an ISO 8601 timestamp without a zone, and a time on every suite and case
+    stamp = created.isoformat(timespec="seconds") if hasattr(created, "isoformat") else str(created or "")
+    suite = ET.Element("testsuite", name="harness.regress", timestamp=stamp, time="0",
+                       hostname=str(report.candidate.get("host") or "localhost"))
     props = ET.SubElement(suite, "properties")
     for key, value in (("baseline", report.baseline["run_id"]), ("candidate", report.candidate["run_id"]),
                        ("device", report.candidate.get("device")), ("gates", report.gates_source),
@@ -92,7 +96,7 @@ def render_junit(report: RegressReport) -> str:
         ET.SubElement(props, "property", name=key, value=str(value))
     failures = skipped = 0
     for c in report.checks:
-        case = ET.SubElement(suite, "testcase", classname=f"harness.regress.{c.label}", name=c.metric)
+        case = ET.SubElement(suite, "testcase", classname=f"harness.regress.{c.label}", name=c.metric, time="0")
         if c.status in (REGRESSED, FAILED):
             failures += 1
             kind = "regression" if c.status == REGRESSED else "missing"
@@ -103,7 +107,7 @@ def render_junit(report: RegressReport) -> str:
             ET.SubElement(case, "skipped", message=c.message)
         else:
             ET.SubElement(case, "system-out").text = f"{MARK[c.status]}: {c.message}"
-    env = ET.SubElement(suite, "testcase", classname="harness.regress.environment", name="fingerprint")
+    env = ET.SubElement(suite, "testcase", classname="harness.regress.environment", name="fingerprint", time="0")
     if report.fingerprint:
         text = "\n".join(d.text() for d in report.fingerprint)
         if report.strict:
