@@ -19,56 +19,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def resnet18_shaped():
-    """ResNet-18 layout (basic blocks 2-2-2-2, 64..512 channels), random weights, 224x224 input; used only when
-    examples/resnet18 is not there."""
-    import torch.nn as nn
-
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.b1 = nn.BatchNorm2d(cout)
-            self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.b2 = nn.BatchNorm2d(cout)
-            self.relu = nn.ReLU()
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            y = self.relu(self.b1(self.c1(x)))
-            y = self.b2(self.c2(y))
-            return self.relu(y + (self.down(x) if self.down is not None else x))
-
-    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
-    return nn.Sequential(*layers).eval()
-
-
 def models(batch: int):
-    """(name, module, input array) for the digits CNN (from examples/ when present) and ResNet-18-shaped."""
+    """(name, module, input array) for the digits CNN and the ResNet-18-shaped net of examples/."""
     import torch
 
+    from examples.digits.model import build_model
+    from examples.resnet18.model import build_model as build_resnet
+
     out = []
-    try:
-        from examples.digits.model import build_model
-        digits = build_model()
-    except ImportError:
-        digits = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
-                                     torch.nn.Linear(16 * 64, 10)).eval()
     rng = np.random.default_rng(0)
-    out.append(("digits", digits, rng.random((batch, 1, 8, 8), dtype=np.float32)))
-    try:
-        from examples.resnet18.model import build_model as build_resnet
-        resnet = build_resnet()
-    except ImportError:
-        torch.manual_seed(0)
-        resnet = resnet18_shaped()
+    out.append(("digits", build_model(), rng.random((batch, 1, 8, 8), dtype=np.float32)))
+    resnet = build_resnet()
     out.append(("resnet18-shaped", resnet, rng.random((batch, 3, 224, 224), dtype=np.float32)))
     return out
 

@@ -1,9 +1,8 @@
 """Device profiles. Profiles are loaded lazily by name, so importing this package touches no hardware library."""
 from __future__ import annotations
 
-import importlib
-
 from harness.errors import DeviceError
+from harness.registry import load_entry
 
 # name -> "module:Class"; adding a profile is adding a file and a line here
 PROFILES: dict[str, str] = {
@@ -14,12 +13,7 @@ PROFILES: dict[str, str] = {
 
 
 def profile_class(name: str):
-    try:
-        target = PROFILES[name]
-    except KeyError:
-        raise DeviceError(f"unknown device {name!r}; choose one of: {', '.join(sorted(PROFILES))}") from None
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    return load_entry(PROFILES, name, "device", DeviceError)
 
 
 def load_profile(name: str, config=None):

@@ -1,9 +1,8 @@
 """Exporters, loaded lazily by name. Adding an exporter is adding a file and a line in EXPORTERS."""
 from __future__ import annotations
 
-import importlib
-
 from harness.errors import UsageError
+from harness.registry import load_entry
 
 EXPORTERS: dict[str, str] = {
     "fp32": "exporters.fp32:Fp32Exporter",
@@ -18,9 +17,4 @@ EXPORTERS: dict[str, str] = {
 
 
 def exporter_class(name: str):
-    try:
-        target = EXPORTERS[name]
-    except KeyError:
-        raise UsageError(f"unknown exporter {name!r}; choose one of: {', '.join(sorted(EXPORTERS))}") from None
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    return load_entry(EXPORTERS, name, "exporter", UsageError)

@@ -1,9 +1,8 @@
 """Runtimes, loaded lazily by name inside the worker process."""
 from __future__ import annotations
 
-import importlib
-
 from harness.errors import UsageError
+from harness.registry import load_entry
 
 # name -> "module:Class"; adding a runtime is adding a file and a line here
 RUNTIMES: dict[str, str] = {
@@ -16,12 +15,7 @@ RUNTIMES: dict[str, str] = {
 
 
 def runtime_class(name: str):
-    try:
-        target = RUNTIMES[name]
-    except KeyError:
-        raise UsageError(f"unknown runtime {name!r}; choose one of: {', '.join(sorted(RUNTIMES))}") from None
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    return load_entry(RUNTIMES, name, "runtime", UsageError)
 
 
 def runtime_for_format(fmt: str, requested: str) -> str:
