@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def models(batch: int):
     """(name, module, input array) for the digits CNN and the ResNet-18-shaped net of examples/."""
-    import torch
 
     from examples.digits.model import build_model
     from examples.resnet18.model import build_model as build_resnet

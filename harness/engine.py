@@ -13,7 +13,6 @@ variant already finished:
 """
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import sys
@@ -28,7 +27,7 @@ from device_profiles import load_profile
 from device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
 from device_profiles.energy import per_inference
 from harness import environment
-from harness.errors import HarnessError, InputSpecError, ModelError, WorkerError
+from harness.errors import InputSpecError, ModelError, WorkerError
 from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
 from harness.plan import BenchConfig, Scenario, scenarios
 from harness.runtimes import runtime_for_format

@@ -6,7 +6,6 @@ recorded output and keep their state in a file.
 """
 from __future__ import annotations
 
-import os
 import stat
 import sys
 import textwrap
