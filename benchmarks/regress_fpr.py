@@ -1,7 +1,7 @@
 """False-positive and detection rates of `harness regress` on this machine.
 
-Benches one baseline, then N identical reruns and M reruns of a genuinely slower model (the same MLP with one
-more layer: +10 % compute, same variant name, so regress matches it to the baseline's variant), and regresses
+Benches one baseline, then N identical reruns and M reruns of a genuinely slower model (the same conv net with
+one more layer: +10 % compute, same variant name, so regress matches it to the baseline's variant), and regresses
 every rerun against the baseline with the default gates. Prints the rates and the measured p50 changes.
 
     python benchmarks/regress_fpr.py                 # 20 identical + 5 slower, a few minutes on 2 cores
@@ -22,21 +22,25 @@ from pathlib import Path
 import numpy as np
 
 
-def build_mlp(path: Path, width: int, layers: int, seed: int = 0) -> None:
-    """A MatMul+Relu stack; latency scales with `layers`, so one extra layer is a real, known amount of work."""
+def build_convnet(path: Path, channels: int, layers: int, size: int, seed: int = 0) -> None:
+    """A stack of 3x3 Conv+Relu at constant shape. Every layer is the same amount of work, so one extra layer is
+    a real, known slowdown (+1/layers). Weights are a few tens of KB, so the net is compute-bound and
+    cache-resident: a memory-bound model (a wide MLP) also measures the neighbours' memory bandwidth, which on a
+    shared VM varies by tens of percent from run to run."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
     nodes, inits, prev = [], [], "x"
     for i in range(layers):
-        w = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+        w = (rng.standard_normal((channels, channels, 3, 3)) / np.sqrt(9 * channels)).astype(np.float32)
         inits.append(numpy_helper.from_array(w, f"w{i}"))
-        nodes += [helper.make_node("MatMul", [prev, f"w{i}"], [f"h{i}"]),
-                  helper.make_node("Relu", [f"h{i}"], [f"r{i}"])]
+        nodes += [helper.make_node("Conv", [prev, f"w{i}"], [f"c{i}"], pads=[1, 1, 1, 1]),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
         prev = f"r{i}"
-    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
-                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, width])], inits)
+    shape = [1, channels, size, size]
+    graph = helper.make_graph(nodes, "convnet", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, shape)], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,7 +52,7 @@ def bench(model: Path, db: Path, tag: str, args) -> str:
     cmd = [sys.executable, "-m", "harness", "bench", str(model), "--db", str(db), "--tag", tag,
            "--threads", str(args.threads), "--min-duration", str(args.min_duration), "--rounds", str(args.rounds),
            "--idle", "0", "--no-progress", "--no-quality"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"bench failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     for line in done.stdout.splitlines():
@@ -61,7 +65,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--identical", type=int, default=20, help="identical reruns (default 20)")
     ap.add_argument("--slower", type=int, default=5, help="reruns with the slower model (default 5)")
-    ap.add_argument("--width", type=int, default=768)
+    ap.add_argument("--channels", type=int, default=16)
+    ap.add_argument("--size", type=int, default=32, help="feature map height and width")
     ap.add_argument("--layers", type=int, default=10)
     ap.add_argument("--extra-layers", type=int, default=1, help="layers added to the slower model (1 = +10 %%)")
     ap.add_argument("--threads", type=int, default=1)
@@ -78,9 +83,9 @@ def main() -> int:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
         db = work / "fpr.duckdb"
-        base_model, slow_model = work / "base" / "mlp.onnx", work / "slow" / "mlp.onnx"
-        build_mlp(base_model, args.width, args.layers)
-        build_mlp(slow_model, args.width, args.layers + args.extra_layers)
+        base_model, slow_model = work / "base" / "convnet.onnx", work / "slow" / "convnet.onnx"
+        build_convnet(base_model, args.channels, args.layers, args.size)
+        build_convnet(slow_model, args.channels, args.layers + args.extra_layers, args.size)
         gates = load_gates()
         # the same gates without the run-to-run noise floor: what a store with no history of the tag would say
         plain = replace(gates, latency=replace(gates.latency, noise_sigmas=0.0))
@@ -112,7 +117,8 @@ def main() -> int:
     fp_bare = sum(r[2] == REGRESSED for r in ident)
     det_bare = sum(r[2] == REGRESSED for r in slow)
     print()
-    print(f"model: MLP {args.width}x{args.layers} (slower: +{args.extra_layers} layer(s), "
+    print(f"model: conv net {args.layers} x (3x3, {args.channels} ch, {args.size}x{args.size}) "
+          f"(slower: +{args.extra_layers} layer(s), "
           f"+{args.extra_layers / args.layers:.0%} compute), {args.threads} thread(s), "
           f"{args.rounds} rounds x {args.min_duration / args.rounds:.2f} s")
     if ident:
@@ -120,6 +126,10 @@ def main() -> int:
         print(f"identical reruns: {fp}/{len(ident)} false regressions, {fi}/{len(ident)} false improvements "
               f"({fp_bare}/{len(ident)} false regressions without the noise floor); "
               f"p50 change median {np.median(changes):+.1%}, range {changes.min():+.1%}..{changes.max():+.1%}")
+        logs = np.log1p(changes)
+        sigma = 1.4826 * np.median(np.abs(logs - np.median(logs)))
+        print(f"machine: run-to-run noise of identical reruns {sigma:.1%} (robust sigma of log p50); a 10 % "
+              f"step is {0.0953 / sigma if sigma else float('inf'):.1f} sigma")
     if slow:
         changes = np.array([c for _, c, *_ in slow])
         print(f"slower model:     {det}/{len(slow)} detected ({det_bare}/{len(slow)} without the noise floor); "

@@ -152,7 +152,10 @@ def _regress(store: Reader, base_id: str, cand_id: str, gates: Gates, strict: bo
         if failure:
             checks.append(_check(base, "variant", FAILED, None, None, failure))
             continue
-        checks.extend(_latency_checks(base, cand, samples, gates, previous.get(base.key, [])))
+        # run-to-run noise is a property of identical configurations: only earlier runs of the very same model
+        # file (same content hash) count, so a retrained model or an earlier slow night does not pose as noise
+        same_file = [p50 for vid, p50 in previous.get(base.key, []) if vid == cand.variant["variant_id"]]
+        checks.extend(_latency_checks(base, cand, samples, gates, same_file))
         notes.extend(_busy_notes(base, cand))
         checks.extend(_measurement_gates(base, cand, gates))
         if name_key not in variant_level_done:
@@ -175,8 +178,10 @@ def _regress(store: Reader, base_id: str, cand_id: str, gates: Gates, strict: bo
         # a nightly that compared nothing must not be green: every baseline variant failed or was unmeasured
         checks.append(Check("(run)", None, "(all variants)", {}, "comparison", FAILED, None, None,
                             f"nothing in baseline run {base_id} could be compared (see notes)"))
-    scen = lambda entries: [(e.key[4], e.key[5], e.key[6]) for e in entries]  # noqa: E731
-    fingerprint = compare_fingerprints(base_run, cand_run, scen(base_entries), scen(cand_entries))
+    def scenarios(entries: list[Entry]) -> list[tuple]:
+        return [(e.key[4], e.key[5], e.key[6]) for e in entries]      # threads, provider, runtime
+
+    fingerprint = compare_fingerprints(base_run, cand_run, scenarios(base_entries), scenarios(cand_entries))
     checks.sort(key=lambda c: (STATUS_ORDER.get(c.status, 9), c.label, c.metric))
     return RegressReport(_run_summary(base_run), _run_summary(cand_run), gates.source, strict, fingerprint, checks,
                          notes)

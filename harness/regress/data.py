@@ -47,7 +47,7 @@ class Reader:
 
 
 def entry_label(key: tuple) -> str:
-    model, name, device, batch, threads, provider, runtime = key
+    model, name, _device, batch, threads, provider, _runtime = key
     parts = [f"batch {batch}" if batch is not None else None,
              f"{threads} threads" if threads is not None else None,
              _short_provider(provider)]
@@ -116,9 +116,9 @@ def load_samples(reader: Reader, measurement_ids: list[str]) -> dict[str, list[n
     return out
 
 
-def load_previous_p50(store, candidate: dict[str, Any], max_runs: int) -> dict[tuple, list[float]]:
-    """p50 (ms) of each variant key in the `max_runs` complete runs with the candidate's tag that precede it,
-    oldest first. Empty when the candidate has no tag."""
+def load_previous_p50(store, candidate: dict[str, Any], max_runs: int) -> dict[tuple, list[tuple[str, float]]]:
+    """(variant_id, p50 ms) of each variant key in the `max_runs` complete runs with the candidate's tag that
+    precede it, oldest first. Empty when the candidate has no tag."""
     if not candidate.get("tag") or max_runs <= 0:
         return {}
     runs = store.query(
@@ -129,14 +129,15 @@ def load_previous_p50(store, candidate: dict[str, Any], max_runs: int) -> dict[t
         return {}
     marks = ", ".join("?" for _ in runs)
     rows = store.query(
-        "SELECT r.created_at, coalesce(v.model, r.model) AS model, v.name, r.device, m.batch_size, m.threads, "
+        "SELECT r.created_at, v.variant_id, coalesce(v.model, r.model) AS model, v.name, r.device, m.batch_size, "
+        "m.threads, "
         "m.provider, m.runtime, m.p50_ms FROM runs r JOIN variants v ON v.run_id = r.run_id "
         "JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id AND m.status = 'ok' "
         f"WHERE r.run_id IN ({marks}) ORDER BY r.created_at", [r["run_id"] for r in runs])
-    out: dict[tuple, list[float]] = defaultdict(list)
+    out: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
     for row in rows:
         if row["p50_ms"] is not None:
             key = (row["model"], row["name"], row["device"], row["batch_size"], row["threads"], row["provider"],
                    row["runtime"])
-            out[key].append(float(row["p50_ms"]))
+            out[key].append((row["variant_id"], float(row["p50_ms"])))
     return dict(out)
