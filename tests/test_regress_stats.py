@@ -125,3 +125,13 @@ def test_bad_input():
         compare_latency([], [np.ones(3)])
     with pytest.raises(ValueError):
         compare_latency([np.ones(3)], [np.ones(3)], quantile=1.0)
+
+
+def test_round_spread_by_hand():
+    from harness.regress.significance import round_spread
+
+    # round medians 430 and 473 (the two speed states of the CI VM): 473 / 430 - 1 = 10 %
+    assert round_spread([np.array([429.0, 430, 431]), np.array([472.0, 473, 474])]) == pytest.approx(0.1)
+    assert round_spread([np.array([1.0, 2, 3])]) == 0.0
+    r = compare_latency([np.full(50, 4.3e5), np.full(50, 4.73e5)], [np.full(50, 4.3e5)] * 2, n_iter=100)
+    assert r.round_spread_baseline == pytest.approx(0.1) and r.round_spread_candidate == 0.0

@@ -157,6 +157,7 @@ def _regress(store: Reader, base_id: str, cand_id: str, gates: Gates, strict: bo
         same_file = [p50 for vid, p50 in previous.get(base.key, []) if vid == cand.variant["variant_id"]]
         checks.extend(_latency_checks(base, cand, samples, gates, same_file))
         notes.extend(_busy_notes(base, cand))
+        notes.extend(_unsteady_notes(base, checks))
         checks.extend(_measurement_gates(base, cand, gates))
         if name_key not in variant_level_done:
             variant_level_done.add(name_key)
@@ -212,6 +213,22 @@ def _missing_reason(base: Entry, cand: Entry | None, same_name: list[Entry]) -> 
     if others:
         return f"not measured in this scenario in the candidate (it has {', '.join(others)})"
     return "exported but not measured in the candidate"
+
+
+def _unsteady_notes(base: Entry, checks: list[Check]) -> list[str]:
+    """Say when a run's rounds disagree by more than the effect size: the verdict then leans on a machine that
+    changed speed mid-run (the bootstrap interval is wide, so real changes of that size can go unflagged)."""
+    out = []
+    for c in checks:
+        if c.label != base.label or "round_spread_baseline" not in c.detail:
+            continue
+        for side in ("baseline", "candidate"):
+            spread = c.detail[f"round_spread_{side}"]
+            if spread > c.detail["configured_min_effect"]:
+                out.append(f"{c.label}: {side} rounds differ by {spread:.0%} in {c.metric}: the machine changed "
+                           f"speed during that run, so a change this small is hard to tell from it"
+                           + ("; consider re-measuring the baseline" if side == "baseline" else ""))
+    return out
 
 
 def _busy_notes(base: Entry, cand: Entry) -> list[str]:

@@ -108,6 +108,8 @@ class LatencyComparison:
     block_len: int
     rounds_baseline: int
     rounds_candidate: int
+    round_spread_baseline: float = 0.0   # slowest / fastest round median - 1: did the machine change speed?
+    round_spread_candidate: float = 0.0
 
     @property
     def change(self) -> float:
@@ -186,7 +188,15 @@ def compare_latency(baseline_rounds: Sequence[Sequence[float]], candidate_rounds
         n_baseline=int(sum(len(r) for r in base)), n_candidate=int(sum(len(r) for r in cand)),
         units_baseline=len(flat_base), units_candidate=len(flat_cand),
         block_len=block, rounds_baseline=len(base), rounds_candidate=len(cand),
+        round_spread_baseline=round_spread(base), round_spread_candidate=round_spread(cand),
     )
+
+
+def round_spread(rounds: Rounds) -> float:
+    """Slowest round median over fastest, minus 1. A shared machine can switch between speed states that last
+    seconds (on the 2-core CI VM: two levels ~9 % apart); a run whose rounds straddle them is a weak reference."""
+    medians = [float(np.median(r)) for r in rounds]
+    return max(medians) / min(medians) - 1.0 if min(medians) > 0 else 0.0
 
 
 def run_to_run_noise(values: Sequence[float], min_runs: int = 5) -> float | None:
