@@ -8,6 +8,14 @@ every rerun against the baseline with the default gates. Prints the rates and th
     python benchmarks/regress_fpr.py --identical 40 --slower 10 --extra-layers 2
 
 Not a test: timings are machine-dependent, so this prints figures instead of asserting them.
+
+Reading the figures: the verdict can only be as steady as the machine. It prints the run-to-run noise of the
+identical reruns; with a 10 % step many sigma above it (a quiet machine) the targets are 0 false regressions in
+20 and the slowdown detected. The shared 2-core CI VM also switches between two speed states about 9 % apart
+that last for seconds: a baseline or a whole rerun caught in the other state looks like a 9 % change. Regress
+then relies on the round-level bootstrap (rounds straddling both states widen the interval and are named in a
+note) and, after 5 earlier runs of the same model file, on the learnt run-to-run noise floor. `--rounds 10
+--min-duration 3` spreads each run over more of those states.
 """
 from __future__ import annotations
 
