@@ -12,7 +12,8 @@ def register(subparsers) -> None:
         "regress", help="compare a candidate run against a baseline and exit non-zero on a regression",
         description="Compare every variant of a candidate run with the same variant (by name, device and scenario) "
                     "in a baseline run. Latency needs a significant change on the raw samples AND a minimum effect "
-                    "size; size, memory, energy, accuracy and drift use thresholds from the gate file. Exit 0 "
+                    "size (p50 is estimated as the median of block medians, robust to bursts of interference); "
+                    "size, memory, energy, accuracy and drift use thresholds from the gate file. Exit 0 "
                     "pass, 1 regression, 2 usage error.")
     p.add_argument("--baseline", required=True, metavar="REF",
                    help="run id (or prefix), TAG@latest, TAG@prev, TAG@N, latest, or a baseline name")
