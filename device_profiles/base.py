@@ -191,7 +191,10 @@ class DeviceProfile(ABC):
     def begin_window(self, key: str, pid: int | None = None) -> None:
         if key in self._windows:
             raise RuntimeError(f"window {key!r} is already open")
-        self._windows[key] = Window(self.sensors(), pid, self.config.sample_interval_s)
+        from device_profiles.host_load import HostLoadSensor
+
+        # every profile also records how busy the rest of the host was: interference is the commonest error
+        self._windows[key] = Window([*self.sensors(), HostLoadSensor()], pid, self.config.sample_interval_s)
 
     def end_window(self, key: str) -> WindowReading:
         return self._windows.pop(key).close()

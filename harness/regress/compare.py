@@ -240,7 +240,8 @@ def _busy_notes(base: Entry, cand: Entry) -> list[str]:
             warnings = json.loads(entry.measurement.get("warnings") or "[]")
         except ValueError:
             continue
-        out += [f"{entry.label}: {side}: {w}" for w in warnings if isinstance(w, str) and "variation" in w]
+        out += [f"{entry.label}: {side}: {w}" for w in warnings
+                if isinstance(w, str) and ("variation" in w or "host busy" in w)]
     return out
 
 

@@ -1,0 +1,38 @@
+"""The host-load sensor sees a real busy neighbour (a spinning process) while the timed worker sleeps."""
+import subprocess
+import sys
+import time
+
+from device_profiles.host_load import HostLoadSensor
+
+
+def test_a_spinning_neighbour_is_counted_and_flagged():
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    hog = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 30\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.3)  # let the hog get going
+        sensor = HostLoadSensor()
+        sensor.start(worker.pid)
+        t0 = time.perf_counter()
+        time.sleep(1.0)
+        out = sensor.stop(time.perf_counter() - t0)
+    finally:
+        hog.kill()
+        worker.kill()
+        hog.wait()
+        worker.wait()
+    assert out["extra"]["worker_cpu_cores"] < 0.1          # the worker slept
+    assert out["extra"]["other_cpu_cores"] > 0.5           # the hog spun one core
+    assert any("host busy while timing" in w for w in out["warnings"])
+
+
+def test_window_around_this_process_counts_it_once():
+    import os
+
+    sensor = HostLoadSensor()
+    sensor.start(os.getpid())
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:
+        pass
+    out = sensor.stop(0.3)
+    assert out["extra"]["worker_cpu_cores"] > 0.5
