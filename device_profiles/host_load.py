@@ -65,9 +65,20 @@ class HostLoadSensor(Sensor):
             own = 0.0  # the window is around this very process: count its time once
         others = max(0.0, (busy1 - busy0) - worker - own) / duration_s
         steal = max(0.0, steal1 - steal0) / duration_s
-        out: dict[str, Any] = {"extra": {"other_cpu_cores": round(others, 4), "steal_cores": round(steal, 4),
-                                         "worker_cpu_cores": round(worker / duration_s, 4)}}
-        if others > BUSY_OTHER_CORES or steal > BUSY_OTHER_CORES:
-            out["warnings"] = [f"host busy while timing: other processes used {others:.2f} cores"
-                               f"{f', hypervisor steal {steal:.2f} cores' if steal > 0.01 else ''}"]
-        return out
+        return {"extra": {"other_cpu_cores": round(others, 4), "steal_cores": round(steal, 4),
+                          "worker_cpu_cores": round(worker / duration_s, 4)}}
+
+
+def busy_warning(extras: list[dict[str, Any]]) -> str | None:
+    """One warning for a measurement whose rounds (window extras) saw other processes or steal above the limit."""
+    others = [e["other_cpu_cores"] for e in extras if "other_cpu_cores" in e]
+    steal = [e["steal_cores"] for e in extras if "steal_cores" in e]
+    busy = [i for i, e in enumerate(extras)
+            if e.get("other_cpu_cores", 0) > BUSY_OTHER_CORES or e.get("steal_cores", 0) > BUSY_OTHER_CORES]
+    if not busy:
+        return None
+    text = (f"host busy while timing: other processes used up to {max(others):.2f} cores "
+            f"in {len(busy)} of {len(extras)} rounds")
+    if steal and max(steal) > 0.01:
+        text += f", hypervisor steal up to {max(steal):.2f} cores"
+    return text

@@ -26,6 +26,7 @@ import numpy as np
 from device_profiles import load_profile
 from device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
 from device_profiles.energy import per_inference
+from device_profiles.host_load import busy_warning
 from harness import environment
 from harness.errors import InputSpecError, ModelError, WorkerError
 from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
@@ -379,6 +380,9 @@ class Engine:
         total, above = per_inference(energy, int(lat.size), idle.power_mw, duration_s)
         for w in job.windows:
             warnings.extend(w.warnings)
+        busy = busy_warning([w.extra for w in job.windows])
+        if busy:
+            warnings.append(busy)
         warnings.extend(self._profile_warnings)
         throttled = [w.throttled for w in job.windows if w.throttled is not None]
         row.update(stats.as_dict())
