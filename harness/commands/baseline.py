@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from harness.commands.common import add_db_argument, open_store, print_json, print_table
+from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
 
 DEFAULT_NAME = "baseline"
 # a baseline name is also a run reference, so it must not look like one of the other reference forms
@@ -15,7 +15,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("baseline", help="mark a run as a named baseline for `harness regress`")
     sub = p.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
     s = sub.add_parser("set", help="mark RUN as baseline NAME (replaces the run NAME pointed at before)")
-    s.add_argument("run", metavar="RUN", help="run id (or prefix), TAG@latest, TAG@prev, TAG@N or latest")
+    add_run_argument(s)
     s.add_argument("--name", default=DEFAULT_NAME, help=f"baseline name (default: {DEFAULT_NAME})")
     s.add_argument("--force", action="store_true", help="allow a run that is not complete")
     add_db_argument(s)

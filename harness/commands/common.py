@@ -12,6 +12,14 @@ def add_db_argument(parser) -> None:
                         help="seconds to wait while another process holds the database (default 60)")
 
 
+RUN_REF_HELP = "run id (or unique prefix), latest, TAG@latest, TAG@prev, TAG@N, or a baseline name"
+
+
+def add_run_argument(parser) -> None:
+    """The positional RUN reference, resolved by Store.resolve_run."""
+    parser.add_argument("run", metavar="RUN", help=RUN_REF_HELP)
+
+
 def open_store(args):
     from harness.store import Store
 

@@ -1,7 +1,7 @@
 """`harness compare RUN [--base fp32]`: size, speed, memory, quality and energy of every variant against a base."""
 from __future__ import annotations
 
-from harness.commands.common import add_db_argument, open_store, print_json, print_table
+from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
 
 COLUMNS = ["name", "batch_size", "size_bytes", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
            "speedup_p90", "memory_reduction_pct", "quality", "quality_drop", "quality_retention_pct",
@@ -12,7 +12,7 @@ HEADERS = ["variant", "bs", "size B", "size x", "size -%", "p50 ms", "speedup p5
 
 def register(sub) -> None:
     p = sub.add_parser("compare", help="compare a run's variants with its FP32 base (size, speedup, accuracy)")
-    p.add_argument("run", help="run id (or prefix), latest, TAG@latest, TAG@prev, or a baseline name")
+    add_run_argument(p)
     p.add_argument("--base", default="fp32", help="variant name or id to compare against (default fp32)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_db_argument(p)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.commands.common import add_db_argument, open_store
+from harness.commands.common import add_db_argument, add_run_argument, open_store
 from harness.errors import StoreError
 
 TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers")
@@ -11,7 +11,7 @@ TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers")
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="write a run's tables to parquet, csv or json files")
-    p.add_argument("run", help="run id (or prefix), latest, TAG@latest...")
+    add_run_argument(p)
     p.add_argument("--format", choices=["parquet", "csv", "json"], default="parquet")
     p.add_argument("-o", "--out", default=".", help="output directory (default: current directory)")
     add_db_argument(p)

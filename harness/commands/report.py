@@ -1,12 +1,12 @@
 """`harness report RUN -o report.html`: a self-contained HTML report of one run."""
 from __future__ import annotations
 
-from harness.commands.common import add_db_argument, open_store
+from harness.commands.common import add_db_argument, add_run_argument, open_store
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("report", help="write one self-contained HTML report of a run (for CI artifacts)")
-    p.add_argument("run", help="run id (or prefix), latest, TAG@latest, TAG@prev, or a baseline name")
+    add_run_argument(p)
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
     add_db_argument(p)
     p.set_defaults(func=run)

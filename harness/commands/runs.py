@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from harness.commands.common import add_db_argument, open_store, print_json, print_table
+from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
 from harness.environment import effective_status
 
 MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "size_bytes", "p50_ms", "p90_ms", "p99_ms",
@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.set_defaults(func=list_runs)
 
     s = sub.add_parser("show", help="show one run's variants and measurements")
-    s.add_argument("run", help="run id (or prefix), latest, TAG@latest, TAG@prev, or a baseline name")
+    add_run_argument(s)
     s.add_argument("--json", action="store_true", help="machine-readable output (includes warnings and env)")
     add_db_argument(s)
     s.set_defaults(func=show_run)

@@ -1,7 +1,7 @@
 """`harness export-tensorboard RUN --logdir DIR`: the run's figures as TensorBoard event files."""
 from __future__ import annotations
 
-from harness.commands.common import add_db_argument, open_store
+from harness.commands.common import add_db_argument, add_run_argument, open_store
 
 
 def register(subparsers) -> None:
@@ -9,7 +9,7 @@ def register(subparsers) -> None:
         "export-tensorboard", help="write a run's figures as TensorBoard events (Compression Board's tags)",
         description="Writes {variant}/accuracy, /latency, /model_size, /compression/size_ratio, /speedup, "
                     "/accuracy_drop and latency histograms; then `tensorboard --logdir DIR`.")
-    p.add_argument("run", help="run id (or prefix), latest, TAG@latest, TAG@prev, or a baseline name")
+    add_run_argument(p)
     p.add_argument("--logdir", required=True, help="TensorBoard log directory")
     p.add_argument("--base", default="fp32", help="variant the compression figures compare against (fp32)")
     add_db_argument(p)
