@@ -116,11 +116,9 @@ class Engine:
             raise ModelError(f"{variant.name}: cannot find the ONNX graph that declares its inputs")
         return v.path
 
-    def _feeds(self, specs, batch_size: int, example) -> tuple[dict[str, np.ndarray], str]:
-        if example is not None:
-            data = example.eval_data()
-            if data is not None:
-                return example_inputs(data.inputs, specs, batch_size), f"example:{example.name}"
+    def _feeds(self, specs, batch_size: int, example, data) -> tuple[dict[str, np.ndarray], str]:
+        if data is not None:
+            return example_inputs(data.inputs, specs, batch_size), f"example:{example.name}"
         shapes = resolve_shapes(specs, batch_size, self.config.input_shapes)
         return random_inputs(specs, shapes, self.config.seed), f"random(seed={self.config.seed})"
 
@@ -170,13 +168,15 @@ class Engine:
                 variants = self._export(example, artifacts, profile, run_id)
             else:
                 variants = user_variants
+            # built once: it is the measured inputs of every variant and the quality pass's data
+            data = example.eval_data() if example is not None else None
             quality = None
             if example is not None and c.quality:
                 from harness.quality import QualityPass
 
-                quality = QualityPass(example, example.eval_data(), hdf5_path)
+                quality = QualityPass(example, data, hdf5_path)
             by_id = {v.variant_id: v for v in variants}
-            jobs = self._start_jobs(variants, example, provider)
+            jobs = self._start_jobs(variants, example, data, provider)
             if quality is not None:
                 self._quality(jobs, quality)
             self._measure(jobs, profile, idle, run_id, by_id, quality)
@@ -222,7 +222,7 @@ class Engine:
         return variants
 
     # -- 4. workers --------------------------------------------------------------------------------------------
-    def _start_jobs(self, variants: list[Variant], example, provider: str) -> list[Job]:
+    def _start_jobs(self, variants: list[Variant], example, data, provider: str) -> list[Job]:
         c = self.config
         by_id = {v.variant_id: v for v in variants}
         jobs = []
@@ -237,7 +237,7 @@ class Engine:
                 continue
             for sc in scenarios(c, provider, default_batch_size(specs), runtime):
                 try:
-                    feeds, source = self._feeds(specs, sc.batch_size, example)
+                    feeds, source = self._feeds(specs, sc.batch_size, example, data)
                 except (InputSpecError, ModelError) as exc:
                     jobs.append(Job(v, sc, {}, "", error=str(exc)))
                     continue
