@@ -10,8 +10,8 @@ import warnings
 from dataclasses import dataclass
 
 from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.onnx_tools import check_loads, first_line, output_path, require_onnx_source
-from harness.errors import ExportError
+from exporters.onnx_tools import check_loads, output_path, require_onnx_source
+from harness.errors import ExportError, first_line
 from harness.variant import variant_from_file
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from harness.errors import ExportError
+from harness.errors import ExportError, message_line
 from harness.variant import variant_from_file
 
 TWO_GB = 2 * 1024**3
@@ -73,7 +73,7 @@ class Fp32Exporter(Exporter):
                     raise
                 export_onnx(module, ctx, path, cfg.opset, "dynamo")
         except Exception as exc:
-            raise ExportError(f"torch -> ONNX export failed: {str(exc).splitlines()[0][:200]}") from None
+            raise ExportError(f"torch -> ONNX export failed: {message_line(exc, 200)}") from None
         if path.stat().st_size >= TWO_GB:
             raise ExportError(f"{path} is over 2 GB; protobuf cannot hold it in one file")
         max_abs = parity(module, path, ctx)

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 
 from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.onnx_tools import (ListReader, check_calibration, first_line, fusion_report, is_x86, output_path,
-                                  quiet_logging, require_onnx_source, scratch_dir)
-from harness.errors import ExportError
+from exporters.onnx_tools import (ListReader, check_calibration, fusion_report, is_x86, output_path, quiet_logging,
+                                  require_onnx_source, scratch_dir)
+from harness.errors import ExportError, first_line
 from harness.variant import variant_from_file
 
 GPU_TARGETS = {"nvidia-gpu", "gpu", "jetson", "tensorrt", "cuda"}

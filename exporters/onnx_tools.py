@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from harness.errors import ExportError
+from harness.errors import ExportError, first_line
 
 # onnxruntime kernels that compute in integers vs in floating point, after graph optimisation
 INTEGER_OPS = {"QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "MatMulIntegerToFloat",
@@ -165,11 +165,6 @@ def is_x86(target_info: dict[str, Any]) -> bool:
 
     machine = str(target_info.get("machine") or platform.machine()).lower()
     return machine in {"x86_64", "amd64", "i686", "x86"}
-
-
-def first_line(exc: BaseException, limit: int = 240) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:limit]}" if text else type(exc).__name__
 
 
 def output_path(ctx, base_path: str | Path | None, op: str, params: dict[str, Any]) -> Path:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
 from exporters.fp32 import export_onnx, parity
-from exporters.onnx_tools import first_line, output_path
+from exporters.onnx_tools import output_path
 from exporters.prune_unstructured import require_module
-from harness.errors import ExportError
+from harness.errors import ExportError, first_line
 from harness.variant import variant_from_file
 
 

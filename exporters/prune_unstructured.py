@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
 from exporters.fp32 import export_onnx, parity
-from exporters.onnx_tools import first_line, output_path
-from harness.errors import ExportError
+from exporters.onnx_tools import output_path
+from harness.errors import ExportError, first_line
 from harness.variant import variant_from_file
 
 NOTE = ("unstructured zeros stay in dense tensors: dense kernels gain no speed and the file does not shrink; "

@@ -14,7 +14,7 @@ from typing import Any
 
 from exporters import exporter_class
 from exporters.base import Artifact, ExportContext
-from harness.errors import ExportError, ExportSkipped, UsageError
+from harness.errors import ExportError, ExportSkipped, UsageError, first_line
 from harness.variant import Variant, recipe_hash
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,7 @@ def _run_step(step: Step, source: Artifact | None, ctx: ExportContext, name: str
         return _failed(step, name, key, base, ctx, str(exc), t0)
     except Exception as exc:  # one variant's failure must not end the run
         log.debug("export %s failed", name, exc_info=True)
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        return _failed(step, name, key, base, ctx, f"{type(exc).__name__}: {first}", t0)
+        return _failed(step, name, key, base, ctx, first_line(exc, 300), t0)
     v = art.variant.with_(
         name=name, model=ctx.example.name, operation=step.exporter,
         params=exporter.params(),

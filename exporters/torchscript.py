@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 
 from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from harness.errors import ExportError
+from harness.errors import ExportError, message_line
 from harness.variant import variant_from_file
 
 
@@ -38,7 +38,7 @@ class TorchscriptExporter(Exporter):
                 traced = torch.jit.trace(module, ctx.example.example_inputs, check_trace=self.config.check_trace)
             traced.save(str(path))
         except Exception as exc:
-            raise ExportError(f"torch.jit.trace failed: {str(exc).strip().splitlines()[0][:200]}") from None
+            raise ExportError(f"torch.jit.trace failed: {message_line(exc, 200)}") from None
         variant = variant_from_file(path, name="torchscript", format="torchscript",
                                     precision=source.variant.precision, export_s=time.perf_counter() - t0,
                                     param_count=sum(p.numel() for p in module.parameters()),

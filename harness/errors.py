@@ -1,6 +1,19 @@
 """Typed errors. Each carries a one-line message a user can act on; the CLI prints it and exits non-zero."""
 
 
+def message_line(exc: BaseException, limit: int | None = 240) -> str:
+    """The first line of an exception's message (libraries raise long multi-line texts), or its type name when
+    the message is empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+def first_line(exc: BaseException, limit: int = 240) -> str:
+    """`Type: first line of the message`, for errors whose type says as much as their text."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:limit]}" if text else type(exc).__name__
+
+
 class HarnessError(Exception):
     """Base class: `str(err)` is the one-line message shown to the user."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import InputSpecError, ModelError
+from harness.errors import InputSpecError, ModelError, message_line
 
 _ONNX_TO_NUMPY = {
     1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32, 7: np.int64,
@@ -49,8 +49,7 @@ def read_input_specs(path: str) -> list[InputSpec]:
     except FileNotFoundError:
         raise ModelError(f"model file not found: {path}") from None
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path} is not a valid ONNX model ({first})") from None
+        raise ModelError(f"{path} is not a valid ONNX model ({message_line(exc, 200)})") from None
     if not model.graph.node:
         raise ModelError(f"{path} is not a valid ONNX model (its graph has no nodes)")
     inits = {i.name for i in model.graph.initializer}

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ModelError
+from harness.errors import ModelError, message_line
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def onnx_weight_stats(path: str | Path) -> tuple[int, float]:
     try:
         model = onnx.load(str(path))
     except Exception as exc:
-        raise ModelError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
+        raise ModelError(f"{path} is not a readable ONNX model: {message_line(exc, 200)}") from None
     count = zeros = 0
     for init in model.graph.initializer:
         if len(init.dims) == 0 or int(np.prod(init.dims)) <= 1:

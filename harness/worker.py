@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import HarnessError, WorkerError
+from harness.errors import HarnessError, WorkerError, first_line
 from harness.runtimes.base import RuntimeConfig
 
 
@@ -70,7 +70,7 @@ def worker_main(conn, init: WorkerInit) -> None:
         conn.send(("error", str(exc)))
         return
     except Exception as exc:  # report, don't traceback: the parent turns it into a one-line failure
-        conn.send(("error", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc) else ''}"))
+        conn.send(("error", first_line(exc, 300)))
         return
     while True:
         try:
@@ -103,7 +103,7 @@ def worker_main(conn, init: WorkerInit) -> None:
         except HarnessError as exc:
             conn.send(("error", str(exc)))
         except Exception as exc:
-            conn.send(("error", f"{type(exc).__name__}: {str(exc).strip()[:300]}"))
+            conn.send(("error", first_line(exc, 300)))
 
 
 class WorkerHandle:

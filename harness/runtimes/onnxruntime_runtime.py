@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.errors import ModelError
+from harness.errors import ModelError, message_line
 from harness.runtimes.base import Runtime
 
 GRAPH_OPT_LEVELS = ("disable", "basic", "extended", "all")
@@ -15,7 +15,7 @@ GRAPH_OPT_LEVELS = ("disable", "basic", "extended", "all")
 
 def summarize_ort_error(exc: BaseException) -> str:
     """onnxruntime errors are long multi-line C++ messages; keep the part a user can act on."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = message_line(exc, None)
     for marker in ("] : ", "] "):
         if marker in text and text.startswith("["):
             text = text.split(marker, 1)[1]

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.errors import ModelError
+from harness.errors import ModelError, message_line
 from harness.runtimes.base import Runtime
 
 DEFAULT_TRANSFER_SAMPLES = 10
@@ -29,15 +29,15 @@ def load_module(path: str, device: str):
         try:
             return torch.export.load(path).module().to(device)
         except Exception as exc:
-            errors.append(f"torch.export.load: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}")
+            errors.append(f"torch.export.load: {message_line(exc, 120)}")
     try:
         return torch.jit.load(path, map_location=device)
     except Exception as exc:
-        errors.append(f"torch.jit.load: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}")
+        errors.append(f"torch.jit.load: {message_line(exc, 120)}")
     try:
         obj = torch.load(path, map_location=device, weights_only=False)
     except Exception as exc:
-        errors.append(f"torch.load: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}")
+        errors.append(f"torch.load: {message_line(exc, 120)}")
         raise ModelError(f"torch cannot load {path}: {'; '.join(errors)}") from None
     if isinstance(obj, torch.nn.Module):
         return obj.to(device)
@@ -153,7 +153,7 @@ class TorchRuntime(Runtime):
         try:
             out = self._forward(inputs)
         except Exception as exc:
-            raise ModelError(f"torch inference failed: {str(exc).splitlines()[0][:200]}") from None
+            raise ModelError(f"torch inference failed: {message_line(exc, 200)}") from None
         flat = out if isinstance(out, (tuple, list)) else [out]
         # FP16 outputs are widened so quality comparisons against FP32 are made in FP32
         return [o.detach().float().cpu().numpy() if o.is_floating_point() else o.detach().cpu().numpy()

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 import duckdb
 import pyarrow as pa
 
-from harness.errors import StoreError, UsageError
+from harness.errors import StoreError, UsageError, message_line
 from harness.store.schema import LATEST, MIGRATIONS
 
 _LOCK_MARKERS = ("could not set lock", "conflicting lock", "resource temporarily unavailable")
@@ -67,8 +67,7 @@ class Store:
                     continue
                 if "permission denied" in low or "read-only file system" in low:
                     raise StoreError(f"cannot write database {self.path}: permission denied") from None
-                first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-                raise StoreError(f"cannot open database {self.path}: {first}") from None
+                raise StoreError(f"cannot open database {self.path}: {message_line(exc, None)}") from None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
