@@ -56,3 +56,12 @@ def is_minilm_available() -> bool:
 
 def missing_extra_message(package: str, extra: str) -> str:
     return f"{package} is not installed; install it with: pip install 'harness[{extra}]'"
+
+
+def is_loadgen_available() -> bool:
+    # pip `mlcommons-loadgen` installs the module `mlperf_loadgen`
+    return _has("mlperf_loadgen")
+
+
+def is_onnx_tool_available() -> bool:
+    return _has("onnx_tool")

@@ -37,7 +37,8 @@ def register(sub) -> None:
     p.add_argument("--min-iterations", type=int, default=200, help="timed calls per scenario, at least (200)")
     p.add_argument("--min-duration", type=float, default=1.0, help="timed seconds per scenario, at least (1.0)")
     p.add_argument("--warmup", type=int, default=10, help="warmup calls before each round (10)")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all variants (3)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="interleaved rounds over all variants (3; LoadGen scenarios run once per variant)")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs (0)")
     p.add_argument("--tag", help="label for the run, e.g. nightly (used by regress: nightly@latest)")
     p.add_argument("--artifacts", help="where exported variants go (default: harness-artifacts/ beside --db)")
@@ -47,6 +48,15 @@ def register(sub) -> None:
     p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
     p.add_argument("--gpu", type=int, default=0, help="GPU index (NVML order = PCI bus order)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--scenario", default="harness",
+                   choices=["harness", "single-stream", "multi-stream", "offline", "server"],
+                   help="harness: its own single-stream loop (default); the others run MLPerf LoadGen's "
+                        "scenario (needs the loadgen extra); --min-duration/--min-iterations become LoadGen's "
+                        "min_duration and min_query_count")
+    p.add_argument("--target-qps", type=float, help="LoadGen server: target QPS; offline: expected QPS")
+    p.add_argument("--target-latency-ms", type=float,
+                   help="LoadGen server: latency bound (p99); single/multi-stream: expected latency")
+    p.add_argument("--samples-per-query", type=int, help="LoadGen multi-stream: samples per query (8)")
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -58,7 +68,16 @@ def run(args) -> int:
     from harness.inputs import parse_shape_overrides
     from harness.plan import BenchConfig
 
-    if args.min_iterations < 1 or args.min_duration < 0 or args.rounds < 1 or args.warmup < 0:
+    from harness.scenarios.loadgen_scenario import HARNESS_LOOP, require_loadgen, validate_options
+
+    validate_options(args.scenario, args.target_qps, args.target_latency_ms, args.samples_per_query)
+    if args.scenario != HARNESS_LOOP:
+        if args.rounds is not None:
+            raise UsageError("--rounds does not apply to LoadGen scenarios: LoadGen runs once per variant "
+                             "(use --min-duration/--min-iterations for a longer run)")
+        require_loadgen()
+    rounds = 1 if args.scenario != HARNESS_LOOP else (3 if args.rounds is None else args.rounds)
+    if args.min_iterations < 1 or args.min_duration < 0 or rounds < 1 or args.warmup < 0:
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
     config = BenchConfig(
         models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
@@ -66,10 +85,11 @@ def run(args) -> int:
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
         min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
-        rounds=args.rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
+        rounds=rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
         lock_timeout_s=args.lock_timeout, quality=not args.no_quality, idle_s=args.idle,
         exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
-        progress=not args.no_progress,
+        progress=not args.no_progress, scenario=args.scenario, target_qps=args.target_qps,
+        target_latency_ms=args.target_latency_ms, samples_per_query=args.samples_per_query,
     )
     result = run_bench(config)
     if result.status != "complete":

@@ -5,9 +5,11 @@ from harness.commands.common import add_db_argument, add_run_argument, open_stor
 
 COLUMNS = ["name", "batch_size", "size_bytes", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
            "speedup_p90", "memory_reduction_pct", "quality", "quality_drop", "quality_retention_pct",
-           "energy_reduction_pct", "status"]
+           "energy_reduction_pct", "scenario", "loadgen_verdict", "peak_fraction", "status"]
 HEADERS = ["variant", "bs", "size B", "size x", "size -%", "p50 ms", "speedup p50", "speedup p90", "mem -%",
-           "{metric}", "drop pts", "retained %", "energy -%", "status"]
+           "{metric}", "drop pts", "retained %", "energy -%", "scenario", "LoadGen", "of peak", "status"]
+SCENARIO_KEYS = ("scenario", "loadgen_verdict", "loadgen_reasons", "loadgen_qps", "macs", "bytes",
+                 "arithmetic_intensity", "achieved_gops", "peak_gops", "peak_fraction", "peak_source")
 
 
 def register(sub) -> None:
@@ -21,11 +23,18 @@ def register(sub) -> None:
 
 def compare_run(args) -> int:
     from harness.comparisons import compare, load_rows
+    from harness.store.scenario_queries import scenario_figures
 
     store = open_store(args)
     run_id = store.resolve_run(args.run)
     variants, measurements, quality = load_rows(store, run_id)
     rows = compare(variants, measurements, quality, base=args.base)
+    # the scenario, LoadGen verdict and roofline of the measurement behind each row
+    figures = {(f["variant_id"], f["batch_size"], f["threads"], f["provider"]): f
+               for f in scenario_figures(store, run_id)}
+    for r in rows:
+        f = figures.get((r["variant_id"], r.get("batch_size"), r.get("threads"), r.get("provider")), {})
+        r.update({k: f.get(k) for k in SCENARIO_KEYS})
     # the base first, then in provenance order (a chain after its base), then by name
     rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
     if args.json:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
+from harness.commands.common import add_db_argument, add_run_argument, fmt, open_store, print_json, print_table
 from harness.environment import effective_status
+from harness.store.scenario_queries import loadgen_results_for_run
 
-MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "size_bytes", "p50_ms", "p90_ms", "p99_ms",
-                       "cv", "throughput_sps", "peak_rss_bytes", "energy_per_inference_mj", "count", "status"]
+MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "scenario", "size_bytes", "p50_ms", "p90_ms",
+                       "p99_ms", "cv", "throughput_sps", "peak_rss_bytes", "energy_per_inference_mj", "peak_fraction",
+                       "count", "status"]
 
 
 def register(sub) -> None:
@@ -59,10 +61,35 @@ def run_details(store, run_id: str) -> dict:
     for m in measurements:
         m["warnings"] = json.loads(m["warnings"]) if m.get("warnings") else []
         m["sensors"] = json.loads(m["sensors"]) if m.get("sensors") else None
+    loadgen = loadgen_results_for_run(store, run_id)
+    for m in measurements:
+        m["loadgen"] = loadgen.get(m["measurement_id"])
     for v in variants:
         v["params"] = json.loads(v["params"]) if v.get("params") else {}
         v["info"] = json.loads(v["info"]) if v.get("info") else {}
     return {"run": run, "variants": variants, "measurements": measurements}
+
+
+def print_loadgen_and_roofline(measurements: list[dict]) -> None:
+    """LoadGen's verdicts (with the reasons when INVALID) and where each measurement sits on the roofline."""
+    for m in measurements:
+        lg = m.get("loadgen")
+        if not lg:
+            continue
+        qps = f"{lg['qps']:.1f} ({lg['qps_source'].replace('result_', '')})" if lg.get("qps") is not None else "-"
+        print(f"LoadGen {lg['scenario']} {m['name']} bs{m['batch_size']}: {lg['verdict']}  qps {qps}  "
+              f"p50 {fmt(lg['p50_ms'])} ms  p90 {fmt(lg['p90_ms'])} ms  p99 {fmt(lg['p99_ms'])} ms  "
+              f"logs {lg['log_dir']}")
+        for reason in lg.get("reasons") or []:
+            print(f"  INVALID: {reason}")
+    for m in measurements:
+        if m.get("status") != "ok" or m.get("macs") is None:
+            continue
+        frac = f"{m['peak_fraction']:.2%}" if m.get("peak_fraction") is not None else "-"
+        peak = f"{fmt(m.get('peak_gops'))} GOPS ({m.get('peak_source')})" if m.get("peak_gops") else "-"
+        print(f"roofline {m['name']} bs{m['batch_size']}: {fmt(m['macs'])} MACs, {fmt(m['bytes'])} B, "
+              f"{fmt(m.get('arithmetic_intensity'))} FLOP/B, {fmt(m.get('achieved_gops'))} GOPS = {frac} of "
+              f"peak {peak}" + (f"  [{m['roofline_reason']}]" if m.get("roofline_reason") else ""))
 
 
 def show_run(args) -> int:
@@ -77,8 +104,9 @@ def show_run(args) -> int:
           f"tag={run['tag'] or '-'}  created {run['created_at']}")
     failed = [v for v in details["variants"] if v["status"] != "ok"]
     print_table(details["measurements"], MEASUREMENT_COLUMNS,
-                ["variant", "precision", "batch", "threads", "size_B", "p50_ms", "p90_ms", "p99_ms", "cv",
-                 "samples/s", "peak_rss_B", "mJ/inf", "n", "status"])
+                ["variant", "precision", "batch", "threads", "scenario", "size_B", "p50_ms", "p90_ms", "p99_ms", "cv",
+                 "samples/s", "peak_rss_B", "mJ/inf", "of_peak", "n", "status"])
+    print_loadgen_and_roofline(details["measurements"])
     for v in failed:
         print(f"variant {v['name']}: {v['status']}: {v['error']}")
     for m in details["measurements"]:
