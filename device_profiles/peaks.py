@@ -180,8 +180,9 @@ def measure_cpu_peaks(gemm_n: int = 1024, copy_bytes: int = 64 << 20, budget_s: 
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
-def cpu_peaks(describe: dict[str, Any], cache_dir: Path | None = None) -> DevicePeaks:
-    """The measured peak of this host, from the cache when this host measured it before."""
+def cpu_peaks(describe: dict[str, Any], cache_dir: Path | None = None, **measure: Any) -> DevicePeaks:
+    """The measured peak of this host, from the cache when this host measured it before (`measure`: sizes and
+    time budget for measure_cpu_peaks)."""
     cache_dir = cache_dir or default_cache_dir()
     path = cache_dir / f"{host_key(describe)}.json"
     if path.exists():
@@ -190,7 +191,7 @@ def cpu_peaks(describe: dict[str, Any], cache_dir: Path | None = None) -> Device
             return DevicePeaks(**data)
         except (ValueError, TypeError):
             pass  # a damaged cache file is measured again
-    peaks = measure_cpu_peaks()
+    peaks = measure_cpu_peaks(**measure)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -89,6 +89,7 @@ class Dashboard(pn.viewable.Viewer):
         self.layers_pane = pn.Column(sizing_mode="stretch_width")
         self.history_pane = pn.Column(sizing_mode="stretch_width")
         self.run_info = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
+        self.roofline_pane = pn.Column(sizing_mode="stretch_width")
 
     def _layout(self) -> None:
         if not self.state.ok:
@@ -125,6 +126,7 @@ class Dashboard(pn.viewable.Viewer):
             ("Layers", pn.Column(lay, self.layers_pane, sizing_mode="stretch_width")),
             ("History", pn.Column(hist, self.history_pane, sizing_mode="stretch_width")),
             ("Run", self.run_info),
+            ("Roofline", self.roofline_pane),
             dynamic=True, sizing_mode="stretch_width")
         self.tabs = tabs
         # history reads every run with the tag and fits steps: only worth doing when someone looks at it
@@ -230,6 +232,7 @@ class Dashboard(pn.viewable.Viewer):
         self._update_latency()
         self._update_behaviour()
         self._update_layers()
+        self._update_roofline()
         if getattr(self, "tabs", None) is not None and self.tabs.active == HISTORY_TAB:
             self._update_history()
 
@@ -346,6 +349,21 @@ class Dashboard(pn.viewable.Viewer):
         self.behaviour_pane.object = changed_table_html(comp, name_a, name_b) if comp.changed else ""
 
     @param.depends("layer_variant", watch=True)
+    def _update_roofline(self) -> None:
+        from reports.roofline import loadgen_table_html, roofline_figure, run_roofline
+
+        if self.data is None:
+            self.roofline_pane.objects = []
+            return
+        try:
+            points, loadgen = run_roofline(self.reader.store, self.run_id)
+        except StoreError as exc:   # busy store: keep what is shown, say why
+            self._set_status(f"Roofline not refreshed: {exc}")
+            return
+        table = loadgen_table_html(points, loadgen)
+        self.roofline_pane.objects = [pn.pane.Bokeh(roofline_figure(points), sizing_mode="stretch_width")] + (
+            [pn.pane.HTML(table, sizing_mode="stretch_width", stylesheets=[_CSS])] if table else [])
+
     def _update_layers(self) -> None:
         data = self.data
         if data is None or data.layers.empty:
