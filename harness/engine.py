@@ -417,8 +417,9 @@ class Engine:
                     s = j.loadgen["summary"]
                     qps = f"{s['qps']:.1f}" if s["qps"] is not None else "-"
                     why = f" ({'; '.join(s['reasons'])})" if s["reasons"] else ""
+                    ms = {k: "-" if s[k] is None else f"{s[k]:.4f}" for k in ("p90_ms", "p99_ms")}
                     self.echo(f"    LoadGen {s['scenario']}: {s['verdict']}{why}  qps {qps}  "
-                              f"p90 {s['p90_ms']:.4f} ms  p99 {s['p99_ms']:.4f} ms")
+                              f"p90 {ms['p90_ms']} ms  p99 {ms['p99_ms']} ms  logs {j.loadgen['log_dir']}")
 
     def _measurement_row(self, run_id: str, job: Job, idle: IdleBaseline) -> dict[str, Any]:
         sc = job.scenario

@@ -219,8 +219,14 @@ def run_loadgen(step: Callable[[], Any], settings: LoadgenSettings, log_dir: str
         lg.DestroySUT(sut)
     if sut_impl.error:
         raise HarnessError(f"inference failed during the LoadGen run: {sut_impl.error}")
-    summary = parse_detail_log(log_dir / DETAIL_FILE)
-    return {"summary": summary.as_dict(), "settings": applied, "log_dir": str(log_dir), "duration_s": duration_s,
+    summary = parse_detail_log(log_dir / DETAIL_FILE).as_dict()
+    capacity_qps = 1e9 / expected_ns
+    if settings.scenario == "server" and applied["server_target_qps"] > capacity_qps:
+        # LoadGen still issues every query and waits for it: said here, since it explains a long, INVALID run
+        summary["warnings"] = list(summary["warnings"]) + [
+            f"target {applied['server_target_qps']:g} QPS exceeds the ~{capacity_qps:.1f} QPS one inference at a "
+            "time can serve (measured just before the run)"]
+    return {"summary": summary, "settings": applied, "log_dir": str(log_dir), "duration_s": duration_s,
             "latencies_ns": np.asarray(sut_impl.latencies_ns, dtype=np.int64),
             "compute_ns": np.asarray(sut_impl.compute_ns, dtype=np.int64)}
 
