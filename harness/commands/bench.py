@@ -34,7 +34,9 @@ def register(sub) -> None:
                    help="comma-separated batch sizes, e.g. 1,8 (default: the model's fixed batch, else 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=DxD",
                    help="shape of an input with dynamic dimensions, e.g. input=1x3x224x224; repeatable")
-    p.add_argument("--min-iterations", type=int, default=200, help="timed calls per scenario, at least (200)")
+    p.add_argument("--min-iterations", type=int, default=None,
+                   help="timed calls per scenario, at least (200; LoadGen server and multi-stream: 662, the "
+                        "queries LoadGen's early stopping needs to judge a p99)")
     p.add_argument("--min-duration", type=float, default=1.0, help="timed seconds per scenario, at least (1.0)")
     p.add_argument("--warmup", type=int, default=10, help="warmup calls before each round (10)")
     p.add_argument("--rounds", type=int, default=None,
@@ -77,6 +79,8 @@ def run(args) -> int:
                              "(use --min-duration/--min-iterations for a longer run)")
         require_loadgen()
     rounds = 1 if args.scenario != HARNESS_LOOP else (3 if args.rounds is None else args.rounds)
+    if args.min_iterations is None:
+        args.min_iterations = 662 if args.scenario in ("server", "multi-stream") else 200
     if args.min_iterations < 1 or args.min_duration < 0 or rounds < 1 or args.warmup < 0:
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
     config = BenchConfig(
