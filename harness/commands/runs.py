@@ -5,7 +5,6 @@ import json
 
 from harness.commands.common import add_db_argument, add_run_argument, fmt, open_store, print_json, print_table
 from harness.environment import effective_status
-from harness.store.scenario_queries import loadgen_results_for_run
 
 MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "scenario", "size_bytes", "p50_ms", "p90_ms",
                        "p99_ms", "cv", "throughput_sps", "peak_rss_bytes", "energy_per_inference_mj", "peak_fraction",
@@ -61,6 +60,8 @@ def run_details(store, run_id: str) -> dict:
     for m in measurements:
         m["warnings"] = json.loads(m["warnings"]) if m.get("warnings") else []
         m["sensors"] = json.loads(m["sensors"]) if m.get("sensors") else None
+    from harness.store.scenario_queries import loadgen_results_for_run
+
     loadgen = loadgen_results_for_run(store, run_id)
     for m in measurements:
         m["loadgen"] = loadgen.get(m["measurement_id"])
