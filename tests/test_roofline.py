@@ -97,14 +97,11 @@ def test_roofline_fields_from_counts_and_peaks(tmp_path):
     assert ridge_point(100.0, 50.0) == 2.0 and attainable_gops(1.0, 100.0, 50.0) == 50.0
 
 
-# -- the roofline of a real bench: stored per measurement, drawn by the dashboard and the report ------------------
-from dashboard_fixtures import dash_db  # noqa: E402,F401  (one real digits bench per session)
-
-
-def test_every_measurement_of_a_bench_has_its_roofline(dash_db):
+# -- the roofline of a real bench (conftest's default digits bench): stored, drawn by the dashboard and report ---
+def test_every_measurement_of_a_bench_has_its_roofline(default_bench_db):
     from harness.store import Store
 
-    rows = Store(dash_db).query("SELECT m.*, v.precision FROM measurements m JOIN variants v "
+    rows = Store(default_bench_db).query("SELECT m.*, v.precision FROM measurements m JOIN variants v "
                                 "ON v.run_id = m.run_id AND v.variant_id = m.variant_id WHERE m.status = 'ok'")
     assert rows
     for m in rows:
@@ -117,15 +114,15 @@ def test_every_measurement_of_a_bench_has_its_roofline(dash_db):
             assert m["peak_fraction"] is None and "FP16" in m["roofline_reason"]
 
 
-def test_dashboard_and_report_draw_the_roofline(dash_db, tmp_path):
+def test_dashboard_and_report_draw_the_roofline(default_bench_db, tmp_path):
     from bokeh.embed import json_item
 
     from reports.dashboard import Dashboard
     from reports.html_report import build_report
 
-    app = Dashboard(str(dash_db))
+    app = Dashboard(str(default_bench_db))
     (pane,) = app.roofline_pane.objects
     item = json.dumps(json_item(pane.object))
     assert "Roofline" in item and "ridge fp32" in item and "roofline_points" in item
-    text = build_report(dash_db, app.run_id)
+    text = build_report(default_bench_db, app.run_id)
     assert "ridge int8" in text and "arithmetic intensity" in text
