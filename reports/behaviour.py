@@ -1,7 +1,7 @@
 """Per-instance behaviour of two variants of a run: which instances changed prediction, and by how much.
 
-Reads the run's HDF5 outputs file through harness.outputs_file and compares any two variants with the Compress
-and Compare kinds from harness.drift (the stored drift arrays only cover variant vs base/root; the dashboard lets
+Reads the run's HDF5 outputs file through harness.store.outputs_file and compares any two variants with the Compress
+and Compare kinds from harness.core.drift (the stored drift arrays only cover variant vs base/root; the dashboard lets
 users pick any pair). Variant A is the reference.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import drift
+from harness.core import drift
 
 CLASSIFICATION_KINDS = [*drift.KINDS, *(f"{k}_argmax" for k in drift.KINDS)]
 EMBEDDING_KINDS = ["cosine_similarity", "difference", "abs_difference", "ratio", "mse"]
@@ -48,7 +48,7 @@ class BehaviourUnavailable(Exception):
 def compare(hdf5_path: str | None, variant_a: str, variant_b: str, kind: str = "kl_divergence",
             most_changed: int = 20) -> Comparison:
     """Compare two variants' stored outputs instance by instance."""
-    from harness.outputs_file import OutputsFile
+    from harness.store.outputs_file import OutputsFile
 
     if not hdf5_path or not Path(hdf5_path).exists():
         raise BehaviourUnavailable(

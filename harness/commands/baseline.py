@@ -31,8 +31,8 @@ def register(subparsers) -> None:
 
 
 def run_set(args) -> int:
-    from harness.errors import UsageError
-    from harness.store.store import utcnow
+    from harness.core.errors import UsageError
+    from harness.store import queries
 
     name = args.name
     if not _NAME.match(name) or name == "latest":
@@ -40,26 +40,23 @@ def run_set(args) -> int:
                          "(not 'latest', no '@')")
     store = open_store(args)
     run_id = store.resolve_run(args.run)
-    run = store.query("SELECT run_id, status, tag, created_at FROM runs WHERE run_id = ?", [run_id])[0]
+    run = queries.run_row(store, run_id)
     if run["status"] != "complete" and not args.force:
         raise UsageError(f"run {run_id} is {run['status']}, not complete; pass --force to use it anyway")
-    clash = store.query("SELECT run_id FROM runs WHERE starts_with(run_id, ?) LIMIT 1", [name])
-    with store.write() as con:
-        previous = con.execute("SELECT run_id FROM baselines WHERE name = ?", [name]).fetchone()
-        con.execute("DELETE FROM baselines WHERE name = ?", [name])
-        con.execute("INSERT INTO baselines (name, run_id, set_at) VALUES (?, ?, ?)", [name, run_id, utcnow()])
-    was = f" (was {previous[0]})" if previous and previous[0] != run_id else ""
+    clash = queries.run_ids_with_prefix(store, name, limit=1)
+    previous = queries.set_baseline(store, name, run_id)
+    was = f" (was {previous})" if previous and previous != run_id else ""
     print(f"baseline {name!r} -> run {run_id}{was}")
     if clash:
-        print(f"note: {name!r} is also a prefix of run {clash[0]['run_id']}; the baseline name wins in references")
+        print(f"note: {name!r} is also a prefix of run {clash[0]}; the baseline name wins in references")
     return 0
 
 
 def run_list(args) -> int:
     store = open_store(args)
-    rows = store.query(
-        "SELECT b.name, b.run_id, b.set_at, r.tag, r.device, r.model, r.status, r.created_at "
-        "FROM baselines b LEFT JOIN runs r USING (run_id) ORDER BY b.name")
+    from harness.store import queries
+
+    rows = queries.list_baselines(store)
     if args.json:
         print_json(rows)
     elif not rows:
@@ -70,12 +67,13 @@ def run_list(args) -> int:
 
 
 def run_remove(args) -> int:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     store = open_store(args)
-    if not store.query("SELECT name FROM baselines WHERE name = ?", [args.name]):
+    from harness.store import queries
+
+    if not queries.baseline_exists(store, args.name):
         raise UsageError(f"no baseline named {args.name!r}; see `harness baseline list`")
-    with store.write() as con:
-        con.execute("DELETE FROM baselines WHERE name = ?", [args.name])
+    queries.delete_baseline(store, args.name)
     print(f"baseline {args.name!r} removed")
     return 0

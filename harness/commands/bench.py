@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness.commands.common import add_db_argument
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:

@@ -20,12 +20,13 @@ def register(sub) -> None:
 
 
 def compare_run(args) -> int:
-    from harness.comparisons import compare, load_rows
+    from harness.core.comparison import against_base
+    from harness.store.queries import comparison_rows
 
     store = open_store(args)
     run_id = store.resolve_run(args.run)
-    variants, measurements, quality = load_rows(store, run_id)
-    rows = compare(variants, measurements, quality, base=args.base)
+    variants, measurements, quality = comparison_rows(store, run_id)
+    rows = against_base(variants, measurements, quality, base=args.base)
     # the base first, then in provenance order (a chain after its base), then by name
     rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
     if args.json:

@@ -23,8 +23,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from harness.errors import UsageError
-    from reports.server import serve
+    from harness.core.errors import UsageError
+    from harness.core.import_utils import require_dashboard
+
+    require_dashboard()      # one line naming the extra, not an ImportError traceback
+    from harness.reports.server import serve
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port}: use 1-65535")

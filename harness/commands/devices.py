@@ -1,7 +1,7 @@
 """`harness devices`: which device profiles are present on this host, and why the others are not."""
 from __future__ import annotations
 
-from harness.commands.common import print_json, print_table
+from harness.core.units import print_json, print_table
 
 
 def register(sub) -> None:
@@ -11,8 +11,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from device_profiles import PROFILES, profile_class
-    from device_profiles.base import ProfileConfig
+    from harness.device_profiles import PROFILES, profile_class
+    from harness.device_profiles.base import ProfileConfig
 
     rows = []
     for name in PROFILES:

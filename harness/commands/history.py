@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
     from harness.regress.history import load_history
 
     if args.min_change < 0:

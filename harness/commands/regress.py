@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 
 def _write(path: str, text: str) -> None:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     target = Path(path)
     try:
@@ -41,7 +41,7 @@ def _write(path: str, text: str) -> None:
 
 
 def run(args) -> int:
-    from harness.regress.compare import regress
+    from harness.regress.check import regress
     from harness.regress.gates import load_gates
     from harness.regress.report import render_junit, render_markdown, render_text
 

@@ -13,7 +13,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from reports.html_report import write_report
+    from harness.core.import_utils import is_bokeh_available, require_extra
+
+    require_extra("dashboard", ("bokeh", is_bokeh_available))
+    from harness.reports.html_report import write_report
 
     store = open_store(args)
     run_id = store.resolve_run(args.run)

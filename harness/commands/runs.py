@@ -5,6 +5,7 @@ import json
 
 from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
 from harness.environment import effective_status
+from harness.store import queries
 
 MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "size_bytes", "p50_ms", "p90_ms", "p99_ms",
                        "cv", "throughput_sps", "peak_rss_bytes", "energy_per_inference_mj", "count", "status"]
@@ -27,14 +28,7 @@ def register(sub) -> None:
 
 def list_runs(args) -> int:
     store = open_store(args)
-    sql = ("SELECT r.run_id, r.created_at, r.status, r.tag, r.model, r.device, r.host, r.git_sha, r.environment, "
-           "(SELECT count(*) FROM variants v WHERE v.run_id = r.run_id) AS variants "
-           "FROM runs r {where} ORDER BY r.created_at DESC LIMIT ?")
-    params: list = []
-    where = ""
-    if args.tag:
-        where, params = "WHERE r.tag = ?", [args.tag]
-    rows = store.query(sql.format(where=where), [*params, args.limit])
+    rows = queries.list_runs(store, args.tag, args.limit)
     for row in rows:
         row["status"] = effective_status(row["status"], row["host"], row.pop("environment"))
     if args.json:
@@ -47,15 +41,12 @@ def list_runs(args) -> int:
 
 
 def run_details(store, run_id: str) -> dict:
-    run = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])[0]
+    run = queries.run_row(store, run_id)
     run["status"] = effective_status(run["status"], run["host"], run["environment"])
     for key in ("environment", "config"):
         run[key] = json.loads(run[key]) if run.get(key) else None
-    variants = store.query("SELECT * FROM variants WHERE run_id = ? ORDER BY created_at", [run_id])
-    measurements = store.query(
-        "SELECT m.*, v.name, v.precision, v.size_bytes FROM measurements m "
-        "JOIN variants v ON v.run_id = m.run_id AND v.variant_id = m.variant_id "
-        "WHERE m.run_id = ? ORDER BY v.created_at, m.batch_size", [run_id])
+    variants = queries.variants_of_run(store, run_id)
+    measurements = queries.measurements_with_variant(store, run_id)
     for m in measurements:
         m["warnings"] = json.loads(m["warnings"]) if m.get("warnings") else []
         m["sensors"] = json.loads(m["sensors"]) if m.get("sensors") else None

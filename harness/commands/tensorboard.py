@@ -17,7 +17,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from reports.tensorboard import export_tensorboard
+    from harness.core.import_utils import require_tensorboardx
+
+    require_tensorboardx()
+    from harness.reports.tensorboard import export_tensorboard
 
     store = open_store(args)
     run_id = store.resolve_run(args.run)
