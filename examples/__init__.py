@@ -5,7 +5,7 @@ Shipped: `digits` (small CNN trained in seconds; accuracy, flips), `resnet18` (R
 
 Bringing your own model
 -----------------------
-Write a function that returns an `harness.examples.base.Example` (the model factory plus the data provider) and pass it
+Write a function that returns a `harness.examples.base.Example` (the model factory plus the data provider) and pass it
 as `harness bench --example mypkg.mymodel:make_example` (the module must be importable, e.g. on PYTHONPATH):
 
     import numpy as np, torch

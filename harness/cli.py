@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()      # inside the try: a closed pipe must surface here, not at interpreter exit
+        return code
     except HarnessError as exc:
         if args.verbose:
             raise

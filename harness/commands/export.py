@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, store_at)
 from harness.core.errors import StoreError
 
 
@@ -14,13 +15,13 @@ def register(sub) -> None:
     p.add_argument("--format", choices=["parquet", "csv", "json"], default="parquet")
     p.add_argument("-o", "--out", default=".", help="output directory (default: current directory)")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=from_args(run))
 
 
-def run(args) -> int:
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
-    out = Path(args.out)
+def run(*, run, db=DEFAULT_DB, format='parquet', lock_timeout=DEFAULT_LOCK_TIMEOUT_S, out='.') -> int:
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -29,12 +30,12 @@ def run(args) -> int:
     from harness.store.queries import run_tables_arrow
 
     for table, arrow in run_tables_arrow(store, run_id):
-        path = out / f"{run_id}-{table}.{args.format}"
-        if args.format == "parquet":
+        path = out / f"{run_id}-{table}.{format}"
+        if format == "parquet":
             import pyarrow.parquet as pq
 
             pq.write_table(arrow, path)
-        elif args.format == "csv":
+        elif format == "csv":
             import pyarrow.csv as pacsv
 
             pacsv.write_csv(arrow, path)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, print_json, print_table, store_at)
 from harness.environment import effective_status
 from harness.store import queries
 
@@ -17,24 +18,24 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_db_argument(p)
-    p.set_defaults(func=list_runs)
+    p.set_defaults(func=from_args(list_runs))
 
     s = sub.add_parser("show", help="show one run's variants and measurements")
     add_run_argument(s)
     s.add_argument("--json", action="store_true", help="machine-readable output (includes warnings and env)")
     add_db_argument(s)
-    s.set_defaults(func=show_run)
+    s.set_defaults(func=from_args(show_run))
 
 
-def list_runs(args) -> int:
-    store = open_store(args)
-    rows = queries.list_runs(store, args.tag, args.limit)
+def list_runs(*, db=DEFAULT_DB, json=False, limit=50, lock_timeout=DEFAULT_LOCK_TIMEOUT_S, tag=None) -> int:
+    store = store_at(db, lock_timeout)
+    rows = queries.list_runs(store, tag, limit)
     for row in rows:
         row["status"] = effective_status(row["status"], row["host"], row.pop("environment"))
-    if args.json:
+    if json:
         print_json(rows)
     elif not rows:
-        print(f"no runs in {args.db}; run `harness bench --db {args.db}`")
+        print(f"no runs in {db}; run `harness bench --db {db}`")
     else:
         print_table(rows, ["run_id", "created_at", "status", "tag", "model", "device", "variants"])
     return 0
@@ -56,11 +57,11 @@ def run_details(store, run_id: str) -> dict:
     return {"run": run, "variants": variants, "measurements": measurements}
 
 
-def show_run(args) -> int:
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
+def show_run(*, run, db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
     details = run_details(store, run_id)
-    if args.json:
+    if json:
         print_json(details)
         return 0
     run = details["run"]
