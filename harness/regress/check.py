@@ -16,8 +16,8 @@ from harness.core.errors import HarnessError, UsageError
 from harness.regress.data import Entry, entry_label, load_entries, load_previous_p50, load_run, load_samples
 from harness.regress.fingerprint import Difference, compare_fingerprints
 from harness.regress.gates import FAILED, IMPROVED, PASS, REGRESSED, SKIPPED, Gates, ThresholdGate
-from harness.store.store import ReadSession
 from harness.regress.significance import compare_latency, run_to_run_noise
+from harness.store.store import ReadSession
 
 STATUS_ORDER = {FAILED: 0, REGRESSED: 1, IMPROVED: 2, PASS: 3, SKIPPED: 4}
 
