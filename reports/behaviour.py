@@ -20,7 +20,7 @@ EMBEDDING_KINDS = ["cosine_similarity", "difference", "abs_difference", "ratio",
 
 
 @dataclass
-class Comparison:
+class OutputContrast:
     """Result of comparing variant B against reference A on the eval set."""
 
     n: int
@@ -45,8 +45,8 @@ class BehaviourUnavailable(Exception):
     """The run has no per-instance outputs for these variants; the message says what to run."""
 
 
-def compare(hdf5_path: str | None, variant_a: str, variant_b: str, kind: str = "kl_divergence",
-            most_changed: int = 20) -> Comparison:
+def contrast(hdf5_path: str | None, variant_a: str, variant_b: str, kind: str = "kl_divergence",
+             most_changed: int = 20) -> OutputContrast:
     """Compare two variants' stored outputs instance by instance."""
     from harness.store.outputs_file import OutputsFile
 
@@ -80,7 +80,7 @@ def compare(hdf5_path: str | None, variant_a: str, variant_b: str, kind: str = "
     else:
         cos = scores_all["cosine_similarity"]
         changed = [int(i) for i in np.argsort(cos, kind="stable")[:most_changed]]
-    return Comparison(n=len(a), classification=classification, kind=kind, scores=scores, changed=changed,
+    return OutputContrast(n=len(a), classification=classification, kind=kind, scores=scores, changed=changed,
                       pred_a=pa, pred_b=pb, labels=of.labels(), class_names=of.class_names(),
                       instances=of.instances())
 
@@ -100,7 +100,7 @@ def digit_svg(image: np.ndarray, cell: int = 6) -> str:
             f'role="img" aria-label="instance image">{rects}</svg>')
 
 
-def instance_html(comparison: Comparison, index: int) -> str:
+def instance_html(comparison: OutputContrast, index: int) -> str:
     inst = comparison.instances
     if inst is None:
         return "–"
@@ -109,7 +109,7 @@ def instance_html(comparison: Comparison, index: int) -> str:
     return digit_svg(inst[index])
 
 
-def changed_table_html(comparison: Comparison, name_a: str, name_b: str, limit: int = 60) -> str:
+def changed_table_html(comparison: OutputContrast, name_a: str, name_b: str, limit: int = 60) -> str:
     """HTML table of the flipped (or most changed) instances with the instance shown and both predictions."""
     rows = []
     for i in comparison.changed[:limit]:

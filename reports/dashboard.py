@@ -17,7 +17,8 @@ import param
 from harness.core.errors import StoreError
 from harness.core.steps import detect_steps
 from harness.reports import plots
-from harness.reports.behaviour import CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html, compare
+from harness.reports.behaviour import (CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html,
+                                      contrast)
 from harness.reports.data import ReportReader, RunData, StoreBusy, StoreState, probe, with_ratios
 from harness.reports.metrics import METRICS, metric_options
 from harness.reports.tables import display_table
@@ -319,7 +320,7 @@ class Dashboard(pn.viewable.Viewer):
             return
         name_a, name_b = data.variant_label(self.variant_a), data.variant_label(self.variant_b)
         try:
-            comp = compare(data.run.get("hdf5_path"), self.variant_a, self.variant_b, self.kind)
+            comp = contrast(data.run.get("hdf5_path"), self.variant_a, self.variant_b, self.kind)
         except BehaviourUnavailable as exc:
             self.behaviour_summary.object = f"**No per-instance comparison.** {exc}"
             self.behaviour_pane.object = ""
