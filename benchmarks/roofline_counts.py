@@ -14,18 +14,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def main() -> None:
-    from device_profiles.peaks import measure_cpu_peaks
-    from harness.graph_cost import count_graph, onnx_tool_macs
-    from harness.import_utils import is_onnx_tool_available
+    from harness.device_profiles.peaks import measure_cpu_peaks
+    from harness.core.graph_cost import count_graph, onnx_tool_macs
+    from harness.core.import_utils import is_onnx_tool_available
     from roofline_models import make_conv_net, make_matmul
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cases = [("conv net (hand)", make_conv_net(tmp / "conv.onnx"), {"x": (1, 1, 8, 8)}, 4 * 8 * 8 * 9 + 2560),
                  ("matmul (hand)", make_matmul(tmp / "mm.onnx"), {"a": (2, 3, 4)}, 2 * 3 * 5 * 4)]
-        from examples import load_example
-        from exporters.base import ExportContext
-        from exporters.fp32 import Fp32Exporter
+        from harness.examples import load_example
+        from harness.exporters.base import ExportContext
+        from harness.exporters.fp32 import Fp32Exporter
 
         for name in ("digits", "resnet18"):
             example = load_example(name)

@@ -71,7 +71,7 @@ def _from_table(table: dict[str, Any], source: str) -> DevicePeaks:
 
 def board_peaks(board_key: str | None) -> DevicePeaks | None:
     """Peaks from a Jetson board file's `[peaks]` table."""
-    from device_profiles.jetson_board import load_boards
+    from harness.device_profiles.jetson_board import load_boards
 
     for spec in load_boards():
         if spec.key == board_key and "peaks" in spec.info:

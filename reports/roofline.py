@@ -8,7 +8,7 @@ from typing import Any
 from bokeh.models import ColumnDataSource, HoverTool, Label, LabelSet
 from bokeh.plotting import figure
 
-from harness.roofline import ridge_point
+from harness.core.roofline import ridge_point
 
 COLORS = {"fp32": "#1f77b4", "fp16": "#2ca02c", "int8": "#d62728"}
 OTHER = "#7f7f7f"

@@ -81,7 +81,8 @@ def test_multi_stream_samples_per_query(tmp_path, mlp):
 
 
 def test_missing_loadgen_is_one_line_naming_the_extra(tmp_path, mlp, monkeypatch, capsys):
-    from harness import cli, import_utils
+    from harness import cli
+    from harness.core import import_utils
 
     monkeypatch.setattr(import_utils, "is_loadgen_available", lambda: False)
     db = tmp_path / "none.duckdb"

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from device_profiles.jetson_board import load_boards
-from device_profiles.peaks import PRECISIONS, DevicePeaks, board_peaks, cpu_peaks, device_peaks, gpu_peaks
-from harness.graph_cost import count_graph
-from harness.roofline import attainable_gops, ridge_point, roofline_fields
+from harness.device_profiles.jetson_board import load_boards
+from harness.device_profiles.peaks import PRECISIONS, DevicePeaks, board_peaks, cpu_peaks, device_peaks, gpu_peaks
+from harness.core.graph_cost import count_graph
+from harness.core.roofline import attainable_gops, ridge_point, roofline_fields
 from roofline_models import make_conv_net, make_matmul
 
 F32 = 4
@@ -117,8 +117,8 @@ def test_every_measurement_of_a_bench_has_its_roofline(default_bench_db):
 def test_dashboard_and_report_draw_the_roofline(default_bench_db, tmp_path):
     from bokeh.embed import json_item
 
-    from reports.dashboard import Dashboard
-    from reports.html_report import build_report
+    from harness.reports.dashboard import Dashboard
+    from harness.reports.html_report import build_report
 
     app = Dashboard(str(default_bench_db))
     (pane,) = app.roofline_pane.objects

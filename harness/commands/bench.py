@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from harness.commands.common import add_db_argument
-from harness.errors import UsageError
+from harness.core.errors import UsageError
+from harness.scenarios.loadgen_scenario import (EARLY_STOPPING_P99_QUERIES, HARNESS_LOOP, SCENARIOS, require_loadgen,
+                                                validate_options)
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
@@ -18,40 +20,45 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 
 
 def register(sub) -> None:
+    from harness.plan import BenchConfig
+
+    d = BenchConfig()      # every default below comes from the config dataclass, never written twice
     p = sub.add_parser("bench", help="export variants and measure them on a device",
                        description="Benchmark ONNX models, or (with no model) the shipped example's variants.")
     p.add_argument("models", nargs="*", metavar="MODEL.onnx", help="ONNX files to benchmark (default: the example)")
-    p.add_argument("--example", default="digits",
+    p.add_argument("--example", default=d.example,
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
                    help='variant recipe, repeatable, e.g. "int8-static" or "prune-structured:0.5>int8-static"')
-    p.add_argument("--device", default="cpu", help="device profile: cpu, nvidia-gpu, jetson (default cpu)")
-    p.add_argument("--runtime", default="onnxruntime", help="runtime (default onnxruntime)")
+    p.add_argument("--device", default=d.device, help=f"device profile: cpu, nvidia-gpu, jetson (default {d.device})")
+    p.add_argument("--runtime", default=d.runtime, help=f"runtime (default {d.runtime})")
     p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
-    p.add_argument("--graph-optimization", default="all", choices=["disable", "basic", "extended", "all"])
+    p.add_argument("--graph-optimization", default=d.graph_optimization,
+                   choices=["disable", "basic", "extended", "all"])
     p.add_argument("--threads", type=int, help="intra-op threads (default: runtime default)")
     p.add_argument("--batch-size", default="",
                    help="comma-separated batch sizes, e.g. 1,8 (default: the model's fixed batch, else 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=DxD",
                    help="shape of an input with dynamic dimensions, e.g. input=1x3x224x224; repeatable")
     p.add_argument("--min-iterations", type=int, default=None,
-                   help="timed calls per scenario, at least (200; LoadGen server and multi-stream: 662, the "
-                        "queries LoadGen's early stopping needs to judge a p99)")
-    p.add_argument("--min-duration", type=float, default=1.0, help="timed seconds per scenario, at least (1.0)")
-    p.add_argument("--warmup", type=int, default=10, help="warmup calls before each round (10)")
+                   help=f"timed calls per scenario, at least ({d.min_iterations}; LoadGen server and multi-stream: "
+                        f"{EARLY_STOPPING_P99_QUERIES}, the queries LoadGen's early stopping needs to judge a p99)")
+    p.add_argument("--min-duration", type=float, default=d.min_duration_s,
+                   help=f"timed seconds per scenario, at least ({d.min_duration_s})")
+    p.add_argument("--warmup", type=int, default=d.warmup_iterations,
+                   help=f"warmup calls before each round ({d.warmup_iterations})")
     p.add_argument("--rounds", type=int, default=None,
-                   help="interleaved rounds over all variants (3; LoadGen scenarios run once per variant)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random inputs (0)")
+                   help=f"interleaved rounds over all variants ({d.rounds}; LoadGen scenarios run once per variant)")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed for random inputs ({d.seed})")
     p.add_argument("--tag", help="label for the run, e.g. nightly (used by regress: nightly@latest)")
     p.add_argument("--artifacts", help="where exported variants go (default: harness-artifacts/ beside --db)")
     p.add_argument("--no-quality", action="store_true", help="skip the accuracy/drift pass")
-    p.add_argument("--idle", type=float, default=2.0, help="seconds of idle power measured first (2)")
+    p.add_argument("--idle", type=float, default=d.idle_s, help=f"seconds of idle power measured first ({d.idle_s:g})")
     p.add_argument("--exclusive", action="store_true", help="refuse to run when other processes use the GPU")
     p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
-    p.add_argument("--gpu", type=int, default=0, help="GPU index (NVML order = PCI bus order)")
+    p.add_argument("--gpu", type=int, default=d.gpu_index, help="GPU index (NVML order = PCI bus order)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--scenario", default="harness",
-                   choices=["harness", "single-stream", "multi-stream", "offline", "server"],
+    p.add_argument("--scenario", default=d.scenario, choices=[HARNESS_LOOP, *SCENARIOS],
                    help="harness: its own single-stream loop (default); the others run MLPerf LoadGen's "
                         "scenario (needs the loadgen extra); --min-duration/--min-iterations become LoadGen's "
                         "min_duration and min_query_count")
@@ -60,41 +67,52 @@ def register(sub) -> None:
                    help="LoadGen server: latency bound (p99); single/multi-stream: expected latency")
     p.add_argument("--samples-per-query", type=int, help="LoadGen multi-stream: samples per query (8)")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=func)
 
 
-def run(args) -> int:
-    import sys
+def func(args) -> int:
+    return run(config_from_args(args))
 
-    from harness.engine import run_bench
+
+def config_from_args(args):
+    """The BenchConfig the flags describe; bad values are a UsageError before anything runs."""
     from harness.inputs import parse_shape_overrides
     from harness.plan import BenchConfig
 
-    from harness.scenarios.loadgen_scenario import HARNESS_LOOP, require_loadgen, validate_options
-
+    d = BenchConfig()
     validate_options(args.scenario, args.target_qps, args.target_latency_ms, args.samples_per_query)
     if args.scenario != HARNESS_LOOP:
         if args.rounds is not None:
             raise UsageError("--rounds does not apply to LoadGen scenarios: LoadGen runs once per variant "
                              "(use --min-duration/--min-iterations for a longer run)")
         require_loadgen()
-    rounds = 1 if args.scenario != HARNESS_LOOP else (3 if args.rounds is None else args.rounds)
-    if args.min_iterations is None:
-        args.min_iterations = 662 if args.scenario in ("server", "multi-stream") else 200
-    if args.min_iterations < 1 or args.min_duration < 0 or rounds < 1 or args.warmup < 0:
+    rounds = 1 if args.scenario != HARNESS_LOOP else (d.rounds if args.rounds is None else args.rounds)
+    min_iterations = args.min_iterations
+    if min_iterations is None:
+        min_iterations = (EARLY_STOPPING_P99_QUERIES if args.scenario in ("server", "multi-stream")
+                          else d.min_iterations)
+    if min_iterations < 1 or args.min_duration < 0 or rounds < 1 or args.warmup < 0:
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
-    config = BenchConfig(
+    return BenchConfig(
         models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
         device=args.device, runtime=args.runtime, provider=args.provider,
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
-        min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
+        min_iterations=min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
         rounds=rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
         lock_timeout_s=args.lock_timeout, quality=not args.no_quality, idle_s=args.idle,
         exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
         progress=not args.no_progress, scenario=args.scenario, target_qps=args.target_qps,
         target_latency_ms=args.target_latency_ms, samples_per_query=args.samples_per_query,
     )
+
+
+def run(config) -> int:
+    """Run one bench (a harness.plan.BenchConfig) and report it; callable without argv."""
+    import sys
+
+    from harness.engine import run_bench
+
     result = run_bench(config)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
@@ -104,5 +122,5 @@ def run(args) -> int:
     for line in result.failed:
         print(f"harness: error: {line}", file=sys.stderr)
     print(f"run {result.run_id} {result.status}: {result.variants} variant(s); "
-          f"see `harness show {result.run_id} --db {args.db}`")
+          f"see `harness show {result.run_id} --db {config.db}`")
     return 1 if result.failed else 0

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.errors import HarnessError, UsageError
-from harness import import_utils
+from harness.core import import_utils
+from harness.core.errors import HarnessError, UsageError
 
 SCENARIOS = {"single-stream": "SingleStream", "multi-stream": "MultiStream", "offline": "Offline",
              "server": "Server"}
@@ -31,14 +31,12 @@ SUMMARY_FILE = "mlperf_log_summary.txt"
 DETAIL_FILE = "mlperf_log_detail.txt"
 
 
-class LoadgenMissing(HarnessError):
-    """mlperf_loadgen is not installed."""
+EARLY_STOPPING_P99_QUERIES = 662   # LoadGen's early stopping judges a p99 only from this many queries on
 
 
 def require_loadgen() -> None:
-    """Raise one actionable line when LoadGen is absent (checked before anything is written)."""
-    if not import_utils.is_loadgen_available():
-        raise LoadgenMissing(import_utils.missing_extra_message("MLPerf LoadGen (mlperf_loadgen)", "loadgen"))
+    """One actionable line (MissingExtraError) when LoadGen is absent; checked before anything is written."""
+    import_utils.require_loadgen()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.graph_cost import GraphCost
+from harness.core.graph_cost import GraphCost
 
 FIELDS = ("macs", "bytes", "arithmetic_intensity", "achieved_gops", "peak_gops", "peak_bandwidth_gbps",
           "peak_fraction", "peak_source", "roofline_reason")
