@@ -349,7 +349,6 @@ class Dashboard(pn.viewable.Viewer):
         self.behaviour_summary.object = head
         self.behaviour_pane.object = changed_table_html(comp, name_a, name_b) if comp.changed else ""
 
-    @param.depends("layer_variant", watch=True)
     def _update_roofline(self) -> None:
         from harness.reports.roofline import loadgen_table_html, roofline_figure, run_roofline
 
@@ -365,6 +364,7 @@ class Dashboard(pn.viewable.Viewer):
         self.roofline_pane.objects = [pn.pane.Bokeh(roofline_figure(points), sizing_mode="stretch_width")] + (
             [pn.pane.HTML(table, sizing_mode="stretch_width", stylesheets=[_CSS])] if table else [])
 
+    @param.depends("layer_variant", watch=True)
     def _update_layers(self) -> None:
         data = self.data
         if data is None or data.layers.empty:
