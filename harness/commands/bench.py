@@ -25,7 +25,7 @@ def register(sub) -> None:
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
                    help='variant recipe, repeatable, e.g. "int8-static" or "prune-structured:0.5>int8-static"')
-    p.add_argument("--device", default="cpu", help="device profile: cpu, nvidia-gpu, jetson (default cpu)")
+    p.add_argument("--device", default=None, help="device profile: cpu, nvidia-gpu, jetson (default cpu)")
     p.add_argument("--runtime", default="onnxruntime", help="runtime (default onnxruntime)")
     p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
     p.add_argument("--graph-optimization", default="all", choices=["disable", "basic", "extended", "all"])
@@ -47,6 +47,11 @@ def register(sub) -> None:
     p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
     p.add_argument("--gpu", type=int, default=0, help="GPU index (NVML order = PCI bus order)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # the fleet (harness/fleet): the same bench on every named board of a Ray cluster, one run in this --db
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="bench on the boards of a Ray cluster: HEAD_HOST:PORT, or local:N (N test nodes here)")
+    p.add_argument("--boards", metavar="NAMES",
+                   help="with --cluster: NAME[,NAME...], all, or failed@RUN (the boards that failed in RUN)")
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -62,7 +67,7 @@ def run(args) -> int:
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
     config = BenchConfig(
         models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
-        device=args.device, runtime=args.runtime, provider=args.provider,
+        device=args.device or "cpu", runtime=args.runtime, provider=args.provider,
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
         min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
@@ -71,6 +76,10 @@ def run(args) -> int:
         exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
         progress=not args.no_progress,
     )
+    if args.cluster or args.boards:
+        from harness.fleet.cli import run_fleet
+
+        return run_fleet(args.cluster, args.boards, config, device_given=args.device is not None)
     result = run_bench(config)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
