@@ -128,8 +128,28 @@ def load_rows(store, run_id: str) -> tuple[list[dict], list[dict], list[dict]]:
     variants = store.query("SELECT * FROM variants WHERE run_id = ? ORDER BY created_at, name", [run_id])
     measurements = store.query(
         "SELECT measurement_id, variant_id, status, batch_size, threads, provider, p50_ms, p90_ms, peak_rss_bytes, "
-        "maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj FROM measurements WHERE run_id = ?",
+        "maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj, board FROM measurements WHERE run_id = ?",
         [run_id])
-    quality = store.query("SELECT variant_id, reference, metric, value FROM quality WHERE run_id = ? AND "
+    quality = store.query("SELECT variant_id, reference, metric, value, board FROM quality WHERE run_id = ? AND "
                           "(reference = 'task' OR metric = 'top1_agreement')", [run_id])
     return variants, measurements, quality
+
+
+def split_by_board(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
+                   quality: list[dict[str, Any]]) -> dict[str | None, tuple[list, list, list]]:
+    """A fleet run's rows per board, each as `compare` takes them: the variants measured on (or built on) that
+    board plus the run's unmeasured shared variants (failed exports), its measurements and its quality rows.
+    A single-machine run gives {None: (all rows)}."""
+    boards = sorted({m["board"] for m in measurements if m.get("board")})
+    if not boards:
+        return {None: (variants, measurements, quality)}
+    measured_anywhere = {m["variant_id"] for m in measurements}
+    out = {}
+    for board in boards:
+        mine = [m for m in measurements if m.get("board") == board]
+        ids = {m["variant_id"] for m in mine}
+        vs = [v for v in variants if v["variant_id"] in ids or v.get("board") == board
+              or (not v.get("board") and v["variant_id"] not in measured_anywhere)]
+        qs = [q for q in quality if q.get("board") in (board, None)]
+        out[board] = (vs, mine, qs)
+    return out

@@ -22,19 +22,28 @@ def register(sub) -> None:
 def compare_run(args) -> int:
     from harness.comparisons import compare, load_rows
 
+    from harness.comparisons import split_by_board
+
     store = open_store(args)
     run_id = store.resolve_run(args.run)
-    variants, measurements, quality = load_rows(store, run_id)
-    rows = compare(variants, measurements, quality, base=args.base)
-    # the base first, then in provenance order (a chain after its base), then by name
-    rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
+    # a fleet run is compared board by board (each board against its own base), printed side by side
+    groups = split_by_board(*load_rows(store, run_id))
+    all_rows = []
+    for board, (variants, measurements, quality) in groups.items():
+        rows = compare(variants, measurements, quality, base=args.base)
+        # the base first, then in provenance order (a chain after its base), then by name
+        rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
+        all_rows += [r | {"board": board} for r in rows] if board else rows
     if args.json:
-        print_json({"run_id": run_id, "base": args.base, "rows": rows})
+        print_json({"run_id": run_id, "base": args.base, "rows": all_rows})
         return 0
-    metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
-    print(f"run {run_id}: against {rows[0]['base_name'] if rows else args.base}")
-    print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
-    for r in rows:
-        if r["status"] != "ok" and r.get("error"):
-            print(f"  {r['name']}: {r['status']}: {r['error']}")
+    for board in groups:
+        rows = [r for r in all_rows if r.get("board") == board]
+        metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
+        print(f"run {run_id}" + (f", board {board}" if board else "")
+              + f": against {rows[0]['base_name'] if rows else args.base}")
+        print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
+        for r in rows:
+            if r["status"] != "ok" and r.get("error"):
+                print(f"  {r['name']}: {r['status']}: {r['error']}")
     return 0

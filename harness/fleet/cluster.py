@@ -53,6 +53,17 @@ def parse_host_port(address: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
+class BoardSpec:
+    """One node of a local cluster: the board it advertises, its device profile, the harness version it claims
+    (default: this one) and the environment its workers get (a fake sysfs root in tests, as on a real board)."""
+
+    name: str
+    device: str = "cpu"
+    version: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class LocalClusterConfig:
     """A small test cluster: nodes stay cheap because a 2-core CI machine runs several at once."""
 
@@ -65,6 +76,7 @@ class LocalClusterConfig:
     health_check_period_ms: int = 500
     health_check_failure_threshold: int = 4
     system_config: dict[str, Any] = field(default_factory=dict)
+    boards: tuple[BoardSpec, ...] = ()         # default: `nodes` cpu boards named <board_prefix>-<i>
 
 
 class LocalCluster:
@@ -89,10 +101,11 @@ class LocalCluster:
                   "health_check_failure_threshold": c.health_check_failure_threshold, **c.system_config}
         # the head node is a board too: N nodes means N boards
         self._cluster = Cluster(initialize_head=False, shutdown_at_exit=True)
+        specs = c.boards or tuple(BoardSpec(f"{c.board_prefix}-{i}", c.device) for i in range(c.nodes))
         try:
-            for i in range(c.nodes):
+            for i, spec in enumerate(specs):
                 extra = {"_system_config": system, "include_dashboard": False} if i == 0 else {}
-                self.add_board(f"{c.board_prefix}-{i}", **extra)
+                self.add_board(spec.name, spec.device, spec.version, spec.env, **extra)
         except BaseException:
             self.shutdown()
             raise

@@ -128,7 +128,7 @@ class FleetBench:
             if not names:
                 raise UsageError(f"run {run_id} has no failed boards; nothing to re-run")
             self.echo(f"re-running the failed boards of {run_id}: {', '.join(names)}")
-            return "names", names
+            return "failed", names
         return kind, arg
 
     def _model(self):
@@ -167,6 +167,13 @@ class FleetBench:
                                  "HEAD:PORT --board NAME`")
         else:
             unknown = [b for b in names if b not in alive and b not in dead]
+            if kind == "failed":
+                # boards that failed before may have left the cluster for good (Ray forgets a dead node's
+                # resources): they are re-tried as absent and fail again with that reason
+                for b in unknown:
+                    dead[b] = NodeIdentity(node_id="", host="", address="", alive=False, board=b, device=None,
+                                           version=None, machine=None)
+                unknown = []
             if unknown:
                 known = ", ".join(sorted(alive)) or "none"
                 raise UsageError(f"no board named {', '.join(unknown)} in the cluster; live boards: {known}")
@@ -231,7 +238,8 @@ class FleetBench:
             fn = _bench_on_board_fn()
             pending: dict[Any, tuple[NodeIdentity, _Target]] = {}
             for n in chosen:
-                target = targets[(n.device, n.machine)]
+                # a dead board's variants are those of its kind, or (kind unknown) of the first kind exported
+                target = targets.get((n.device, n.machine)) or next(iter(targets.values()), None) or _Target("", "")
                 if not n.alive:
                     self._board_failed(run_id, n, target, "node is not alive in the cluster (down or unreachable)",
                                        failed)
@@ -296,9 +304,10 @@ class FleetBench:
 
         c = self.config.bench
         targets: dict[tuple, _Target] = {}
-        for n in chosen:
-            targets.setdefault((n.device, n.machine), _Target(n.device, n.machine))
         stored: set[str] = set()
+        for n in chosen:
+            if n.alive:
+                targets.setdefault((n.device, n.machine), _Target(n.device, n.machine))
         for (device, machine), t in targets.items():
             if example is None:
                 t.variants = list(user_variants)

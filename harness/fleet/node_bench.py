@@ -8,6 +8,7 @@ the engine writes go to a RecordingStore and travel back to the head, the only w
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -64,12 +65,18 @@ def run_request(request: NodeRequest, files: dict[str, bytes]) -> dict[str, Any]
     models = work / "models"
     models.mkdir(parents=True)
     for name, data in files.items():
-        (models / name).write_bytes(data)
+        target = (models / name).resolve()
+        if models.resolve() not in target.parents:
+            raise FleetError(f"refusing a shipped file outside the scratch folder: {name}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
     try:
         return _bench(request, models, work)
     finally:
         # the board keeps nothing: what matters went back to the head
         shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            work.parent.rmdir()          # the run's folder, once the last board on this host is done
 
 
 def _bench(request: NodeRequest, models: Path, work: Path) -> dict[str, Any]:

@@ -46,13 +46,20 @@ class Reader:
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+def device_key(device: str | None, board: str | None) -> str | None:
+    """The `device` part of a key: a fleet measurement is matched on its board too (`jetson@orin-1`), so regress
+    compares each board with itself."""
+    return f"{device}@{board}" if board else device
+
+
 def entry_label(key: tuple) -> str:
-    model, name, _device, batch, threads, provider, _runtime = key
+    model, name, device, batch, threads, provider, _runtime = key
     parts = [f"batch {batch}" if batch is not None else None,
              f"{threads} threads" if threads is not None else None,
              _short_provider(provider)]
     scen = ", ".join(p for p in parts if p)
-    return f"{model}/{name}" + (f" [{scen}]" if scen else "")
+    board = str(device).partition("@")[2] if device else ""
+    return (f"{board}: " if board else "") + f"{model}/{name}" + (f" [{scen}]" if scen else "")
 
 
 def _short_provider(provider: str | None) -> str | None:
@@ -74,9 +81,11 @@ def load_entries(store, run: dict[str, Any]) -> tuple[list[Entry], list[Entry]]:
     variants = store.query("SELECT * FROM variants WHERE run_id = ? ORDER BY name", [run_id])
     measurements = store.query("SELECT * FROM measurements WHERE run_id = ? ORDER BY batch_size, threads",
                                [run_id])
-    quality: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in store.query("SELECT variant_id, reference, metric, value FROM quality WHERE run_id = ?", [run_id]):
-        quality[row["variant_id"]][f"{row['reference']}.{row['metric']}"] = row["value"]
+    # keyed by (variant, board): a fleet run has each variant's quality once per board (board None otherwise)
+    quality: dict[tuple, dict[str, float]] = defaultdict(dict)
+    for row in store.query("SELECT variant_id, reference, metric, value, board FROM quality WHERE run_id = ?",
+                           [run_id]):
+        quality[(row["variant_id"], row["board"])][f"{row['reference']}.{row['metric']}"] = row["value"]
     by_id = {v["variant_id"]: v for v in variants}
     measured_ids = set()
     entries = []
@@ -85,11 +94,12 @@ def load_entries(store, run: dict[str, Any]) -> tuple[list[Entry], list[Entry]]:
         if v is None:
             continue
         measured_ids.add(v["variant_id"])
-        key = (v.get("model") or run.get("model"), v["name"], run["device"], m.get("batch_size"), m.get("threads"),
-               m.get("provider"), m.get("runtime"))
-        entries.append(Entry(key, v, m, quality.get(v["variant_id"], {})))
+        board = m.get("board")
+        key = (v.get("model") or run.get("model"), v["name"], device_key(run["device"], board), m.get("batch_size"),
+               m.get("threads"), m.get("provider"), m.get("runtime"))
+        entries.append(Entry(key, v, m, quality.get((v["variant_id"], board), {})))
     unmeasured = [Entry((v.get("model") or run.get("model"), v["name"], run["device"], None, None, None, None),
-                        v, None, quality.get(v["variant_id"], {}))
+                        v, None, quality.get((v["variant_id"], None), {}))
                   for v in variants if v["variant_id"] not in measured_ids]
     return entries, unmeasured
 
@@ -131,13 +141,13 @@ def load_previous_p50(store, candidate: dict[str, Any], max_runs: int) -> dict[t
     rows = store.query(
         "SELECT r.created_at, v.variant_id, coalesce(v.model, r.model) AS model, v.name, r.device, m.batch_size, "
         "m.threads, "
-        "m.provider, m.runtime, m.p50_ms FROM runs r JOIN variants v ON v.run_id = r.run_id "
+        "m.provider, m.runtime, m.p50_ms, m.board FROM runs r JOIN variants v ON v.run_id = r.run_id "
         "JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id AND m.status = 'ok' "
         f"WHERE r.run_id IN ({marks}) ORDER BY r.created_at", [r["run_id"] for r in runs])
     out: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
     for row in rows:
         if row["p50_ms"] is not None:
-            key = (row["model"], row["name"], row["device"], row["batch_size"], row["threads"], row["provider"],
+            key = (row["model"], row["name"], device_key(row["device"], row["board"]), row["batch_size"], row["threads"], row["provider"],
                    row["runtime"])
             out[key].append((row["variant_id"], float(row["p50_ms"])))
     return dict(out)
