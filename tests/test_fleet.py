@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -90,14 +93,23 @@ def _q(db: Path, sql: str, params=()) -> list[tuple]:
         con.close()
 
 
+def _night(fleet, tmp_path: Path, out: str) -> subprocess.CompletedProcess:
+    """examples/nightly/nightly.sh, fleet variant, against the module's cluster."""
+    script = Path(__file__).resolve().parents[1] / "examples" / "nightly" / "nightly.sh"
+    env = dict(os.environ, HARNESS=str(Path(sys.executable).with_name("harness")), DB=str(tmp_path / "fleet.duckdb"),
+               OUT=str(tmp_path / out), REPORT="0", CLUSTER=fleet["cluster"].address, BOARDS="orin-a,xavier-b",
+               BENCH_ARGS=f"{fleet['model']} --provider CPUExecutionProvider",
+               MEASURE_ARGS="--min-duration 0.3 --min-iterations 20 --rounds 2 --warmup 2 --idle 0.2")
+    return subprocess.run(["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
 def test_one_run_with_measurements_from_two_boards(fleet, tmp_path):
     db = tmp_path / "fleet.duckdb"
-    address = fleet["cluster"].address
-    rc, out, err = _run("bench", str(fleet["model"]), "--cluster", address, "--boards", "orin-a,xavier-b",
-                        "--db", str(db), "--tag", "nightly", *QUICK)
+    rc, _, err = _run("bench", str(fleet["model"]), "--cluster", fleet["cluster"].address, "--boards",
+                      "orin-a,xavier-b", "--db", str(db), "--tag", "nightly", *QUICK)
     assert rc == 0, err
-    runs = _q(db, "SELECT run_id, status, device FROM runs")
-    assert len(runs) == 1 and runs[0][1] == "complete" and runs[0][2] == "jetson"
+    runs = _q(db, "SELECT run_id, status, device, tag FROM runs")
+    assert len(runs) == 1 and runs[0][1:] == ("complete", "jetson", "nightly")
     rows = _q(db, "SELECT board, node, host, status, count, energy_mj, energy_scope, avg_power_mw "
                   "FROM measurements ORDER BY board")
     assert [r[0] for r in rows] == ["orin-a", "xavier-b"]
@@ -110,21 +122,21 @@ def test_one_run_with_measurements_from_two_boards(fleet, tmp_path):
     boards = _q(db, "SELECT board, status, error, fingerprint IS NOT NULL FROM run_boards ORDER BY board")
     assert boards == [("orin-a", "complete", None, True), ("xavier-b", "complete", None, True)]
     assert _q(db, "SELECT count(*) FROM samples")[0][0] >= 40
-    assert _q(db, "SELECT count(*) FROM variants")[0][0] == 1      # exported/read once, measured twice
+    assert _q(db, "SELECT count(*) FROM variants")[0][0] == 1      # read once on the head, measured twice
 
-    # compare and regress put the boards side by side
+    # compare puts the boards side by side
     rc, out, _ = _run("compare", "latest", "--db", str(db))
     assert rc == 0 and "board orin-a" in out and "board xavier-b" in out
-    # the next night: regress compares each board with itself
-    rc, _, err = _run("bench", str(fleet["model"]), "--cluster", address, "--boards", "orin-a,xavier-b",
-                      "--db", str(db), "--tag", "nightly", *QUICK)
-    assert rc == 0, err
-    rc, out, err = _run("regress", "--baseline", "nightly@prev", "--candidate", "nightly@latest", "--db", str(db),
-                        "--json")
-    report = json.loads(out)
-    labels = {c["label"] for c in report["checks"]}
-    assert any(label.startswith("orin-a: ") for label in labels) and any(
-        label.startswith("xavier-b: ") for label in labels), labels
+
+    # the next night, by the nightly job's fleet variant: regress compares each board with itself (the verdict
+    # itself depends on how busy this machine is, so only its shape is checked)
+    assert _run("baseline", "set", "nightly@latest", "--db", str(db))[0] == 0
+    second = _night(fleet, tmp_path, "night2")
+    assert second.returncode in (0, 1), second.stderr
+    table = (tmp_path / "night2" / "regress.txt").read_text()
+    assert "orin-a: mlp/mlp" in table and "xavier-b: mlp/mlp" in table, table
+    junit = (tmp_path / "night2" / "junit.xml").read_text()
+    assert "orin-a: " in junit and "xavier-b: " in junit
 
 
 def test_node_list_shows_boards_and_version_mismatch(fleet):

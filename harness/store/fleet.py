@@ -39,12 +39,39 @@ def write_board_records(store: Store, run_id: str, variants: Sequence[dict[str, 
         store.insert_rows(con, "variants", new_variants)
         store.insert_rows(con, "measurements", list(measurements))
         count = len(new_variants) + len(measurements) + len(quality) + len(new_layers)
-        for measurement_id, rounds in samples:
-            store.insert_samples(con, measurement_id, rounds)
-            count += sum(len(r) for r in rounds)
+        count += _insert_all_samples(con, samples)
         store.insert_rows(con, "quality", list(quality))
         store.insert_rows(con, "layers", new_layers)
     return count
+
+
+def _insert_all_samples(con, samples: Iterable[tuple[str, Sequence]]) -> int:
+    """Every measurement's raw samples of one board in one Arrow table: one INSERT per board, not one per
+    measurement (the per-statement cost dominates for the many short measurements of a fleet)."""
+    import numpy as np
+    import pyarrow as pa
+
+    ids, rounds_col, seqs, lats = [], [], [], []
+    for measurement_id, rounds in samples:
+        for i, r in enumerate(rounds):
+            lat = np.asarray(r, dtype=np.int64)
+            if not lat.size:
+                continue
+            ids.append(np.full(lat.size, measurement_id, dtype=object))
+            rounds_col.append(np.full(lat.size, i, dtype=np.int32))
+            seqs.append(np.arange(lat.size, dtype=np.int32))
+            lats.append(lat)
+    if not lats:
+        return 0
+    table = pa.table({"measurement_id": pa.array(np.concatenate(ids), pa.string()),
+                      "round": np.concatenate(rounds_col), "seq": np.concatenate(seqs),
+                      "latency_ns": np.concatenate(lats)})
+    con.register("_harness_fleet_samples", table)
+    try:
+        con.execute("INSERT INTO samples SELECT measurement_id, round, seq, latency_ns FROM _harness_fleet_samples")
+    finally:
+        con.unregister("_harness_fleet_samples")
+    return table.num_rows
 
 
 def insert_variants(store: Store, rows: Sequence[dict[str, Any]]) -> None:

@@ -1,0 +1,108 @@
+"""The fleet's pure parts, without a cluster: board selection and version refusal, `ray start` arguments, node
+identity, the board-side recording store, per-board grouping of a run's rows."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.comparisons import split_by_board
+from harness.errors import UsageError
+from harness.fleet.dispatch import FleetBench, parse_board_spec
+from harness.fleet.errors import FleetError
+from harness.fleet.identity import NodeIdentity, from_ray_node, resources
+from harness.fleet.records import RecordingStore
+
+
+def _node(board, alive=True, version="0.1.0", host="h", node_id=None):
+    return NodeIdentity(node_id or f"id-{board}-{alive}", host, "10.0.0.1", alive, board, "jetson", version, "aarch64")
+
+
+def test_board_spec_forms():
+    assert parse_board_spec("all") == ("all", None)
+    assert parse_board_spec("a, b") == ("names", ["a", "b"])
+    assert parse_board_spec("failed@nightly@latest") == ("failed", "nightly@latest")
+    for bad in ("", "failed@", "a,a", "bad name"):
+        with pytest.raises(UsageError):
+            parse_board_spec(bad)
+
+
+def test_select_pins_named_boards_and_refuses_a_version_mismatch():
+    nodes = [_node("orin-1"), _node("orin-2"), _node("old", version="0.0.9"), _node(None)]
+    chosen = FleetBench.select(nodes, "names", ["orin-2", "orin-1"], "0.1.0")
+    assert [n.board for n in chosen] == ["orin-2", "orin-1"]
+    with pytest.raises(FleetError, match=r"board old \(h\) runs harness 0.0.9, the head runs 0.1.0"):
+        FleetBench.select(nodes, "all", None, "0.1.0")
+    with pytest.raises(UsageError, match="no board named nano"):
+        FleetBench.select(nodes, "names", ["nano"], "0.1.0")
+    with pytest.raises(FleetError, match="two live nodes advertise board 'orin-1'"):
+        FleetBench.select(nodes + [_node("orin-1", node_id="other")], "names", ["orin-1"], "0.1.0")
+
+
+def test_select_keeps_dead_and_vanished_boards_to_fail_them():
+    nodes = [_node("orin-1"), _node("orin-2", alive=False)]
+    chosen = FleetBench.select(nodes, "names", ["orin-2"], "0.1.0")
+    assert chosen[0].alive is False
+    # a board that failed before and has left the cluster is re-tried as absent, not refused as unknown
+    chosen = FleetBench.select(nodes, "failed", ["gone"], "0.1.0")
+    assert chosen[0].board == "gone" and not chosen[0].alive
+
+
+def test_identity_round_trip_through_ray_node_entry():
+    entry = {"NodeID": "abc", "Alive": True, "NodeManagerAddress": "10.0.0.7", "NodeManagerHostname": "orin-7",
+             "Resources": {"CPU": 6.0, **resources("orin-7", "jetson", "0.1.0", "aarch64")}}
+    ident = from_ray_node(entry)
+    assert (ident.board, ident.device, ident.version, ident.machine, ident.host) == (
+        "orin-7", "jetson", "0.1.0", "aarch64", "orin-7")
+    assert ident.mismatch("0.1.0") is None and "0.2.0" in ident.mismatch("0.2.0")
+    assert from_ray_node({"NodeID": "x", "Alive": True, "Resources": {"CPU": 1}}).board is None
+
+
+def test_node_start_command_binds_where_told_and_advertises_identity(tmp_path):
+    pytest.importorskip("ray")
+    from harness.fleet.node import NodeStartConfig, start_command
+
+    args, env = start_command(NodeStartConfig(head=True, host="10.1.2.3", port=6390, board="host-a", device="cpu"))
+    assert "--head" in args and "--node-ip-address=10.1.2.3" in args and "--port=6390" in args
+    assert "--include-dashboard=false" in args
+    res = json.loads(next(a for a in args if a.startswith("--resources=")).split("=", 1)[1])
+    assert res["harness-board:host-a"] == 1 and res["harness-device:cpu"] == 1
+    args, env = start_command(NodeStartConfig(address="10.1.2.3:6390", board="orin-1", device="jetson",
+                                              device_root=str(tmp_path), device_options={"tegrastats_cmd": "/x"}))
+    assert "--address=10.1.2.3:6390" in args and env["HARNESS_NODE_ROOT"] == str(tmp_path)
+    assert json.loads(env["HARNESS_NODE_DEVICE_OPTIONS"]) == {"tegrastats_cmd": "/x"}
+    # the head binds to loopback unless told otherwise
+    args, _ = start_command(NodeStartConfig(head=True))
+    assert "--node-ip-address=127.0.0.1" in args
+    with pytest.raises(UsageError):
+        start_command(NodeStartConfig(head=True, address="h:1"))
+    with pytest.raises(UsageError):
+        start_command(NodeStartConfig(address="nope"))
+
+
+def test_recording_store_drops_a_rolled_back_transaction():
+    store = RecordingStore()
+    with store.write() as con:
+        store.insert_rows(con, "variants", [{"variant_id": "a"}])
+        store.insert_samples(con, "m1", [[1, 2], [3]])
+    with pytest.raises(RuntimeError):
+        with store.write() as con:
+            store.insert_rows(con, "measurements", [{"measurement_id": "m2"}])
+            raise RuntimeError("boom")
+    rec = store.records
+    assert rec.tables["variants"] == [{"variant_id": "a"}] and rec.tables["measurements"] == []
+    assert [np.asarray(r).tolist() for r in rec.samples[0][1]] == [[1, 2], [3]] and rec.row_count() == 4
+
+
+def test_split_by_board_groups_a_fleet_run():
+    variants = [{"variant_id": "v1", "name": "fp32"}, {"variant_id": "v2", "name": "int8", "status": "failed"},
+                {"variant_id": "t1", "name": "fp32>tensorrt", "board": "b"}]
+    meas = [{"variant_id": "v1", "board": "a"}, {"variant_id": "v1", "board": "b"}, {"variant_id": "t1", "board": "b"}]
+    quality = [{"variant_id": "v1", "board": "a"}, {"variant_id": "v1", "board": "b"}]
+    groups = split_by_board(variants, meas, quality)
+    assert list(groups) == ["a", "b"]
+    assert [v["variant_id"] for v in groups["a"][0]] == ["v1", "v2"]
+    assert [v["variant_id"] for v in groups["b"][0]] == ["v1", "v2", "t1"]
+    assert groups["a"][2] == [{"variant_id": "v1", "board": "a"}]
+    assert list(split_by_board(variants, [{"variant_id": "v1"}], quality)) == [None]
