@@ -96,7 +96,7 @@ SELECT v.variant_id, v.name, coalesce(v.model, r.model) AS model, v.format, v.pr
        v.status AS variant_status, v.error AS variant_error,
        m.measurement_id, m.batch_size, m.threads, m.provider, m.status AS measurement_status,
        m.error AS measurement_error, m.count, m.cv, m.p50_ms, m.p90_ms, m.p99_ms, m.throughput_sps,
-       m.peak_rss_bytes, m.energy_per_inference_mj, m.energy_reason, m.warnings
+       m.peak_rss_bytes, m.energy_per_inference_mj, m.energy_reason, m.warnings, m.board
 FROM variants v JOIN runs r ON r.run_id = v.run_id
 LEFT JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id
 WHERE v.run_id = ?
@@ -255,7 +255,12 @@ def build_run_data(run: dict[str, Any], table: pd.DataFrame, quality: pd.DataFra
         threads = "" if row["threads"] is None or row["threads"] != row["threads"] else f" t{int(row['threads'])}"
         return f"{row['name']} bs{int(row['batch_size'])}{threads}"
 
-    table["label"] = [label(r) for _, r in table.iterrows()] if len(table) else []
+    def board_label(row) -> str:
+        board = row.get("board")
+        return label(row) + (f" @{board}" if isinstance(board, str) and board else "")
+
+    table["scenario_label"] = [label(r) for _, r in table.iterrows()] if len(table) else []
+    table["label"] = [board_label(r) for _, r in table.iterrows()] if len(table) else []
     table["warnings"] = [json.loads(w) if isinstance(w, str) and w else [] for w in table["warnings"]]
     table["measurement_status"] = [
         ms if isinstance(ms, str) else (vs if vs != "ok" else "not measured")
@@ -275,6 +280,8 @@ def with_ratios(table: pd.DataFrame, base_id: str | None) -> pd.DataFrame:
     for _, b in base.iterrows():
         same = (out["batch_size"] == b["batch_size"]) & (
             (out["threads"] == b["threads"]) | (out["threads"].isna() & pd.isna(b["threads"])))
+        if "board" in out:   # a fleet run: each board against its own base
+            same &= (out["board"] == b["board"]) | (out["board"].isna() & pd.isna(b["board"]))
         for key in METRICS:
             bv = b[key]
             if bv is None or pd.isna(bv) or bv == 0:

@@ -106,3 +106,39 @@ def test_split_by_board_groups_a_fleet_run():
     assert [v["variant_id"] for v in groups["b"][0]] == ["v1", "v2", "t1"]
     assert groups["a"][2] == [{"variant_id": "v1", "board": "a"}]
     assert list(split_by_board(variants, [{"variant_id": "v1"}], quality)) == [None]
+
+
+def test_dashboard_by_board_view_of_a_fleet_run(tmp_path):
+    """A fleet run's records written the way the head writes them (real DuckDB), shown side by side."""
+    pytest.importorskip("panel")
+    from harness.store import Store
+    from harness.store import fleet as fleet_store
+    from harness.store.store import to_json, utcnow
+    from reports.dashboard import Dashboard
+
+    store = Store(tmp_path / "f.duckdb")
+    store.migrate()
+    run_id = "20261125-000000-abcd"
+    store.create_run({"run_id": run_id, "created_at": utcnow(), "status": "complete", "device": "jetson",
+                      "model": "mlp"})
+    fleet_store.insert_variants(store, [
+        {"run_id": run_id, "variant_id": "v1", "name": "fp32", "status": "ok", "size_bytes": 1000},
+        {"run_id": run_id, "variant_id": "v2", "name": "int8", "status": "ok", "base_id": "v1", "root_id": "v1",
+         "size_bytes": 300}])
+    for board, p50 in (("orin-a", 2.0), ("xavier-b", 1.0)):
+        rows = [{"measurement_id": f"{board}-{vid}", "run_id": run_id, "variant_id": vid, "status": "ok",
+                 "batch_size": 1, "p50_ms": p50 * f, "count": 3, "warnings": to_json([]), "board": board,
+                 "node": f"node-{board}", "host": board}
+                for vid, f in (("v1", 1.0), ("v2", 0.5))]
+        fleet_store.write_board_records(store, run_id, [], rows, [(r["measurement_id"], [[1, 2, 3]]) for r in rows],
+                                        [], [])
+    assert fleet_store.measured_boards(store, run_id) == ["orin-a", "xavier-b"]
+    dash = Dashboard(str(store.path), run=run_id)
+    table = dash.board_widget.value
+    assert list(table["variant"]) == ["fp32", "int8"]
+    assert list(table["orin-a p50 ms"]) == [2.0, 1.0] and list(table["xavier-b p50 ms"]) == [1.0, 0.5]
+    # ratios are taken against the base on the same board (int8 is 0.5x fp32 on both)
+    full = dash.table
+    col = next(c for c in full.columns if c.endswith("×base") and "p50" in c.lower())
+    assert sorted(full[col].round(3)) == [0.5, 0.5, 1.0, 1.0]
+    assert {"fp32 @orin-a", "int8 @xavier-b"} <= set(full["variant"])
