@@ -6,7 +6,7 @@ from pathlib import Path
 from harness.commands.common import add_db_argument, add_run_argument, open_store
 from harness.errors import StoreError
 
-TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers")
+TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers", "run_boards")
 
 
 def register(sub) -> None:

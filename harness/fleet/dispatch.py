@@ -19,6 +19,7 @@ import platform
 import secrets
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -257,15 +258,9 @@ class FleetBench:
                 pending[ref] = (n, target)
             deadline = None
             if self.config.task_timeout_s is not None:
-                import time
-
                 deadline = time.monotonic() + self.config.task_timeout_s
             while pending:
-                timeout = None
-                if deadline is not None:
-                    import time
-
-                    timeout = max(0.0, deadline - time.monotonic())
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
                 if not ready:
                     for ref, (n, target) in list(pending.items()):
@@ -302,7 +297,6 @@ class FleetBench:
         from harness.store.store import utcnow
         from harness.variant import _model_files
 
-        c = self.config.bench
         targets: dict[tuple, _Target] = {}
         stored: set[str] = set()
         for n in chosen:
