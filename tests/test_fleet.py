@@ -124,9 +124,11 @@ def test_one_run_with_measurements_from_two_boards(fleet, tmp_path):
     assert _q(db, "SELECT count(*) FROM samples")[0][0] >= 40
     assert _q(db, "SELECT count(*) FROM variants")[0][0] == 1      # read once on the head, measured twice
 
-    # compare puts the boards side by side
+    # compare and show put the boards side by side
     rc, out, _ = _run("compare", "latest", "--db", str(db))
     assert rc == 0 and "board orin-a" in out and "board xavier-b" in out
+    rc, out, _ = _run("show", "latest", "--db", str(db))
+    assert rc == 0 and "orin-a" in out and "xavier-b" in out
 
     # the next night, by the nightly job's fleet variant: regress compares each board with itself (the verdict
     # itself depends on how busy this machine is, so only its shape is checked)

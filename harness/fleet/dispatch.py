@@ -123,7 +123,9 @@ class FleetBench:
         if kind == "failed":
             from harness.store.fleet import failed_boards
 
-            self.store.migrate()
+            if not self.store.path.exists():
+                raise UsageError(f"--boards failed@{arg}: no result database at {self.store.path}; pass --db")
+            self.store.migrate()           # an older file is upgraded, as by any writing command
             run_id = self.store.resolve_run(arg)
             names = failed_boards(self.store, run_id)
             if not names:
@@ -191,6 +193,8 @@ class FleetBench:
         from harness import __version__
         from harness.fleet import cluster
 
+        if cluster.parse_local(self.config.cluster) is None:
+            cluster.parse_host_port(self.config.cluster)      # a malformed address fails before anything else
         kind, names = self._wanted()
         example, user_variants = self._model()
         with cluster.connect(self.config.cluster):
