@@ -142,3 +142,32 @@ def test_dashboard_by_board_view_of_a_fleet_run(tmp_path):
     col = next(c for c in full.columns if c.endswith("×base") and "p50" in c.lower())
     assert sorted(full[col].round(3)) == [0.5, 0.5, 1.0, 1.0]
     assert {"fp32 @orin-a", "int8 @xavier-b"} <= set(full["variant"])
+
+
+def test_device_specific_variants_are_built_on_the_board(tmp_path):
+    """A recipe's TensorRT step is not exported on the head: the board builds it from the shipped ONNX base (here,
+    without TensorRT, it is recorded as skipped with the reason, and which board tried)."""
+    from types import SimpleNamespace
+
+    from device_profiles import load_profile
+    from harness.fleet.dispatch import _split_recipe
+    from harness.fleet.node_bench import NodeEngine
+    from harness.import_utils import is_tensorrt_available
+    from harness.plan import BenchConfig
+    from harness.variant import variant_from_file
+    from helpers import make_mlp_onnx
+
+    if is_tensorrt_available():
+        pytest.skip("TensorRT is installed: the engine build is covered by the tensorrt tier")
+    assert _split_recipe("int8-static>tensorrt") == ("int8-static", [
+        {"exporter": "tensorrt", "params": {}, "text": "tensorrt"}])
+    assert _split_recipe("fp16") == ("fp16", [])
+    base = variant_from_file(make_mlp_onnx(tmp_path / "mlp.onnx"), name="fp32", model="mlp")
+    chain = {"base_id": base.variant_id, "base_name": "fp32",
+             "steps": [{"exporter": "tensorrt", "params": {}, "text": "tensorrt"}]}
+    engine = NodeEngine(BenchConfig(), [base], [chain], "orin-a", echo=lambda msg: None)
+    built = engine._build_device_variants(SimpleNamespace(name="mlp"), tmp_path / "out", load_profile("cpu"))
+    assert len(built) == 1
+    v = built[0]
+    assert v.name == "fp32>tensorrt" and v.status == "skipped" and v.base_id == base.variant_id
+    assert "tensorrt" in (v.error or "").lower() and v.info["built_on"] == "orin-a"
