@@ -213,8 +213,14 @@ def test_node_killed_mid_run_keeps_other_boards_and_reruns_failed(fleet, tmp_pat
 
 def test_local_cluster_command_end_to_end(tmp_path, fleet):
     """`harness bench --cluster local:2`: starts two nodes here, one run with measurements from both."""
+    def ray_daemons() -> set[int]:
+        return {p.pid for p in psutil.Process().children(recursive=True)
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE and p.name() in ("raylet", "gcs_server")}
+
+    before = ray_daemons()              # the module's cluster
     db = tmp_path / "local.duckdb"
     rc, out, err = _run("bench", str(fleet["model"]), "--cluster", "local:2", "--db", str(db), *QUICK)
     assert rc == 0, err
+    assert ray_daemons() <= before, "the local:2 cluster left Ray daemons running"
     assert _q(db, "SELECT DISTINCT board FROM measurements ORDER BY board") == [("local-0",), ("local-1",)]
     assert len(_q(db, "SELECT DISTINCT node FROM measurements")) == 2
