@@ -21,7 +21,7 @@ from harness.reports.behaviour import (CLASSIFICATION_KINDS, EMBEDDING_KINDS, Be
                                       contrast)
 from harness.reports.data import ReportReader, RunData, StoreBusy, StoreState, probe, with_ratios
 from harness.reports.metrics import METRICS, metric_options
-from harness.reports.tables import display_table
+from harness.reports.tables import board_table, display_table
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
@@ -90,6 +90,10 @@ class Dashboard(pn.viewable.Viewer):
         self.layers_pane = pn.Column(sizing_mode="stretch_width")
         self.history_pane = pn.Column(sizing_mode="stretch_width")
         self.run_info = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
+        # a fleet run (`harness bench --cluster`): every board side by side
+        self.board_widget = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
+                                                 sizing_mode="stretch_width", layout="fit_data_table")
+        self.board_note = pn.pane.Markdown("", sizing_mode="stretch_width")
 
     def _layout(self) -> None:
         if not self.state.ok:
@@ -126,6 +130,7 @@ class Dashboard(pn.viewable.Viewer):
             ("Layers", pn.Column(lay, self.layers_pane, sizing_mode="stretch_width")),
             ("History", pn.Column(hist, self.history_pane, sizing_mode="stretch_width")),
             ("Run", self.run_info),
+            ("By board", pn.Column(self.board_note, self.board_widget, sizing_mode="stretch_width")),
             dynamic=True, sizing_mode="stretch_width")
         self.tabs = tabs
         # history reads every run with the tag and fits steps: only worth doing when someone looks at it
@@ -245,6 +250,12 @@ class Dashboard(pn.viewable.Viewer):
         full = with_ratios(self.data.table, self.base_id)
         self.table = display_table(full)
         self.table_widget.value = self.table
+        boards = board_table(full)
+        self.board_widget.value = boards
+        self.board_note.object = ("p50 latency and energy per inference of each variant on each board of this fleet "
+                                  "run; `harness compare RUN` prints the same per board." if len(boards) else
+                                  "This run was measured on one machine. A fleet run (`harness bench --cluster "
+                                  "HEAD:PORT --boards ...`) shows its boards side by side here.")
         base = self.data.variant_label(self.base_id) if self.base_id else "–"
         notes = [f"Ratios (×) are against **{base}** in the same batch size and thread count; click a column "
                  "header to sort."]

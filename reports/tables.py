@@ -32,3 +32,20 @@ def _significant(value: float | None, digits: int = 4) -> float | None:
     if value is None or value != value or value == 0:
         return value
     return float(f"{value:.{digits}g}")
+
+
+def board_table(full: pd.DataFrame) -> pd.DataFrame:
+    """A fleet run side by side: one row per variant (and scenario), one p50 and one energy column per board.
+    Empty for a run measured on one machine."""
+    if "board" not in full or full["board"].isna().all():
+        return pd.DataFrame()
+    ok = full[(full["measurement_status"] == "ok") & full["board"].notna()]
+    out = pd.DataFrame({"variant": list(dict.fromkeys(full["scenario_label"]))})
+    for board in sorted(full["board"].dropna().unique()):
+        mine = ok[ok["board"] == board].set_index("scenario_label")
+        out[f"{board} p50 ms"] = [_significant(mine["p50_ms"].get(v)) if v in mine.index else None
+                                  for v in out["variant"]]
+        if mine["energy_per_inference_mj"].notna().any():
+            out[f"{board} mJ/inference"] = [_significant(mine["energy_per_inference_mj"].get(v))
+                                            if v in mine.index else None for v in out["variant"]]
+    return out

@@ -31,6 +31,7 @@ GROUPS = {
     "harness.engine": (3, "engine"), "harness.plan": (3, "engine"), "harness.worker": (3, "engine"),
     "harness.timing": (3, "engine"), "harness.quality": (3, "engine"), "harness.inputs": (3, "engine"),
     "harness.layers": (3, "engine"), "harness.environment": (3, "engine"), "harness.regress": (3, "engine"),
+    "harness.fleet": (3, "engine"),
     "harness.commands": (4, "commands"), "harness.cli": (4, "commands"), "harness.__main__": (4, "commands"),
 }
 EXTRA_EDGES = {("exporters", "runtimes")}   # exporters build TensorRT plans with the runtimes' helpers

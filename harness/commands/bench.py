@@ -28,7 +28,8 @@ def register(sub) -> None:
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
                    help='variant recipe, repeatable, e.g. "int8-static" or "prune-structured:0.5>int8-static"')
-    p.add_argument("--device", default=d.device, help=f"device profile: cpu, nvidia-gpu, jetson (default {d.device})")
+    # None (not d.device) so that an explicit --device with --cluster can be refused instead of ignored
+    p.add_argument("--device", default=None, help=f"device profile: cpu, nvidia-gpu, jetson (default {d.device})")
     p.add_argument("--runtime", default=d.runtime, help=f"runtime (default {d.runtime})")
     p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
     p.add_argument("--graph-optimization", default=d.graph_optimization,
@@ -54,12 +55,22 @@ def register(sub) -> None:
     p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
     p.add_argument("--gpu", type=int, default=d.gpu_index, help="GPU index (NVML order = PCI bus order)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # the fleet (harness/fleet): the same bench on every named board of a Ray cluster, one run in this --db
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="bench on the boards of a Ray cluster: HEAD_HOST:PORT, or local:N (N test nodes here)")
+    p.add_argument("--boards", metavar="NAMES",
+                   help="with --cluster: NAME[,NAME...], all, or failed@RUN (the boards that failed in RUN)")
     add_db_argument(p)
     p.set_defaults(func=func)
 
 
 def func(args) -> int:
-    return run(config_from_args(args))
+    config = config_from_args(args)
+    if args.cluster or args.boards:
+        from harness.fleet.cli import run_fleet
+
+        return run_fleet(args.cluster, args.boards, config, device_given=args.device is not None)
+    return run(config)
 
 
 def config_from_args(args):
@@ -71,7 +82,7 @@ def config_from_args(args):
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
     return BenchConfig(
         models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
-        device=args.device, runtime=args.runtime, provider=args.provider,
+        device=args.device or BenchConfig().device, runtime=args.runtime, provider=args.provider,
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
         min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,

@@ -24,19 +24,28 @@ def run(*, run, base='fp32', db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOC
     from harness.core.comparison import against_base
     from harness.store.queries import comparison_rows
 
+    from harness.core.comparison import split_by_board
+
     store = store_at(db, lock_timeout)
     run_id = store.resolve_run(run)
-    variants, measurements, quality = comparison_rows(store, run_id)
-    rows = against_base(variants, measurements, quality, base=base)
-    # the base first, then in provenance order (a chain after its base), then by name
-    rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
+    # a fleet run is compared board by board (each board against its own base), printed side by side
+    groups = split_by_board(*comparison_rows(store, run_id))
+    all_rows = []
+    for board, (variants, measurements, quality) in groups.items():
+        rows = against_base(variants, measurements, quality, base=base)
+        # the base first, then in provenance order (a chain after its base), then by name
+        rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
+        all_rows += [r | {"board": board} for r in rows] if board else rows
     if json:
-        print_json({"run_id": run_id, "base": base, "rows": rows})
+        print_json({"run_id": run_id, "base": base, "rows": all_rows})
         return 0
-    metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
-    print(f"run {run_id}: against {rows[0]['base_name'] if rows else base}")
-    print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
-    for r in rows:
-        if r["status"] != "ok" and r.get("error"):
-            print(f"  {r['name']}: {r['status']}: {r['error']}")
+    for board in groups:
+        rows = [r for r in all_rows if r.get("board") == board]
+        metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
+        print(f"run {run_id}" + (f", board {board}" if board else "")
+              + f": against {rows[0]['base_name'] if rows else base}")
+        print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
+        for r in rows:
+            if r["status"] != "ok" and r.get("error"):
+                print(f"  {r['name']}: {r['status']}: {r['error']}")
     return 0

@@ -68,9 +68,12 @@ def show_run(*, run, db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOU
     print(f"run {run['run_id']}  {run['status']}  model={run['model']}  device={run['device']}  "
           f"tag={run['tag'] or '-'}  created {run['created_at']}")
     failed = [v for v in details["variants"] if v["status"] != "ok"]
-    print_table(details["measurements"], MEASUREMENT_COLUMNS,
-                ["variant", "precision", "batch", "threads", "size_B", "p50_ms", "p90_ms", "p99_ms", "cv",
-                 "samples/s", "peak_rss_B", "mJ/inf", "n", "status"])
+    columns = list(MEASUREMENT_COLUMNS)
+    headers = ["variant", "precision", "batch", "threads", "size_B", "p50_ms", "p90_ms", "p99_ms", "cv",
+               "samples/s", "peak_rss_B", "mJ/inf", "n", "status"]
+    if any(m.get("board") for m in details["measurements"]):     # a fleet run: which board measured it
+        columns, headers = ["board", *columns], ["board", *headers]
+    print_table(details["measurements"], columns, headers)
     for v in failed:
         print(f"variant {v['name']}: {v['status']}: {v['error']}")
     for m in details["measurements"]:

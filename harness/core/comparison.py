@@ -88,8 +88,9 @@ def find_base(variants: list[dict[str, Any]], base: str) -> dict[str, Any]:
 
 
 def scenario_key(m) -> tuple:
-    """What latency, memory and energy are compared within; NaN (a pandas missing value) reads as None."""
-    return tuple(None if _missing(m.get(k)) else m.get(k) for k in ("batch_size", "threads", "provider"))
+    """What latency, memory and energy are compared within (a fleet run's board too: each board against its own
+    base); NaN (a pandas missing value) reads as None."""
+    return tuple(None if _missing(m.get(k)) else m.get(k) for k in ("batch_size", "threads", "provider", "board"))
 
 
 def _memory(m: dict[str, Any], other: dict[str, Any]) -> tuple[str | None, Any, Any]:
@@ -164,3 +165,23 @@ def _empty_perf() -> dict[str, Any]:
     keys = ("batch_size", "threads", "provider", "p50_ms", "p90_ms", "speedup_p50", "speedup_p90", "memory_metric",
             "memory_bytes", "memory_reduction_pct", "energy_per_inference_mj", "energy_reduction_pct", "energy_ratio")
     return dict.fromkeys(keys)
+
+
+def split_by_board(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
+                   quality: list[dict[str, Any]]) -> dict[str | None, tuple[list, list, list]]:
+    """A fleet run's rows per board, each as `compare` takes them: the variants measured on (or built on) that
+    board plus the run's unmeasured shared variants (failed exports), its measurements and its quality rows.
+    A single-machine run gives {None: (all rows)}."""
+    boards = sorted({m["board"] for m in measurements if m.get("board")})
+    if not boards:
+        return {None: (variants, measurements, quality)}
+    measured_anywhere = {m["variant_id"] for m in measurements}
+    out = {}
+    for board in boards:
+        mine = [m for m in measurements if m.get("board") == board]
+        ids = {m["variant_id"] for m in mine}
+        vs = [v for v in variants if v["variant_id"] in ids or v.get("board") == board
+              or (not v.get("board") and v["variant_id"] not in measured_anywhere)]
+        qs = [q for q in quality if q.get("board") in (board, None)]
+        out[board] = (vs, mine, qs)
+    return out

@@ -59,6 +59,10 @@ def is_bokeh_available() -> bool:
     return _has("bokeh")
 
 
+def is_ray_available() -> bool:
+    return _has("ray")
+
+
 def missing_extra_message(package: str, extra: str) -> str:
     return f"{package} is not installed; install it with: pip install 'harness[{extra}]'"
 

@@ -121,5 +121,32 @@ CREATE TABLE baselines (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2}
+# v3: a fleet run (`harness bench --cluster`) measures on several boards: every measurement and quality row
+# records the board (and Ray node and host) it came from; variants built on one board (TensorRT engines) name it;
+# run_boards keeps each board's status, environment and failure reason (what `--boards failed@RUN` re-targets)
+V3 = """
+ALTER TABLE measurements ADD COLUMN node VARCHAR;
+ALTER TABLE measurements ADD COLUMN host VARCHAR;
+ALTER TABLE measurements ADD COLUMN board VARCHAR;
+ALTER TABLE quality ADD COLUMN board VARCHAR;
+ALTER TABLE variants ADD COLUMN board VARCHAR;
+CREATE TABLE run_boards (
+    run_id VARCHAR NOT NULL,
+    board VARCHAR NOT NULL,
+    node VARCHAR,                       -- Ray node id
+    host VARCHAR,
+    device VARCHAR,                     -- the board's device profile
+    harness_version VARCHAR,
+    status VARCHAR NOT NULL,            -- running | complete | failed
+    error VARCHAR,
+    fingerprint VARCHAR,
+    environment VARCHAR,                -- JSON
+    hdf5_path VARCHAR,
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP,
+    PRIMARY KEY (run_id, board)
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3}
 LATEST = max(MIGRATIONS)
