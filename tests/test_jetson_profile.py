@@ -77,7 +77,9 @@ def test_unreadable_rails_fall_back_to_tegrastats(tmp_path):
     # rails present but their value files gone (as when the driver is half loaded): unreadable
     for f in root.glob("sys/bus/i2c/drivers/ina3221x/*/iio:device*/in_*_input"):
         f.unlink()
-    script = fake_tegrastats(tmp_path, TEGRASTATS_TRACES / "nano.txt")
+    one = tmp_path / "nano-line.txt"
+    one.write_text((TEGRASTATS_TRACES / "nano.txt").read_text().splitlines()[0] + "\n")
+    script = fake_tegrastats(tmp_path, one)
     prof = _profile(root, tegrastats_cmd=str(script), tegrastats_interval_ms=20)
     assert prof.power_source == "tegrastats" and "not readable" in prof.power_reason
     prof.setup()

@@ -13,12 +13,14 @@ def register(sub) -> None:
 def run(args) -> int:
     from device_profiles import PROFILES, profile_class
     from device_profiles.base import ProfileConfig
+    from device_profiles.replay import replay_settings
 
+    root, options, _ = replay_settings()   # HARNESS_SYSFS_ROOT / HARNESS_TOOLS_DIR, as bench sees them
     rows = []
     for name in PROFILES:
         try:
             cls = profile_class(name)
-            found = cls.detect(ProfileConfig())
+            found = cls.detect(ProfileConfig(root=root, options=options))
         except ImportError as exc:
             rows.append({"device": name, "available": False, "reason": f"cannot load profile: {exc}",
                          "description": ""})
