@@ -121,6 +121,7 @@ class PowerSeries:
             rails_energy[rail] = integrate_power_mj(times, [s[rail] for _, s in self.samples])
         extra["rail_energy_mj"] = rails_energy
         span_s = times[-1] - times[0]
+        extra["power_span_s"] = span_s       # first to last reading: the time the energy is integrated over
         if span_s > 0:
             extra["rail_avg_power_mw"] = {r: e / span_s for r, e in rails_energy.items()}
         if rule is None:
