@@ -34,7 +34,9 @@ def test_cpu_bench_energy_from_a_fake_rapl_counter(tmp_path):
     """Each read of the fake energy_uj returns the next value of a scripted counter, so every window's energy is
     known exactly: reads go probe start/stop, idle start/stop, then start/stop of each timed round."""
     max_range = 2_000_000_000
-    start = max_range - 850_000                    # the counter wraps inside the idle window
+    # probe 100k + gap + idle 1e6 + gap = 1.2e6 before the first timed window starts, 1e6 below the wrap point:
+    # the counter wraps inside the first timed window (3e6), whose energy is then only right with the wrap handled
+    start = max_range - 1_200_000 - 1_000_000
     gap = 50_000                                   # between windows: never part of a measurement
     probe, idle_uj = 100_000, 1_000_000
     rounds_uj = [3_000_000, 4_000_000, 5_000_000]
