@@ -54,6 +54,25 @@ BOARDS: dict[str, FakeBoard] = {
         "1-0041": [("NC", 0, 0), ("VDDQ_VDD2_1V8AO", 5000, 100), ("NC", 0, 0)]}),
 }
 
+# the same families in their other sysfs layouts: JetPack 4's ina3221x iio driver on the Xaviers (rail_name_N,
+# in_power{N}_input), and an AGX Orin module whose second INA3221 (VDDQ_VDD2_1V8AO) is not populated
+LAYOUT_VARIANTS: dict[str, FakeBoard] = {
+    "xavier-nx-jp4": FakeBoard("xavier-nx", "NVIDIA Jetson Xavier NX Developer Kit", R32.replace("t210ref", "t186ref"),
+                               "iio", {"7-0040": [("VDD_IN", 5000, 1200), ("VDD_CPU_GPU_CV", 5000, 300),
+                                                  ("VDD_SOC", 5000, 250)]}),
+    "agx-xavier-jp4": FakeBoard("agx-xavier", "Jetson-AGX", R32.replace("t210ref", "t186ref"), "iio", {
+        "1-0040": [("GPU", 19000, 10), ("CPU", 19000, 20), ("SOC", 19000, 60)],
+        "1-0041": [("CV", 19000, 0), ("VDDRQ", 19000, 10), ("SYS5V", 5000, 300)]}),
+    "agx-orin-3rail": FakeBoard("agx-orin", "NVIDIA Jetson AGX Orin Developer Kit", R36, "hwmon", {
+        "1-0040": [("VDD_GPU_SOC", 19000, 100), ("VDD_CPU_CV", 19000, 50), ("VIN_SYS_5V0", 5000, 600)]}),
+}
+# (total mW, scope, missing rails) by hand from the channels above
+LAYOUT_VARIANT_TOTALS = {
+    "xavier-nx-jp4": (6000.0, "module input", ()),
+    "agx-xavier-jp4": (190 + 380 + 1140 + 0 + 190 + 1500.0, "sum of rails", ()),
+    "agx-orin-3rail": (1900 + 950 + 3000.0, "partial sum of rails", ("VDDQ_VDD2_1V8AO",)),
+}
+
 # hand-computed totals (mW) from the channel values above
 EXPECTED_TOTAL_MW = {
     "nano": 4500.0,                 # POM_5V_IN only
@@ -246,6 +265,6 @@ def options_without_private(opts: dict) -> dict:
     return {k: v for k, v in opts.items() if not k.startswith("_")}
 
 
-__all__ = ["BOARDS", "EXPECTED_TOTAL_MW", "TEGRASTATS_TRACES", "FakeBoard", "board_key", "build_board_tree",
+__all__ = ["BOARDS", "EXPECTED_TOTAL_MW", "LAYOUT_VARIANTS", "LAYOUT_VARIANT_TOTALS", "TEGRASTATS_TRACES", "FakeBoard", "board_key", "build_board_tree",
            "build_host_tree", "build_powercap_tree", "fake_rapl_counter", "make_tools_dir", "fake_jetson_clocks", "fake_nvpmodel", "fake_tegrastats", "options_without_private",
            "tools"]

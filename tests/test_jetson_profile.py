@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from conftest_boards import (BOARDS, EXPECTED_TOTAL_MW, TEGRASTATS_TRACES, board_key, build_board_tree,  # noqa: F401
+from conftest_boards import (BOARDS, EXPECTED_TOTAL_MW, LAYOUT_VARIANT_TOTALS, LAYOUT_VARIANTS, TEGRASTATS_TRACES, board_key, build_board_tree,  # noqa: F401
                              build_host_tree, fake_tegrastats, options_without_private, tools)
 
 from device_profiles import load_profile
@@ -59,6 +59,23 @@ def test_window_energy_matches_hand_computed_rails(tmp_path, board_key):
     assert r.extra["power_rails_used"] and r.extra["power_samples"] >= 2
     assert r.throttled is False
     assert r.extra["ram_used_peak_bytes"] == (7620000 - 3810000) * 1024
+
+
+@pytest.mark.parametrize("variant", sorted(LAYOUT_VARIANTS))
+def test_other_sysfs_layouts_and_module_variants(tmp_path, variant):
+    board = LAYOUT_VARIANTS[variant]
+    total_mw, scope, missing = LAYOUT_VARIANT_TOTALS[variant]
+    prof = _profile(build_board_tree(tmp_path, board))
+    d = prof.describe()
+    assert d["board"] == board.key and d["power_source"] == "ina3221" and d["power_scope"] == scope
+    assert (d["power_rails_missing"] or []) == list(missing)
+    prof.begin_window("r0")
+    time.sleep(0.05)
+    r = prof.end_window("r0")
+    assert r.energy_mj == pytest.approx(total_mw * r.extra["power_span_s"], rel=1e-9)
+    assert r.extra["power_layout"] == board.layout
+    assert r.energy_scope.startswith(scope + ":")
+    assert bool(missing) == any("partial sum of rails" in w for w in r.warnings)
 
 
 def test_idle_baseline_has_power(tmp_path):
