@@ -135,7 +135,8 @@ def test_history_steps_use_regress_step_detection():
     assert [s["run_id"] for s in steps] == ["r6"] and steps[0]["change"] == pytest.approx(0.5)
 
 
-def test_first_render_builds_bokeh_models(app, dash_db):
+def test_first_render_builds_bokeh_models(dash_db):
+    app = Dashboard(str(dash_db))      # a fresh one: the shared `app` has had its tabs switched by other tests
     doc = Document()
     root = app.__panel__().get_root(doc)
     models = root.references()
