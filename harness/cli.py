@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "harness.commands.tensorboard",
     "harness.commands.compare",
     "harness.commands.node",
+    "harness.commands.power",
 ]
 
 

@@ -90,10 +90,19 @@ class Engine:
 
     # -- 1. resolve everything that can fail on bad input ------------------------------------------------------
     def _profile(self):
+        from harness.device_profiles.replay import replay_settings, replay_warning
+
         c = self.config
-        return load_profile(c.device, ProfileConfig(
-            sample_interval_s=c.sample_interval_s, idle_duration_s=c.idle_s, exclusive=c.exclusive,
-            lock_clocks=c.lock_clocks, gpu_index=c.gpu_index))
+        # HARNESS_SYSFS_ROOT / HARNESS_TOOLS_DIR: a fake or copied board for testing and replay (harness.device_profiles.replay)
+        root, options, replaced = replay_settings()
+        profile = load_profile(c.device, ProfileConfig(
+            root=root, sample_interval_s=c.sample_interval_s, idle_duration_s=c.idle_s, exclusive=c.exclusive,
+            lock_clocks=c.lock_clocks, gpu_index=c.gpu_index, options=options))
+        warning = replay_warning(replaced)
+        if warning:
+            profile.run_warnings.append(warning)
+        self._replayed = replaced
+        return profile
 
     def _user_variants(self) -> list[Variant]:
         variants = []
@@ -142,6 +151,8 @@ class Engine:
         settings = {"runtime": c.runtime, "provider": provider, "threads": c.threads,
                     "graph_optimization": c.graph_optimization, "batch_sizes": list(c.batch_sizes)}
         env = environment.collect(profile, settings)
+        if getattr(self, "_replayed", None):
+            env["replay"] = dict(self._replayed)
         fp_parts, fp = environment.fingerprint(profile, env)
         env["fingerprint_parts"] = fp_parts
         model_name = example.name if example else ",".join(v.model for v in user_variants)

@@ -6,6 +6,8 @@ interaction to one short DuckDB read (or none: axis changes only redraw from the
 """
 from __future__ import annotations
 
+import html
+
 import io
 import json
 from typing import Any
@@ -144,7 +146,8 @@ class Dashboard(pn.viewable.Viewer):
     # -- loading -----------------------------------------------------------------------------------------------
     def _set_status(self, text: str) -> None:
         self.status = text
-        self._banner.object = text
+        # the banner renders markup, and its text can hold user input (a run name from the URL): shown as text
+        self._banner.object = html.escape(text)
         self._banner.visible = bool(text)
 
     def _load_runs(self, requested: str | None = None) -> None:
