@@ -26,6 +26,9 @@ COMMAND_MODULES = [
     "harness.commands.report",
     "harness.commands.tensorboard",
     "harness.commands.compare",
+    "harness.commands.sweep",
+    "harness.commands.predict",
+    "harness.commands.recommend",
 ]
 
 

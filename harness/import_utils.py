@@ -56,3 +56,7 @@ def is_minilm_available() -> bool:
 
 def missing_extra_message(package: str, extra: str) -> str:
     return f"{package} is not installed; install it with: pip install 'harness[{extra}]'"
+
+
+def is_lightgbm_available() -> bool:
+    return _has("lightgbm")

@@ -25,6 +25,7 @@ from reports.tables import display_table
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
 HISTORY_TAB = 6             # index of the History tab
+RECOMMEND_TAB = 8           # index of the Recommend tab (reports/recommend_view.py)
 MAX_HISTORY_RUNS = 100      # step detection is O(m^2 log m); the last 100 nights are what people compare
 
 _CSS = """
@@ -89,6 +90,9 @@ class Dashboard(pn.viewable.Viewer):
         self.layers_pane = pn.Column(sizing_mode="stretch_width")
         self.history_pane = pn.Column(sizing_mode="stretch_width")
         self.run_info = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
+        from reports.recommend_view import RecommendView
+
+        self.recommend = RecommendView(str(self.reader.path), self.reader.store.lock_timeout_s)
 
     def _layout(self) -> None:
         if not self.state.ok:
@@ -125,8 +129,11 @@ class Dashboard(pn.viewable.Viewer):
             ("Layers", pn.Column(lay, self.layers_pane, sizing_mode="stretch_width")),
             ("History", pn.Column(hist, self.history_pane, sizing_mode="stretch_width")),
             ("Run", self.run_info),
+            ("Recommend", self.recommend),
             dynamic=True, sizing_mode="stretch_width")
         self.tabs = tabs
+        # candidates need the stored predictor and graph features: built when the tab is first shown
+        tabs.param.watch(lambda event: self.recommend.load() if event.new == RECOMMEND_TAB else None, "active")
         # history reads every run with the tag and fits steps: only worth doing when someone looks at it
         tabs.param.watch(lambda event: self._update_history() if event.new == HISTORY_TAB else None, "active")
         self._main.objects = [pn.Row(pn.Column(pick, width=320), tabs, sizing_mode="stretch_width")]
