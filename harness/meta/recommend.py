@@ -102,13 +102,12 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
     from harness.meta.sweep import DEFAULT_GRID, MINILM_GRID
-    from harness.store.meta import measured_points
+    from harness.store.meta import failed_recipes, measured_points
 
     points = latest_points(measured_points(store, device=device, model=model))
     by_model: dict[str, list[dict]] = {}
     for p in points:
-        if p.get("batch_size") in (None, 1) or True:
-            by_model.setdefault(p["model"], []).append(p)
+        by_model.setdefault(p["model"], []).append(p)
     out: list[Candidate] = []
     for name, pts in sorted(by_model.items()):
         seen = set()
@@ -128,7 +127,8 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
         root = roots[-1] if roots else pts[-1]
         task, _ = point_targets(root)
         grid = list(recipes) if recipes else list(MINILM_GRID if task == "embedding" else DEFAULT_GRID)
-        todo = [r for r in grid if r not in seen]
+        failed = failed_recipes(store, name, device)   # not applicable to this model: nothing to predict
+        todo = [r for r in grid if r not in seen and r not in failed]
         if not todo:
             continue
         feats = [features(root["root_path"], r, device, root["environment"], task) for r in todo]

@@ -94,3 +94,12 @@ def predictor_data(store: Store, predictor_id: str) -> list[dict[str, Any]]:
 
 def encode(value: Any) -> str | None:
     return to_json(value)
+
+
+def failed_recipes(store: Store, model: str, device: str) -> dict[str, str]:
+    """Recipe name -> reason, for recipes of `model` whose export failed or was skipped on `device` and that were
+    never exported successfully there (e.g. structured pruning of a net where no layer can lose channels)."""
+    rows = store.query(
+        "SELECT v.name, any_value(v.error) AS error FROM variants v JOIN runs r USING (run_id) "
+        "WHERE v.model = ? AND r.device = ? GROUP BY v.name HAVING bool_and(v.status <> 'ok')", [model, device])
+    return {r["name"]: r["error"] for r in rows}
