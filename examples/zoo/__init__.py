@@ -9,6 +9,10 @@ family, so a predictor can be tested on an architecture it has not seen:
   zoo-wide-cnn    wider 4-conv CNN at 32x32 (digits upsampled): millisecond latency on a CPU
   zoo-mobilenet   depthwise-separable blocks with BatchNorm at 16x16 (MobileNet-like)
   zoo-resnet      residual basic blocks with BatchNorm at 16x16
+  zoo-wide-mlp    MLP on the 32x32 image (1024-512-256-10)
+  zoo-vgg         VGG-style 5-conv CNN at 16x16
+  zoo-wide-mobilenet  wider depthwise-separable net at 32x32
+  zoo-wide-resnet     wider residual net at 24x24
   zoo-minilm      MiniLM-L6 sentence embeddings (the `minilm` example; text, no labels: drift only)
 
 Training is deterministic (fixed seeds, fixed batch order, CPU) and takes seconds; the weights are cached under
@@ -24,6 +28,10 @@ ZOO: dict[str, str] = {
     "zoo-wide-cnn": "examples.zoo.models:make_wide_cnn",
     "zoo-mobilenet": "examples.zoo.models:make_mobilenet",
     "zoo-resnet": "examples.zoo.models:make_resnet",
+    "zoo-wide-mlp": "examples.zoo.models:make_wide_mlp",
+    "zoo-vgg": "examples.zoo.models:make_vgg",
+    "zoo-wide-mobilenet": "examples.zoo.models:make_wide_mobilenet",
+    "zoo-wide-resnet": "examples.zoo.models:make_wide_resnet",
     "zoo-minilm": "examples.minilm.model:make_example",
 }
 

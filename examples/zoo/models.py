@@ -197,6 +197,45 @@ def _resnet():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
+def _wide_mlp():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
+
+
+def _vgg():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(128 * 2 * 2, 10))
+
+
+def _wide_mobilenet():
+    import torch.nn as nn
+
+    def block(cin: int, cout: int, stride: int):
+        return [nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+                nn.ReLU6(), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU6()]
+
+    return nn.Sequential(nn.Conv2d(1, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(),
+                         *block(32, 64, 1), *block(64, 128, 2), *block(128, 128, 1), *block(128, 256, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 10))
+
+
+def _wide_resnet():
+    import torch.nn as nn
+
+    from_small = _resnet()
+    basic = type(from_small[3])        # the residual block class of the small resnet
+    return nn.Sequential(nn.Conv2d(1, 24, 3, padding=1, bias=False), nn.BatchNorm2d(24), nn.ReLU(),
+                         basic(24, 24, 1), basic(24, 48, 2), basic(48, 96, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
+
+
 MEMBERS = {m.name: m for m in (
     Member("zoo-mlp", "mlp", 8, 15, _mlp, "3-layer MLP (64-128-64-10) on 8x8 digits"),
     Member("zoo-deep-mlp", "mlp", 8, 10, _deep_mlp, "5-layer MLP (64-256-256-128-64-10) on 8x8 digits"),
@@ -205,6 +244,11 @@ MEMBERS = {m.name: m for m in (
     Member("zoo-mobilenet", "depthwise-separable", 16, 6, _mobilenet,
            "MobileNet-like depthwise-separable blocks with BatchNorm on digits at 16x16"),
     Member("zoo-resnet", "residual", 16, 4, _resnet, "residual basic blocks with BatchNorm on digits at 16x16"),
+    Member("zoo-wide-mlp", "mlp", 32, 6, _wide_mlp, "MLP (1024-512-256-10) on digits upsampled to 32x32"),
+    Member("zoo-vgg", "cnn", 16, 4, _vgg, "VGG-style 5-conv CNN on digits at 16x16"),
+    Member("zoo-wide-mobilenet", "depthwise-separable", 32, 3, _wide_mobilenet,
+           "wider MobileNet-like net (32-256 channels) on digits at 32x32"),
+    Member("zoo-wide-resnet", "residual", 24, 2, _wide_resnet, "wider residual net (24-96 channels) at 24x24"),
 )}
 
 
@@ -230,3 +274,19 @@ def make_mobilenet() -> Example:
 
 def make_resnet() -> Example:
     return MEMBERS["zoo-resnet"].example()
+
+
+def make_wide_mlp() -> Example:
+    return MEMBERS["zoo-wide-mlp"].example()
+
+
+def make_vgg() -> Example:
+    return MEMBERS["zoo-vgg"].example()
+
+
+def make_wide_mobilenet() -> Example:
+    return MEMBERS["zoo-wide-mobilenet"].example()
+
+
+def make_wide_resnet() -> Example:
+    return MEMBERS["zoo-wide-resnet"].example()

@@ -9,11 +9,17 @@ from harness.store.store import Store, to_json, utcnow
 
 def sweep_done(store: Store, model: str, device: str) -> set[str]:
     """Recipe names of `model` that an earlier sweep on `device` stored (measured, or failed/skipped at export:
-    redoing those would fail again)."""
+    redoing those would fail again), plus every recipe of a sweep run that completed (a recipe whose file came
+    out byte-identical to another variant of its run is stored once, under the other name)."""
     rows = store.query(
         "SELECT DISTINCT v.name FROM variants v JOIN runs r USING (run_id) "
         "WHERE v.model = ? AND r.device = ? AND r.tag = 'sweep'", [model, device])
-    return {r["name"] for r in rows}
+    done = {r["name"] for r in rows}
+    runs = store.query("SELECT config FROM runs WHERE model = ? AND device = ? AND tag = 'sweep' "
+                       "AND status = 'complete'", [model, device])
+    for r in runs:
+        done.update(json.loads(r["config"] or "{}").get("recipes") or [])
+    return done
 
 
 _POINTS = """
