@@ -55,7 +55,7 @@ def feasible(lat, size, limit) -> bool:
     return (lat_l is None or lat <= lat_l) and (size_l is None or size <= size_l)
 
 
-def evaluate_setting(cands, limit):
+def evaluate_setting(cands, limit, rank_by: str = "estimate"):
     """cands: dicts with true drop/lat/size and the recommender's view (est_drop, check_lat, check_size).
     Returns (regret_pts, top5_hit, infeasible) or None when nothing is truly feasible."""
     truly = [c for c in cands if feasible(c["lat"], c["size"], limit)]
@@ -63,8 +63,14 @@ def evaluate_setting(cands, limit):
         return None
     best = min(c["drop"] for c in truly)
     worst = max(c["drop"] for c in truly)
+    key = "est_drop" if rank_by == "estimate" else "pess_drop"
+    # ties (e.g. several at no loss) go to measured candidates first, then to the faster one
     ranked = sorted((c for c in cands if feasible(c["check_lat"], c["check_size"], limit)),
-                    key=lambda c: (c["est_drop"], c["est_lat"]))
+                    key=lambda c: (c[key], c["predicted"], c["est_lat"]))
+    if not ranked and cands and "point_lat" in cands[0]:
+        # bound "auto": nothing fits with its interval, so rank what fits by its estimate (as recommend does)
+        ranked = sorted((c for c in cands if feasible(c["point_lat"], c["point_size"], limit)),
+                        key=lambda c: (c[key], c["predicted"], c["est_lat"]))
     if not ranked:
         return worst - best, False, True
     top = ranked[0]
@@ -78,12 +84,18 @@ def view(row, pred, bound: str) -> dict:
     """The recommender's view of one candidate: measured (pred None) or predicted."""
     c = true_values(row) | {"recipe": row.recipe, "model": row.model}
     if pred is None:
-        c.update(est_drop=c["drop"], est_lat=c["lat"], check_lat=c["lat"], check_size=c["size"])
+        c.update(est_drop=c["drop"], pess_drop=c["drop"], est_lat=c["lat"], check_lat=c["lat"],
+                 check_size=c["size"], predicted=False)
+        if bound == "auto":
+            c.update(point_lat=c["lat"], point_size=c["size"])
         return c
     d, lat, size = pred["drop_pts"], pred["latency_ratio"], pred["size_ratio"]
-    c.update(est_drop=d.value, est_lat=lat.value,
-             check_lat=lat.high if bound == "interval" else lat.value,
-             check_size=size.high if bound == "interval" else size.value)
+    # as harness recommend does: a predicted accuracy gain is floored at no loss
+    c.update(est_drop=max(d.value, 0.0), pess_drop=max(d.high, 0.0), est_lat=lat.value, predicted=True,
+             check_lat=lat.value if bound == "point" else lat.high,
+             check_size=size.value if bound == "point" else size.high)
+    if bound == "auto":
+        c.update(point_lat=lat.value, point_size=size.value)
     return c
 
 
@@ -91,7 +103,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", default="harness-artifacts/recommend-bench/meta.duckdb")
     ap.add_argument("--budget-s", type=float, default=600.0, help="time allowed for sweeping missing points")
-    ap.add_argument("--bound", choices=["interval", "point"], default="interval")
+    ap.add_argument("--bound", choices=["interval", "point", "auto"], default="auto",
+                    help="limits checked on the interval's pessimistic end, the estimate, or (auto) the interval "
+                         "and, when nothing passes, the estimate")
+    ap.add_argument("--rank", choices=["estimate", "pessimistic"], default="estimate",
+                    help="order predicted candidates by the estimated or the pessimistic accuracy drop")
     ap.add_argument("--rounds", type=int, default=300, help="boosting rounds per model")
     ap.add_argument("--no-sweep", action="store_true", help="use the points already in --db")
     args = ap.parse_args()
@@ -155,7 +171,7 @@ def main() -> int:
         for r in train:
             train_by_arch.setdefault(r.model, []).append(view(r, None, args.bound))
         for limit in settings():
-            out = evaluate_setting(cands, limit)
+            out = evaluate_setting(cands, limit, args.rank)
             if out is None:
                 continue
             results["loao"].append(out)
@@ -195,7 +211,7 @@ def main() -> int:
             if not any(method_of(c["recipe"]) == method for c in cands):
                 continue
             for limit in settings():
-                out = evaluate_setting(cands, limit)
+                out = evaluate_setting(cands, limit, args.rank)
                 if out is not None:
                     results["lomo"].append(out)
 
@@ -224,6 +240,7 @@ def main() -> int:
     print(f"lomo_mae_accuracy_pts {np.mean(lomo_errs['drop_pts']):.3f}")
     print(f"lomo_mae_latency_ratio {np.mean(lomo_errs['latency_ratio']):.3f}")
     print(f"bound {args.bound}")
+    print(f"rank {args.rank}")
     print(f"eval_s {time.monotonic() - t1:.0f}")
     print(f"total_s {time.monotonic() - t0:.0f}")
     return 0

@@ -14,6 +14,7 @@ import panel as pn
 import param
 
 from harness.errors import HarnessError
+from harness.meta.recommend import BOUND, RANK_BY
 
 ALL = "(all)"
 CONSTRAINTS = ("max_latency_ms", "max_size_mb", "max_memory_mb", "max_energy_mj", "min_accuracy", "max_drop_pts")
@@ -44,7 +45,8 @@ class RecommendView(pn.viewable.Viewer):
     max_energy_mj = param.Number(default=None, allow_None=True, bounds=(0, None))
     min_accuracy = param.Number(default=None, allow_None=True, bounds=(0, 1))
     max_drop_pts = param.Number(default=None, allow_None=True, bounds=(0, None))
-    bound = param.Selector(default="interval", objects=["interval", "point"])
+    bound = param.Selector(default=BOUND, objects=["auto", "interval", "point"])
+    rank_by = param.Selector(default=RANK_BY, objects=["estimate", "pessimistic"])
 
     def __init__(self, db: str, lock_timeout_s: float = 2.0, **params):
         super().__init__(**params)
@@ -131,7 +133,7 @@ class RecommendView(pn.viewable.Viewer):
 
         return Constraints(**{k: getattr(self, k) for k in CONSTRAINTS})
 
-    @param.depends(*CONSTRAINTS, "model", "bound", watch=True)
+    @param.depends(*CONSTRAINTS, "model", "bound", "rank_by", watch=True)
     def _update(self) -> None:
         if not self.loaded or self.device is None:
             return
@@ -146,7 +148,7 @@ class RecommendView(pn.viewable.Viewer):
         if not cands:
             self._show_message(f"**Nothing measured on {self.device}.** Run `harness sweep --device {self.device}`.")
             return
-        ranked = rank(cands, constraints, self.bound)
+        ranked = rank(cands, constraints, self.bound, self.rank_by)
         feasible = [c for c in ranked if c.feasible]
         if not feasible:
             self._show_message("**No candidate fits.** " + binding(ranked, constraints, self.bound)
@@ -168,8 +170,9 @@ class RecommendView(pn.viewable.Viewer):
         w = pn.widgets
         widgets: dict[str, Any] = {k: {"type": w.FloatInput, "name": LABELS[k]} for k in CONSTRAINTS}
         widgets.update(device={"type": w.Select, "name": "Device"}, model={"type": w.Select, "name": "Model"},
-                       bound={"type": w.Select, "name": "Predicted values checked by"})
-        return pn.Param(self, parameters=["device", "model", *CONSTRAINTS, "bound"], widgets=widgets,
+                       bound={"type": w.Select, "name": "Limits checked on predictions by"},
+                       rank_by={"type": w.Select, "name": "Predictions ranked by"})
+        return pn.Param(self, parameters=["device", "model", *CONSTRAINTS, "bound", "rank_by"], widgets=widgets,
                         show_name=False, width=300)
 
     def __panel__(self):

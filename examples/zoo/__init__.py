@@ -12,7 +12,7 @@ family, so a predictor can be tested on an architecture it has not seen:
   zoo-wide-mlp    MLP on the 32x32 image (1024-512-256-10)
   zoo-vgg         VGG-style 5-conv CNN at 16x16
   zoo-wide-mobilenet  wider depthwise-separable net at 32x32
-  zoo-wide-resnet     wider residual net at 24x24
+  zoo-wide-resnet     wider residual net (32-128 channels) at 16x16
   zoo-minilm      MiniLM-L6 sentence embeddings (the `minilm` example; text, no labels: drift only)
 
 Training is deterministic (fixed seeds, fixed batch order, CPU) and takes seconds; the weights are cached under

@@ -231,9 +231,9 @@ def _wide_resnet():
 
     from_small = _resnet()
     basic = type(from_small[3])        # the residual block class of the small resnet
-    return nn.Sequential(nn.Conv2d(1, 24, 3, padding=1, bias=False), nn.BatchNorm2d(24), nn.ReLU(),
-                         basic(24, 24, 1), basic(24, 48, 2), basic(48, 96, 2),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                         basic(32, 32, 1), basic(32, 64, 2), basic(64, 128, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
 
 
 MEMBERS = {m.name: m for m in (
@@ -248,7 +248,7 @@ MEMBERS = {m.name: m for m in (
     Member("zoo-vgg", "cnn", 16, 4, _vgg, "VGG-style 5-conv CNN on digits at 16x16"),
     Member("zoo-wide-mobilenet", "depthwise-separable", 32, 3, _wide_mobilenet,
            "wider MobileNet-like net (32-256 channels) on digits at 32x32"),
-    Member("zoo-wide-resnet", "residual", 24, 2, _wide_resnet, "wider residual net (24-96 channels) at 24x24"),
+    Member("zoo-wide-resnet", "residual", 16, 4, _wide_resnet, "wider residual net (32-128 channels) at 16x16"),
 )}
 
 

@@ -35,7 +35,7 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     root = roots[-1]
     predictor = load_or_train(store, device, echo)
     task, _ = point_targets(root)
-    feats = features(root["root_path"], recipe, device, root["environment"], task)
+    feats = features(root["root_path"], recipe, device, root["environment"], task, root["root_p50_ms"])
     pred = predictor.predict(feats)
     cand = _predicted(model, recipe, device, root, pred)
     measured = next((p for p in points if p["name"] == recipe), None)

@@ -8,9 +8,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "recommend", help="rank measured and predicted variants under constraints; show the Pareto front",
         description="Rank every measured variant and every predicted (not yet measured) recipe of the sweep grid "
-                    "under the constraints, best accuracy first. Predicted candidates must satisfy a constraint "
-                    "with the pessimistic end of their 80 %% interval (--bound point: the estimate). Exit 1 "
-                    "when nothing fits, naming the binding constraint.")
+                    "under the constraints, best accuracy first; each is marked measured or predicted (with an 80-percent "
+                    "interval). Exit 1 when nothing fits, naming the binding constraint.")
     p.add_argument("--max-latency-ms", type=float, help="p50 latency per call, at most (ms)")
     p.add_argument("--max-size-mb", type=float, help="model file size, at most (MB = 1e6 bytes)")
     p.add_argument("--max-memory-mb", type=float, help="peak RSS of the runtime process, at most (MB)")
@@ -20,8 +19,13 @@ def register(sub) -> None:
     acc.add_argument("--max-drop-pts", type=float, help="accuracy (or drift) points lost against FP32, at most")
     p.add_argument("--device", default="cpu", help="device profile (default cpu)")
     p.add_argument("--model", help="only this model (default: every model measured on the device)")
-    p.add_argument("--bound", choices=["interval", "point"], default="interval",
-                   help="predicted candidates: check the interval's pessimistic end (default) or the estimate")
+    p.add_argument("--bound", choices=["interval", "point", "auto"], default=None,
+                   help="predicted candidates: check the limits against the interval's pessimistic end, the "
+                        "estimate, or (auto) the interval and, when nothing passes, the estimate "
+                        "(default: harness.meta.recommend.BOUND)")
+    p.add_argument("--rank", choices=["estimate", "pessimistic"], default=None, dest="rank_by",
+                   help="order predicted candidates by their estimated accuracy or the low end of its interval "
+                        "(default: harness.meta.recommend.RANK_BY)")
     p.add_argument("--no-predict", action="store_true", help="measured candidates only")
     p.add_argument("--top", type=int, default=10, help="rows shown (default 10; --json lists all)")
     p.add_argument("--json", action="store_true", help="print the candidates as a JSON list")
@@ -29,12 +33,12 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def recommend(store, constraints, device: str, model: str | None = None, bound: str = "interval",
-              predict: bool = True, echo=None):
+def recommend(store, constraints, device: str, model: str | None = None, bound: str | None = None,
+              predict: bool = True, echo=None, rank_by: str | None = None):
     """(ranked candidates, message or None when nothing fits). Raises UsageError on an empty store."""
     from harness.errors import UsageError
     from harness.meta.predictor import load_or_train
-    from harness.meta.recommend import EmptyStore, binding, build_candidates, rank
+    from harness.meta.recommend import BOUND, RANK_BY, EmptyStore, binding, build_candidates, rank
     from harness.store.meta import devices, models_on_device
 
     if not store.path.exists():
@@ -51,7 +55,8 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
                          f"measured there: {', '.join(known)}")
     predictor = load_or_train(store, device, echo) if predict else None
     cands = build_candidates(store, predictor, device, model)
-    ranked = rank(cands, constraints, bound)
+    bound = bound or BOUND
+    ranked = rank(cands, constraints, bound, rank_by or RANK_BY)
     if not any(c.feasible for c in ranked):
         return ranked, binding(ranked, constraints, bound)
     return ranked, None
@@ -68,7 +73,7 @@ def run(args) -> int:
         max_energy_mj=args.max_energy_mj, min_accuracy=args.min_accuracy, max_drop_pts=args.max_drop_pts)
     store = open_store(args)
     ranked, why = recommend(store, constraints, args.device, args.model, args.bound, not args.no_predict,
-                            echo=lambda m: print(m, file=sys.stderr))
+                            echo=lambda m: print(m, file=sys.stderr), rank_by=args.rank_by)
     if args.json:
         print_json([c.as_dict() for c in ranked])
     if why:
@@ -103,4 +108,6 @@ def run(args) -> int:
     print(f"\nrecommended: {best.model} {best.recipe} ({best.source}"
           + (", measure it to confirm: harness sweep --model {0} --recipe '{1}'".format(best.model, best.recipe)
              if best.source == "predicted" else "") + ")")
+    for note in best.notes:
+        print(f"  note: {note}")
     return 0

@@ -83,7 +83,7 @@ def build_rows(points: list[dict[str, Any]]) -> list[MetaRow]:
         if not p.get("root_path"):
             continue
         task, targets = point_targets(p)
-        feats = features(p["root_path"], p["name"], p["device"], p["environment"], task)
+        feats = features(p["root_path"], p["name"], p["device"], p["environment"], task, p["root_p50_ms"])
         rows.append(MetaRow(
             run_id=p["run_id"], variant_id=p["variant_id"], model=p["model"], recipe=p["name"], device=p["device"],
             operation=p["operation"], task=task, features=feats, targets=targets,

@@ -286,10 +286,17 @@ def device_features(device: str, environment: str | dict | None = None) -> dict[
 
 
 def features(fp32_path: str, recipe: str, device: str, environment: str | dict | None = None,
-             task: str = "classification") -> dict[str, float]:
-    """Every feature of one (model, recipe, device)."""
+             task: str = "classification", fp32_latency_ms: float | None = None) -> dict[str, float]:
+    """Every feature of one (model, recipe, device). `fp32_latency_ms`, the FP32 root's measured p50 on the
+    device, places the model between overhead-bound (microseconds: extra quantize nodes cost more than they
+    save) and compute-bound (milliseconds: int8 kernels pay off); a prediction always has it, since it needs
+    the root measured."""
     base, model = model_features(fp32_path)
     out = dict(base)
+    if fp32_latency_ms is not None and fp32_latency_ms > 0:
+        out["log_fp32_latency_ms"] = float(np.log10(fp32_latency_ms))
+        out["fp32_us_per_node"] = float(1000.0 * fp32_latency_ms / max(base["nodes"], 1.0))
+        out["fp32_gmacs_per_s"] = float(base["macs"] / (fp32_latency_ms * 1e6))
     out.update(recipe_features(recipe, model))
     out.update(device_features(device, environment))
     out["task_embedding"] = float(task == "embedding")

@@ -4,7 +4,8 @@ Candidates of a model on a device are every variant measured there (absolute val
 recipe of the sweep grid not measured yet (predicted: the predictor's ratios times the FP32 root's measured
 values, with an 80 % interval). A predicted candidate satisfies a constraint when its interval's pessimistic
 end does (`bound="interval"`, the default: a recommendation should not rest on a lucky guess) or its point
-estimate does (`bound="point"`). Feasible candidates are ranked by quality (accuracy; for models without labels,
+estimate does (`bound="point"`); `bound="auto"` (the default) uses the interval and, only when nothing passes
+that way, the estimate, noting it on each such candidate. Feasible candidates are ranked by quality (accuracy; for models without labels,
 similarity to FP32), then by latency. A candidate whose energy is unknown never satisfies --max-energy-mj.
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Sequence
 from harness.errors import HarnessError, UsageError
 
 MB = 1e6
+BOUND = "auto"            # how predicted candidates are checked against limits (chosen with benchmarks/recommend.py)
+RANK_BY = "estimate"      # how predicted candidates are ordered: estimate | pessimistic
 
 
 class EmptyStore(HarnessError):
@@ -79,6 +82,13 @@ class Candidate:
             return self.accuracy
         return 1.0 - (self.drop_pts or 0.0) / 100.0
 
+    def quality_for_ranking(self, by: str) -> float:
+        """The estimate, or (by="pessimistic") the low end of a predicted candidate's accuracy interval."""
+        if by != "pessimistic" or self.source != "predicted" or "drop_pts" not in self.interval:
+            return self.quality
+        base = self.quality + (self.drop_pts or 0.0) / 100.0     # the FP32 root's quality
+        return base - max(self.interval["drop_pts"][1], 0.0) / 100.0
+
     def bound(self, attr: str, upper: bool, how: str) -> float | None:
         """The value a constraint is checked against: pessimistic end of the interval for predictions."""
         value = getattr(self, attr)
@@ -131,7 +141,8 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
         todo = [r for r in grid if r not in seen and r not in failed]
         if not todo:
             continue
-        feats = [features(root["root_path"], r, device, root["environment"], task) for r in todo]
+        feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"])
+                 for r in todo]
         for recipe, pred in zip(todo, predictor.predict_many(feats)):
             out.append(_predicted(name, recipe, device, root, pred))
     return out
@@ -166,7 +177,7 @@ def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict) -> 
                      drop_pts=d.value, interval=interval, notes=notes, **values)
 
 
-def check(cands: Sequence[Candidate], c: Constraints, bound: str = "interval") -> None:
+def check(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> None:
     """Mark each candidate feasible or not, with its violations."""
     limits = c.given()
     for cand in cands:
@@ -195,11 +206,22 @@ def pareto(cands: Sequence[Candidate]) -> None:
                               for j in range(len(cands)))
 
 
-def rank(cands: list[Candidate], c: Constraints, bound: str = "interval") -> list[Candidate]:
-    """All candidates: feasible ones first, best quality first (then fastest), each feasible one numbered."""
-    check(cands, c, bound)
+def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = RANK_BY) -> list[Candidate]:
+    """All candidates: feasible ones first, best quality first (ties: measured before predicted, then the
+    fastest), each feasible one numbered."""
+    if bound == "auto":
+        check(cands, c, "interval")
+        if not any(x.feasible for x in cands):
+            # nothing fits with confidence: rank what fits by its estimate, and say so on each
+            check(cands, c, "point")
+            for x in cands:
+                if x.feasible and x.source == "predicted":
+                    x.notes.append("fits by its estimate only: its 80 % interval crosses a limit")
+    else:
+        check(cands, c, bound)
     feasible = sorted((x for x in cands if x.feasible),
-                      key=lambda x: (-x.quality, x.latency_ms if x.latency_ms is not None else float("inf")))
+                      key=lambda x: (-round(x.quality_for_ranking(by), 9), x.source != "measured",
+                                     x.latency_ms if x.latency_ms is not None else float("inf")))
     pareto(feasible)
     for i, x in enumerate(feasible, 1):
         x.rank = i
@@ -210,12 +232,13 @@ def rank(cands: list[Candidate], c: Constraints, bound: str = "interval") -> lis
     return feasible + rest
 
 
-def binding(cands: Sequence[Candidate], c: Constraints, bound: str = "interval") -> str:
+def binding(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> str:
     """Why nothing fits: the constraint(s) that, relaxed alone, would let a candidate through, and the best
     value any candidate reaches on each."""
     limits = c.given()
     parts = []
     alone = []
+    bound = "point" if bound == "auto" else bound
     for key in limits:
         others = Constraints(**{k: v for k, v in limits.items() if k != key})
         check(cands, others, bound)
