@@ -78,3 +78,12 @@ def test_model_features_of_a_file(tmp_path):
 
     with pytest.raises(ModelError, match="gone"):
         model_features(str(tmp_path / "missing.onnx"))
+
+
+def test_device_features_from_the_environment_record():
+    from harness.meta.features import device_features
+
+    cpu = device_features("cpu", '{"device": {"isa": ["avx2", "avx512_vnni"], "logical_cores": 2}}')
+    assert cpu["device_cpu"] == 1 and cpu["cpu_vnni"] == 1 and cpu["logical_cores"] == 2
+    board = device_features("jetson", {"device": {"board": "Jetson Orin Nano"}})
+    assert board["device_jetson"] == 1 and board["board_jetson_orin_nano"] == 1

@@ -282,6 +282,10 @@ def device_features(device: str, environment: str | dict | None = None) -> dict[
     f["cpu_vnni"] = float("vnni" in isa)
     f["cpu_avx512"] = float("avx512" in isa)
     f["logical_cores"] = float(dev.get("logical_cores") or 0)
+    board = dev.get("board") or dev.get("model")
+    if isinstance(board, str) and board and device != "cpu":
+        # Jetson module / GPU name, one-hot: a predictor trained on one board says nothing of an unseen one
+        f["board_" + "".join(ch if ch.isalnum() else "_" for ch in board.lower())[:40]] = 1.0
     return f
 
 
