@@ -29,6 +29,9 @@ COMMAND_MODULES = [
     "harness.commands.compare",
     "harness.commands.node",
     "harness.commands.power",
+    "harness.commands.sweep",
+    "harness.commands.predict",
+    "harness.commands.recommend",
 ]
 
 

@@ -27,7 +27,9 @@ from harness.reports.tables import board_table, display_table
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
-HISTORY_TAB = 6             # index of the History tab
+# tabs are found by title, not index: other views add tabs
+HISTORY_TAB = "History"
+RECOMMEND_TAB = "Recommend"     # reports/recommend_view.py
 MAX_HISTORY_RUNS = 100      # step detection is O(m^2 log m); the last 100 nights are what people compare
 
 _CSS = """
@@ -96,6 +98,9 @@ class Dashboard(pn.viewable.Viewer):
         self.board_widget = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
                                                  sizing_mode="stretch_width", layout="fit_data_table")
         self.board_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        from harness.reports.recommend_view import RecommendView
+
+        self.recommend = RecommendView(str(self.reader.path), self.reader.store.lock_timeout_s)
 
     def _layout(self) -> None:
         if not self.state.ok:
@@ -133,11 +138,23 @@ class Dashboard(pn.viewable.Viewer):
             ("History", pn.Column(hist, self.history_pane, sizing_mode="stretch_width")),
             ("Run", self.run_info),
             ("By board", pn.Column(self.board_note, self.board_widget, sizing_mode="stretch_width")),
+            ("Recommend", self.recommend),
             dynamic=True, sizing_mode="stretch_width")
         self.tabs = tabs
+        # candidates need the stored predictor and graph features: built when the tab is first shown
+        tabs.param.watch(lambda event: self.recommend.load() if self._tab_title(event.new) == RECOMMEND_TAB else None,
+                         "active")
         # history reads every run with the tag and fits steps: only worth doing when someone looks at it
-        tabs.param.watch(lambda event: self._update_history() if event.new == HISTORY_TAB else None, "active")
+        tabs.param.watch(lambda event: self._update_history() if self._tab_title(event.new) == HISTORY_TAB else None,
+                         "active")
         self._main.objects = [pn.Row(pn.Column(pick, width=320), tabs, sizing_mode="stretch_width")]
+
+    def tab_index(self, title: str) -> int:
+        return list(self.tabs._names).index(title)
+
+    def _tab_title(self, index: int) -> str | None:
+        names = list(self.tabs._names)
+        return names[index] if 0 <= index < len(names) else None
 
     def __panel__(self):
         return pn.Column(pn.pane.Markdown("## harness · compressed variants"), self._banner, self._main,
@@ -239,7 +256,7 @@ class Dashboard(pn.viewable.Viewer):
         self._update_latency()
         self._update_behaviour()
         self._update_layers()
-        if getattr(self, "tabs", None) is not None and self.tabs.active == HISTORY_TAB:
+        if getattr(self, "tabs", None) is not None and self._tab_title(self.tabs.active) == HISTORY_TAB:
             self._update_history()
 
     # -- views -------------------------------------------------------------------------------------------------

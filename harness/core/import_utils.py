@@ -83,3 +83,5 @@ def require_dashboard() -> None:
 
 def require_tensorboardx() -> None:
     require_extra("dashboard", ("tensorboardX", is_tensorboardx_available))
+def is_lightgbm_available() -> bool:
+    return _has("lightgbm")

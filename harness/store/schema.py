@@ -148,5 +148,39 @@ CREATE TABLE run_boards (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3}
+# v4: predictors of `harness predict`/`recommend` (harness.meta), their boosters, and the meta-dataset rows
+# each was trained on
+V4 = """
+CREATE TABLE predictors (
+    predictor_id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    library VARCHAR NOT NULL,           -- e.g. lightgbm
+    library_version VARCHAR,
+    device VARCHAR,                     -- device whose measurements it was trained on (NULL: all)
+    feature_names VARCHAR NOT NULL,     -- JSON list
+    targets VARCHAR NOT NULL,           -- JSON {target: {trained, reason, rows, transform}}
+    quantiles VARCHAR NOT NULL,         -- JSON list, e.g. [0.1, 0.5, 0.9]
+    n_rows INTEGER NOT NULL,
+    config VARCHAR                      -- JSON: hyperparameters, categorical encodings
+);
+CREATE TABLE predictor_models (
+    predictor_id VARCHAR NOT NULL,
+    target VARCHAR NOT NULL,            -- drop_pts | latency_ratio | size_ratio | memory_ratio | energy_ratio
+    quantile DOUBLE NOT NULL,
+    model_text VARCHAR NOT NULL         -- the booster, serialised by its library
+);
+CREATE TABLE predictor_data (
+    predictor_id VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    run_id VARCHAR,
+    variant_id VARCHAR,
+    model VARCHAR,
+    recipe VARCHAR,
+    device VARCHAR,
+    features VARCHAR NOT NULL,          -- JSON {name: value}
+    targets VARCHAR NOT NULL            -- JSON {target: value or null}
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4}
 LATEST = max(MIGRATIONS)
