@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "harness.commands.report",
     "harness.commands.tensorboard",
     "harness.commands.compare",
+    "harness.commands.import_cmd",
 ]
 
 

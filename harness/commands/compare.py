@@ -28,8 +28,9 @@ def compare_run(args) -> int:
     rows = compare(variants, measurements, quality, base=args.base)
     # the base first, then in provenance order (a chain after its base), then by name
     rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
+    user = _user_metrics(store, run_id)
     if args.json:
-        print_json({"run_id": run_id, "base": args.base, "rows": rows})
+        print_json({"run_id": run_id, "base": args.base, "rows": rows, "user_metrics": user})
         return 0
     metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
     print(f"run {run_id}: against {rows[0]['base_name'] if rows else args.base}")
@@ -37,4 +38,21 @@ def compare_run(args) -> int:
     for r in rows:
         if r["status"] != "ok" and r.get("error"):
             print(f"  {r['name']}: {r['status']}: {r['error']}")
+    if user:
+        # metrics a training script logged (LocalModelMonitor) or an imported file carried, as they were given
+        names = list(dict.fromkeys(m for values in user.values() for m in values))
+        print("\nuser metrics (as logged or imported):")
+        order = [r["name"] for r in rows if r["variant_id"] in user]
+        by_name = {r["name"]: r["variant_id"] for r in rows}
+        print_table([{"name": n, **user[by_name[n]]} for n in dict.fromkeys(order)], ["name", *names],
+                    ["variant", *names])
     return 0
+
+
+def _user_metrics(store, run_id: str) -> dict[str, dict]:
+    from harness.store import interop
+
+    out: dict[str, dict] = {}
+    for r in interop.user_metrics(store, run_id):
+        out.setdefault(r["variant_id"], {})[r["name"]] = r["value"] if r["raw"] is None else r["raw"]
+    return out

@@ -1,10 +1,11 @@
-"""`harness export RUN --format parquet|csv|json`: a run's tables as files for other tools."""
+"""`harness export RUN --format parquet|csv|json|cc|cb`: a run's tables as files for other tools, or the run in
+Compress and Compare's models.json layout (cc) or Compression Board's benchmark JSON (cb)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from harness.commands.common import add_db_argument, add_run_argument, open_store
-from harness.errors import StoreError
+from harness.errors import StoreError, UsageError
 
 TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers")
 
@@ -12,8 +13,12 @@ TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers")
 def register(sub) -> None:
     p = sub.add_parser("export", help="write a run's tables to parquet, csv or json files")
     add_run_argument(p)
-    p.add_argument("--format", choices=["parquet", "csv", "json"], default="parquet")
-    p.add_argument("-o", "--out", default=".", help="output directory (default: current directory)")
+    p.add_argument("--format", choices=["parquet", "csv", "json", "cc", "cb"], default="parquet",
+                   help="table files, or cc (a C&C models.json directory) / cb (Compression Board JSON)")
+    p.add_argument("-o", "--out", default=".", help="output directory (default: current directory); for cb "
+                   "a file name or a directory")
+    p.add_argument("--outputs-type", choices=["pickle", "numpy", "json"], default=None,
+                   help="cc: file type of the per-instance outputs (C&C's outputs_type; default pickle)")
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -21,6 +26,10 @@ def register(sub) -> None:
 def run(args) -> int:
     store = open_store(args)
     run_id = store.resolve_run(args.run)
+    if args.outputs_type is not None and args.format != "cc":
+        raise UsageError("--outputs-type applies to --format cc only")
+    if args.format in ("cc", "cb"):
+        return _export_interop(store, run_id, args)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -52,4 +61,20 @@ def run(args) -> int:
             written.append(str(path))
     for w in written:
         print(w)
+    return 0
+
+
+def _export_interop(store, run_id: str, args) -> int:
+    if args.format == "cc":
+        from harness.interop.cc import export_cc
+
+        notes = export_cc(store, run_id, args.out, outputs_type=args.outputs_type or "pickle")
+        where = Path(args.out) / "models.json"
+    else:
+        from harness.interop.cb import export_cb
+
+        where, notes = export_cb(store, run_id, args.out)
+    for note in notes:
+        print(f"note: {note}")
+    print(where)
     return 0
