@@ -21,6 +21,10 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="export variants and measure them on a device",
                        description="Benchmark ONNX models, or (with no model) the shipped example's variants.")
     p.add_argument("models", nargs="*", metavar="MODEL.onnx", help="ONNX files to benchmark (default: the example)")
+    p.add_argument("--monitor", metavar="DIR",
+                   help="measure the checkpoints of a LocalModelMonitor / Compress and Compare directory")
+    p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
+                   help="--monitor: function returning the torch module its .pth state dicts fit")
     p.add_argument("--example", default="digits",
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
@@ -71,7 +75,17 @@ def run(args) -> int:
         exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
         progress=not args.no_progress,
     )
-    result = run_bench(config)
+    if args.monitor:
+        if args.models or args.recipes or args.example != "digits":
+            raise UsageError("--monitor DIR measures that directory's checkpoints: drop the model files, "
+                             "--example and --recipe")
+        from harness.monitor_bench import run_monitor_bench
+
+        result = run_monitor_bench(config, args.monitor, args.model_factory)
+    elif args.model_factory:
+        raise UsageError("--model-factory applies to --monitor DIR only")
+    else:
+        result = run_bench(config)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"

@@ -71,19 +71,17 @@ def add_curve_points(store: Store, rows: Sequence[dict[str, Any]]) -> None:
             store.insert_rows(con, "curves", list(rows))
 
 
-def copy_user_data(store: Store, from_run: str, to_run: str, variant_map: dict[str, str]) -> None:
-    """Copy user metrics, their definitions, operation specs and curves of `from_run` onto `to_run`, renaming
-    variant ids through `variant_map` (models not in the map are left out)."""
-    if not variant_map:
-        return
+def add_user_data(store: Store, run_id: str, *, metric_defs: Sequence[dict[str, Any]] = (),
+                  operation_defs: Sequence[dict[str, Any]] = (), user_metrics: Sequence[dict[str, Any]] = (),
+                  tags: dict[str, str] | None = None) -> None:
+    """Attach what a training script logged (metrics, their definitions, operation specs, tags) to a run,
+    e.g. the run that `harness bench --monitor` just measured."""
     with store.write() as con:
-        for table in ("metric_defs", "operation_defs"):
-            con.execute(f"INSERT INTO {table} SELECT ? AS run_id, * EXCLUDE (run_id) FROM {table} WHERE run_id = ?",
-                        [to_run, from_run])
-        for old, new in variant_map.items():
-            for table in ("user_metrics", "curves"):
-                con.execute(f"INSERT INTO {table} SELECT ? AS run_id, ? AS variant_id, * EXCLUDE (run_id, variant_id) "
-                            f"FROM {table} WHERE run_id = ? AND variant_id = ?", [to_run, new, from_run, old])
+        _insert_uniform(store, con, "metric_defs", metric_defs)
+        _insert_uniform(store, con, "operation_defs", operation_defs)
+        _insert_uniform(store, con, "user_metrics", user_metrics)
+        for vid, tag in (tags or {}).items():
+            con.execute("UPDATE variants SET tag = ? WHERE run_id = ? AND variant_id = ?", [tag, run_id, vid])
 
 
 # -- questions -------------------------------------------------------------------------------------------------
