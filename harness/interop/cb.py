@@ -131,7 +131,9 @@ def import_cb(store, path: str | Path, tag: str | None = None) -> ImportResult:
                                 "metric": "accuracy", "value": acc,
                                 "detail": json.dumps({"source": "cb", "as_written": m["accuracy"]})})
             for k, v in m.items():
-                if k in NUMBER_KEYS and k != "f1_score":
+                # CB writes gpu_memory_usage_mb 0 when no GPU was used: kept as written, not as a measured peak
+                gpu_unused = k == "gpu_memory_usage_mb" and v == 0
+                if k in NUMBER_KEYS and k != "f1_score" and not gpu_unused:
                     continue
                 if k == "evaluated_on" or (not _number(v) and v is not None):
                     continue
@@ -163,7 +165,8 @@ def _measurement(run_id: str, vid: str, m: dict[str, Any], now) -> dict[str, Any
         "std_ms": m.get("latency_std_ms"),
         "cv": (m["latency_std_ms"] / m["latency_mean_ms"]) if _number(m.get("latency_std_ms"))
         and _number(m.get("latency_mean_ms")) and m["latency_mean_ms"] else None,
-        "peak_rss_bytes": mib("memory_usage_mb"), "device_memory_peak_bytes": mib("gpu_memory_usage_mb"),
+        "peak_rss_bytes": mib("memory_usage_mb"),
+        "device_memory_peak_bytes": mib("gpu_memory_usage_mb") if m.get("gpu_memory_usage_mb") else None,
         "avg_power_mw": power, "energy_mj": None, "energy_per_inference_mj": None,
         "energy_source": "imported" if power is not None else None,
         "energy_reason": "Compression Board records only an average power (energy_consumption_mw is in mW); "
@@ -249,7 +252,9 @@ def build_document(store, run_id: str) -> tuple[dict[str, Any], list[str]]:
             continue
         for v in int8:
             key = model if len(int8) == 1 else f"{model}/{v['name']}"
-            entry: dict[str, Any] = {"int8": side(v), "model_info": info or {"harness_variant": v["name"]}}
+            from_cb = json.loads(v.get("info") or "{}").get("source") == "cb"
+            entry: dict[str, Any] = {"int8": side(v), "model_info": info if (info or from_cb) else
+                                     {"harness_run": run_id, "harness_variant": v["name"]}}
             if fp32 is not None:
                 entry = {"fp32": side(fp32), **entry}
             else:
