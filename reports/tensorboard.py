@@ -114,7 +114,7 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
         def scalar(t: str, value, step) -> None:
             if value is None or value != value:
                 return
-            writer.add_scalar(t, float(value), global_step=int(step or 1), walltime=wall)
+            writer.add_scalar(t, float(value), global_step=1 if step is None else int(step), walltime=wall)
             tags.append(t)
 
         for model, vs in _groups(variants, run.get("model")).items():
