@@ -22,8 +22,7 @@ class BehaviourPanel:
         self.names = ("A", "B")
         self.intro = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.table = pn.widgets.Tabulator(disabled=True, show_index=False, selectable=False,
-                                          sizing_mode="stretch_width", layout="fit_data_table",
-                                          name="prediction-change matrix")
+                                          sizing_mode="stretch_width", layout="fit_data_table")
         self.table.on_click(self._clicked)
         self.cell = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[css])
         self.hists = pn.pane.Bokeh(None, sizing_mode="stretch_width")

@@ -81,8 +81,9 @@ class Dashboard(pn.viewable.Viewer):
         self.table_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.download = pn.widgets.FileDownload(callback=self._csv, filename="variants.csv",
                                                 label="Download CSV", width=180)
-        self.pareto_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
-        self.tree_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+        # fixed-size frames: their labels are placed in pixels (reports.label_layout), stretching would move them
+        self.pareto_pane = pn.pane.Bokeh()
+        self.tree_pane = pn.pane.Bokeh()
         self.latency_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.latency_note = pn.Column(sizing_mode="stretch_width")
         self.behaviour_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
