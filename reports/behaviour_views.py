@@ -133,7 +133,7 @@ def histograms_figure(hists: dict[str, dict[str, Any]], selected: str, name_a: s
 
     figs = []
     for kind, h in hists.items():
-        p = figure(title=f"{kind} (mean {h['mean']:.3g})", height=170, width=260, toolbar_location=None,
+        p = figure(title=f"{kind} (mean {h['mean']:.3g})", height=170, width=220, toolbar_location=None,
                    tools="")
         p.title.text_font_size = "9pt"
         e = h["edges"]

@@ -96,7 +96,9 @@ def pareto_figure(rows: pd.DataFrame, x_key: str, y_key: str) -> figure:
                    [data["label"][k] for k in order], xr, yr, (FRAME_W, FRAME_H), 8.0, "pareto-labels")
     p.add_tools(HoverTool(tooltips=[("variant", "@label"), (mx.title, "@x{0.[000]}"),
                                     (my.title, "@y{0.[000]}"), ("", "@front")]))
-    p.legend.location = "top_right"
+    # outside the frame: inside it the legend would cover labels the layout placed there
+    p.legend.orientation = "horizontal"
+    p.add_layout(p.legend[0], "below")
     missing = len(rows) - len(keep)
     if missing:
         p.title.text += f"  ({missing} variant(s) without both values not shown)"
