@@ -155,7 +155,10 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
                 t = tag(model, "latency_distribution", names[m["variant_id"]])
                 writer.add_histogram_raw(t, global_step=int(m.get("batch_size") or 1), walltime=wall, **stats)
                 tags.append(t)
-            for c in curves:
+            # curves logged through the monitor, and those an exporter recorded (structured pruning's fine-tune)
+            exported = [dict(c, variant_id=v["variant_id"]) for v in vs
+                        for c in (json.loads(v.get("info") or "{}").get("curves") or [])]
+            for c in [*curves, *exported]:
                 if c["variant_id"] in names:
                     scalar(tag(model, c["split"], c["metric"], names[c["variant_id"]]), c["value"], c["step"])
             _hparams(logdir, model, vs, rows, names)

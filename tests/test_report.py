@@ -61,6 +61,10 @@ def test_tensorboard_events_in_compression_board_layout(dash_db, tmp_path):
     assert scalars["digits/compression/size_ratio/int8-static"] == pytest.approx(rows["int8-static"]["size_ratio"])
     assert scalars["digits/compression/speedup/int8-static"] == pytest.approx(rows["int8-static"]["speedup_p50"])
     assert 90 <= scalars["digits/accuracy/fp32"] <= 100
+    # structured pruning's fine-tune curve
+    loss = acc.Scalars("digits/training/loss/prune-structured_0.5")
+    assert [e.step for e in loss] == [0, 1, 2, 3, 4] and all(e.value > 0 for e in loss)
+    assert 0.5 < acc.Scalars("digits/validation/accuracy/prune-structured_0.5")[-1].value <= 1.0
     # HParams: one session per variant with its recipe parameters
     sessions = sorted(p.name for p in (logdir / "hparams").iterdir())
     assert "digits.int8-static" in sessions
