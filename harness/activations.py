@@ -26,6 +26,8 @@ LAYER_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Relu", "Gelu", "Sigmoid
              "Add", "Attention", "Erf"}
 MAX_LAYERS = 48            # the view stays readable; deeper graphs are sampled evenly
 MAX_INSTANCES = 128        # CKA's Gram matrices are n x n; enough instances for a stable estimate
+MAX_FEATURES = 4096        # per layer and instance: a fixed random subset of a larger map (a ResNet's first
+                           # conv has 800k values per image; 48 such layers x 128 images would not fit in memory)
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -84,6 +86,14 @@ def _session(model):
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
+def _subset(name: str, size: int) -> np.ndarray | None:
+    """The same feature indices for a tensor name and size in both models (so cosine compares like with like)."""
+    if size <= MAX_FEATURES:
+        return None
+    seed = int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little") ^ size
+    return np.sort(np.random.default_rng(seed).choice(size, MAX_FEATURES, replace=False))
+
+
 def _collect(sess, names: list[str], batches: list[dict[str, np.ndarray]], limit: int) -> dict[str, np.ndarray]:
     inputs = {i.name for i in sess.get_inputs()}
     got: dict[str, list[np.ndarray]] = {n: [] for n in names}
@@ -91,7 +101,12 @@ def _collect(sess, names: list[str], batches: list[dict[str, np.ndarray]], limit
     for feeds in batches:
         outs = sess.run(names, {k: v for k, v in feeds.items() if k in inputs})
         for n, o in zip(names, outs):
-            got[n].append(np.asarray(o))
+            o = np.asarray(o)
+            if o.ndim == 0 or o.dtype.kind != "f":
+                continue
+            flat = o.reshape(len(o), -1)
+            idx = _subset(n, flat.shape[1])
+            got[n].append((flat if idx is None else flat[:, idx]).astype(np.float32))
         seen += len(next(iter(feeds.values())))
         if seen >= limit:
             break

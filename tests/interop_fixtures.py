@@ -44,7 +44,7 @@ CC_DOC = {
         {"id": "p1-t-sp-t-q", "base": "p1-t-sp-t",
          "operation": {"name": "Quantize", "parameters": {"amount": "int8"}},
          "metrics": {"Top-1 Accuracy": 0.893, "Latency": 4.2, "Model Size": 160000, "Sparsity": 0.5},
-         "tag": "Quantize (int8)"},
+         "tag": "Quantize (int8)", "notes": {"owner": "kim", "ticket": 42}},
         {"id": "orphan", "base": "deleted-model", "operation": {"name": "Quantize", "parameters": {"amount": "fp16"}},
          "metrics": {"Top-1 Accuracy": None, "Latency": 7.0}},
     ],

@@ -123,3 +123,13 @@ def test_dashboard_activations_beside_weight_change(app):
     row = app.layers_pane.objects[0]
     fig = row.objects[1].object
     assert fig.title.text.startswith("Activations of int8-static vs fp32")
+
+
+def test_wide_layers_are_compared_on_a_fixed_feature_subset(tmp_path, monkeypatch):
+    from examples.base import EvalData
+
+    monkeypatch.setattr(activations, "MAX_FEATURES", 16)
+    a = make_mlp_onnx(tmp_path / "a.onnx")                     # hidden layers of 128 values per instance
+    data = EvalData(inputs={"x": np.random.default_rng(0).standard_normal((20, 64)).astype(np.float32)})
+    rows = activations.compare_files(str(a), str(a), data)
+    assert rows and all(r["cka"] == pytest.approx(1.0) and r["cosine"] == pytest.approx(1.0) for r in rows)

@@ -61,6 +61,7 @@ def test_round_trip_keeps_ids_bases_operations_metrics(tmp_path):
         assert again[mid].get("operation") == m.get("operation"), mid
         assert again[mid]["metrics"] == m["metrics"], mid
         assert again[mid].get("tag") == m.get("tag"), mid
+        assert again[mid].get("notes") == m.get("notes"), mid       # keys harness does not use, kept
     assert doc["operations"] == CC_DOC["operations"]
     names = [m["name"] for m in doc["metrics"]]
     assert names == [m["name"] for m in CC_DOC["metrics"]]     # no harness figures: the import measured nothing

@@ -85,7 +85,7 @@ def import_cb(store, path: str | Path, tag: str | None = None) -> ImportResult:
 
     p = Path(path)
     data = read_file(p)
-    run_id = new_import_run_id("cb", p.read_bytes())
+    run_id = new_import_run_id("cb")
     scale = _accuracy_scale(data)
     notes: list[str] = []
     if scale == "percent":

@@ -14,7 +14,6 @@ ids back); its metrics go to `user_metrics`, the definitions to `metric_defs` an
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
@@ -27,6 +26,7 @@ from harness.interop import ImportFormatError
 
 METRIC_KEYS = ("name", "primary", "format", "unit", "min", "max")
 PARAM_SPEC_KEYS = ("min", "max", "format", "options", "type")
+MODEL_KEYS = ("id", "base", "operation", "metrics", "tag")
 CHECKPOINT_SUFFIXES = {".onnx": "onnx", ".pth": "torch", ".pkl": "pickle"}
 
 
@@ -183,6 +183,9 @@ def variant_row(run_id: str, model: dict[str, Any], by_id: dict[str, dict[str, A
         info["notes"] = list(notes)
     if op and operation_specs and op.get("name") in operation_specs:
         info["operation_spec"] = operation_specs[op["name"]]
+    extra = {k: v for k, v in model.items() if k not in MODEL_KEYS}
+    if extra:
+        info["cc_extra"] = clean_json(extra)     # written back by export: nothing a file carried is lost
     fmt, size = None, None
     if checkpoint is not None:
         fmt = CHECKPOINT_SUFFIXES.get(checkpoint.suffix)
@@ -236,10 +239,12 @@ def run_row(run_id: str, *, model: str, source: str, config: dict[str, Any], not
             "hdf5_path": None}
 
 
-def new_import_run_id(prefix: str, content: bytes) -> str:
+def new_import_run_id(prefix: str) -> str:
+    """Like a bench's run id, marked with where it came from; random, so importing a file twice gives two runs."""
+    import secrets
     from datetime import datetime
 
-    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prefix}-{hashlib.sha256(content).hexdigest()[:4]}"
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prefix}-{secrets.token_hex(2)}"
 
 
 # -- import ------------------------------------------------------------------------------------------------------
@@ -258,7 +263,7 @@ def import_cc(store, path: str | Path, tag: str | None = None) -> ImportResult:
     p = models_json_path(path)
     doc = read_document(p)
     directory = p.parent
-    run_id = new_import_run_id("cc", p.read_bytes())
+    run_id = new_import_run_id("cc")
     by_id = {m["id"]: m for m in doc.models}
     specs = {o["name"]: o.get("parameters") or {} for o in doc.operations}
     now = utcnow()
@@ -403,6 +408,7 @@ def build_document(store, run_id: str) -> tuple[dict[str, Any], dict[str, str], 
         entry["metrics"] = values
         if v.get("tag"):
             entry["tag"] = v["tag"]
+        entry.update(json.loads(v.get("info") or "{}").get("cc_extra") or {})
         models.append(entry)
     operations = [{"name": d["name"], "parameters": json.loads(d["parameters"] or "{}"),
                    **(json.loads(d["extra"]) if d.get("extra") else {})} for d in odefs]
