@@ -114,8 +114,8 @@ def test_export_of_a_bench_declares_harness_metrics_and_writes_outputs(default_b
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((out / "models.json").read_text())
     declared = {m["name"]: m for m in doc["metrics"]}
-    for name in ("Latency p50", "Latency p90", "Model Size", "Peak Memory", "Accuracy", "Top-1 Agreement with Base",
-                 "KL Divergence from Base"):
+    for name in ("Latency p50", "Latency p90", "Model Size", "Peak Memory", "Energy per Inference", "Accuracy",
+                 "Top-1 Agreement with Base", "KL Divergence from Base"):
         assert name in declared, sorted(declared)
     assert declared["Latency p50"]["unit"] == "ms"
     models = _models(doc)
@@ -123,6 +123,9 @@ def test_export_of_a_bench_declares_harness_metrics_and_writes_outputs(default_b
     assert models["int8-static"]["operation"]["name"] == "int8-static"
     assert models["fp32"]["metrics"]["Latency p50"] > 0
     assert 0.5 < models["fp32"]["metrics"]["Accuracy"] <= 1.0
+    # every metric a model carries is declared (C&C's save_model would refuse it otherwise)
+    for m in doc["models"]:
+        assert set(m["metrics"]) <= set(declared), m["id"]
     # every operation a model uses is declared, with specs of C&C's kinds
     ops = {o["name"]: o for o in doc["operations"]}
     for m in doc["models"]:
