@@ -122,7 +122,7 @@ def batch_size_of(model, default: int = 32) -> int:
 def compare_files(base_path: str, variant_path: str, eval_data, max_instances: int = MAX_INSTANCES
                   ) -> list[dict[str, Any]]:
     """[{layer, op_type, cka, cosine, n}] for the layers both ONNX files share, in the base's graph order.
-    `eval_data` is an examples.base.EvalData (its `batches`)."""
+    `eval_data` is an harness.examples.base.EvalData (its `batches`)."""
     import onnx
 
     base, var = onnx.load(base_path), onnx.load(variant_path)

@@ -23,20 +23,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from device_profiles import load_profile
-from device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
-from device_profiles.energy import per_inference
-from device_profiles.host_load import busy_warning
+from harness.device_profiles import load_profile
+from harness.device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
+from harness.device_profiles.energy import per_inference
+from harness.device_profiles.host_load import busy_warning
 from harness import environment
-from harness.errors import InputSpecError, ModelError, WorkerError
+from harness.core.errors import InputSpecError, ModelError, WorkerError
 from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
 from harness.plan import BenchConfig, Scenario, scenarios
 from harness.runtimes import runtime_for_format
 from harness.runtimes.base import RuntimeConfig
-from harness.stats import summarize
+from harness.core.stats import summarize
 from harness.store import Store
 from harness.store.store import to_json, utcnow
-from harness.variant import Variant, variant_from_file
+from harness.core.variant import Variant, variant_from_file
 from harness.worker import WorkerHandle, WorkerInit
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class Engine:
         if c.models:
             user_variants = self._user_variants()
         else:
-            from examples import load_example
+            from harness.examples import load_example
 
             example = load_example(c.example)
         self.store.migrate()
@@ -206,8 +206,8 @@ class Engine:
 
     # -- 3. export ---------------------------------------------------------------------------------------------
     def _export(self, example, out_dir: Path, profile, run_id: str) -> list[Variant]:
-        from exporters.base import ExportContext
-        from exporters.recipes import build_variants
+        from harness.exporters.base import ExportContext
+        from harness.exporters.recipes import build_variants
 
         recipes = list(self.config.recipes or example.default_recipes)
         ctx = ExportContext(example=example, out_dir=out_dir, target_device=self.config.device,

@@ -272,7 +272,7 @@ class LocalModelMonitor:
             self._warn(exc)
 
     def _warn(self, exc: Exception) -> None:
-        from harness.errors import message_line
+        from harness.core.errors import message_line
 
         warnings.warn(f"harness: model not recorded in {self.db}: {message_line(exc)}; models.json is up to "
                       f"date, `harness import cc {self.monitor_directory}` brings it in later", stacklevel=3)

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.engine import BenchResult, Engine
-from harness.errors import ModelError, UsageError, message_line
+from harness.core.errors import ModelError, UsageError, message_line
 from harness.interop import cc
 from harness.plan import BenchConfig
-from harness.variant import Variant, variant_from_file
+from harness.core.variant import Variant, variant_from_file
 
 
 def load_factory(ref: str) -> Callable[[], Any]:

@@ -2,14 +2,14 @@
 
 The engine runs every variant's worker over the example's eval data (same runtime as the timed loop) and hands
 the outputs to `add` (root first); when it commits a variant it stores what `rows` returns in the `quality` and
-`layers` tables. Per-instance values go to the run's HDF5 file (harness.outputs_file) as they arrive.
+`layers` tables. Per-instance values go to the run's HDF5 file (harness.store.outputs_file) as they arrive.
 
 Metrics (table `quality`, reference = task | base | root):
   task, classification   accuracy, per_class_accuracy (value = the worst class; detail has every class)
   task, embedding        cosine_similarity to the FP32 root (mean; detail has min and percentiles)
   base/root, logits      top1_agreement, flip_count (detail: flipped indices), kl_divergence, logits_mse,
                          max_abs_diff, and the Compress and Compare kinds over probabilities: difference,
-                         abs_difference, ratio, mse and their _argmax forms, kl_divergence_argmax (harness.drift)
+                         abs_difference, ratio, mse and their _argmax forms, kl_divergence_argmax (harness.core.drift)
   base/root, embedding   cosine_similarity, mse, max_abs_diff, difference, abs_difference, ratio
 Drift is computed on the model's first output. A random-weight model (task "none") has no task metric, but its
 logits still drift, so it gets the logits metrics.
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from harness import drift
-from harness.variant import Variant
+from harness.core import drift
+from harness.core.variant import Variant
 
 log = logging.getLogger(__name__)
 MAX_FLIPS_IN_DETAIL = 500   # the full list is in the HDF5 file
@@ -163,6 +163,6 @@ class QualityPass:
 
 
 def _of():
-    from harness import outputs_file
+    from harness.store import outputs_file
 
     return outputs_file

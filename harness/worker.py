@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import HarnessError, WorkerError, first_line
+from harness.core.errors import HarnessError, WorkerError, first_line
 from harness.runtimes.base import RuntimeConfig
 
 

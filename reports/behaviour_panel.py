@@ -7,8 +7,8 @@ from typing import Any
 
 import panel as pn
 
-from reports import behaviour_views as bv
-from reports.behaviour import Comparison
+from harness.reports import behaviour_views as bv
+from harness.reports.behaviour import OutputContrast
 
 TOP_K = 12
 
@@ -17,7 +17,7 @@ class BehaviourPanel:
     """Holds the panes; `show` fills them for a pair of variants, `clear` empties them."""
 
     def __init__(self, css: str):
-        self.comp: Comparison | None = None
+        self.comp: OutputContrast | None = None
         self.matrix: bv.ChangeMatrix | None = None
         self.names = ("A", "B")
         self.intro = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -36,7 +36,7 @@ class BehaviourPanel:
         self.cell.object = self.top.object = ""
         self.hists.object = None
 
-    def show(self, comp: Comparison, name_a: str, name_b: str) -> None:
+    def show(self, comp: OutputContrast, name_a: str, name_b: str) -> None:
         self.comp, self.names = comp, (name_a, name_b)
         self.cell.object = ""
         if comp.classification and comp.pred_a is not None and comp.pred_b is not None:

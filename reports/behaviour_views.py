@@ -5,7 +5,7 @@
   - the distribution of every per-instance comparison kind (C&C's difference, abs_difference, ratio, mse,
     kl_divergence and their argmax forms; for embeddings cosine and the raw-vector kinds) as histograms;
   - the top-k most divergent instances, shown as images or text, whether or not any prediction flipped.
-Pure functions over a reports.behaviour.Comparison, plus the Panel/Bokeh builders the dashboard uses.
+Pure functions over a harness.reports.behaviour.OutputContrast, plus the Panel/Bokeh builders the dashboard uses.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from reports.behaviour import Comparison, instance_html
+from harness.reports.behaviour import OutputContrast, instance_html
 
 # kinds where a larger value means "moved more"; the rest are handled in divergence()
 _LARGER_IS_MORE = {"abs_difference", "abs_difference_argmax", "mse", "mse_argmax", "kl_divergence",
@@ -62,7 +62,7 @@ def divergence(kind: str, values: np.ndarray) -> np.ndarray:
     return np.abs(v)    # difference kinds: either direction counts
 
 
-def top_divergent(comp: Comparison, k: int = 12, kind: str | None = None) -> list[int]:
+def top_divergent(comp: OutputContrast, k: int = 12, kind: str | None = None) -> list[int]:
     """The k instances that moved most on `kind` (default the comparison's), flipped or not; ties keep order."""
     kind = kind or comp.kind
     scores = comp.scores_all.get(kind, comp.scores) if comp.scores_all else comp.scores
@@ -71,7 +71,7 @@ def top_divergent(comp: Comparison, k: int = 12, kind: str | None = None) -> lis
     return [int(i) for i in np.argsort(-d, kind="stable")[:k]]
 
 
-def kind_histograms(comp: Comparison, bins: int = 30) -> dict[str, dict[str, Any]]:
+def kind_histograms(comp: OutputContrast, bins: int = 30) -> dict[str, dict[str, Any]]:
     """{kind: {edges, counts, mean}} for every per-instance comparison kind of the pair."""
     out = {}
     for kind, values in (comp.scores_all or {comp.kind: comp.scores}).items():
@@ -88,7 +88,7 @@ def kind_histograms(comp: Comparison, bins: int = 30) -> dict[str, dict[str, Any
 
 
 # -- HTML / Panel builders --------------------------------------------------------------------------------------
-def matrix_frame(matrix: ChangeMatrix, comp: Comparison, name_a: str, name_b: str):
+def matrix_frame(matrix: ChangeMatrix, comp: OutputContrast, name_a: str, name_b: str):
     """The matrix as a DataFrame: first column the reference's class, then one column per compared class."""
     import pandas as pd
 
@@ -101,7 +101,7 @@ def matrix_frame(matrix: ChangeMatrix, comp: Comparison, name_a: str, name_b: st
     return pd.DataFrame(rows)
 
 
-def instances_html(comp: Comparison, indices: list[int], name_a: str, name_b: str, title: str,
+def instances_html(comp: OutputContrast, indices: list[int], name_a: str, name_b: str, title: str,
                    limit: int = 60, kind: str | None = None) -> str:
     """A table of instances (image or text), their label, both predictions, flipped or not, and a score."""
     kind = kind or comp.kind
@@ -146,7 +146,7 @@ def histograms_figure(hists: dict[str, dict[str, Any]], selected: str, name_a: s
     return gridplot(figs, ncols=5, toolbar_location=None)
 
 
-def summary_text(comp: Comparison, matrix: ChangeMatrix | None, name_a: str, name_b: str, k: int) -> str:
+def summary_text(comp: OutputContrast, matrix: ChangeMatrix | None, name_a: str, name_b: str, k: int) -> str:
     if comp.classification and matrix is not None:
         return (f"**Prediction changes** ({name_a} rows → {name_b} columns): {matrix.changed} of {comp.n} "
                 f"instances off the diagonal. Click a cell to list its instances. Below: every comparison "

@@ -1,7 +1,7 @@
 """Bokeh figures shared by the dashboard and the static HTML report.
 
 Each builder takes plain data (frames, dicts) and returns a figure, so the same plot appears in both places and
-can be tested without a server. Axis labels always carry units from reports.metrics.
+can be tested without a server. Axis labels always carry units from harness.reports.metrics.
 """
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from bokeh.models import (ColorBar, ColumnDataSource, HoverTool, HTMLLabelSet, L
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 
-from reports import label_layout
-from reports.metrics import METRICS
-from reports.pareto import pareto_front
-from reports.provenance import layout
+from harness.reports import label_layout
+from harness.reports.metrics import METRICS
+from harness.reports.pareto import pareto_front
+from harness.reports.provenance import layout
 
 PALETTE = list(Category10_10)
 # fixed plot frames (pixels) for the labelled plots, so labels can be placed without overlapping; they fit the
@@ -44,7 +44,7 @@ def _range(values: list[float], pad: float = 0.08, pad_hi: float | None = None) 
 
 def _placed_labels(p, xs, ys, texts, xr, yr, frame, marker_px, name, anchors=None, color="#222",
                    font="9pt") -> None:
-    """Non-overlapping HTML labels (reports.label_layout) with a thin leader line where one was moved away."""
+    """Non-overlapping HTML labels (harness.reports.label_layout) with a thin leader line where one was moved away."""
     W, H = frame
     pts = [(label_layout.to_px(x, *xr, W), label_layout.to_px(y, *yr, H)) for x, y in zip(xs, ys)]
     anc = anchors if anchors is not None else list(zip(xs, ys))
@@ -69,7 +69,7 @@ def _placed_labels(p, xs, ys, texts, xr, yr, frame, marker_px, name, anchors=Non
 
 def pareto_figure(rows: pd.DataFrame, x_key: str, y_key: str) -> figure:
     """Variants on two metrics; the non-dominated ones (given each metric's better direction) joined as a
-    front. Labels never overlap each other or a point (reports.label_layout)."""
+    front. Labels never overlap each other or a point (harness.reports.label_layout)."""
     mx, my = METRICS[x_key], METRICS[y_key]
     xs = [mx.display(v) for v in rows[x_key]] if len(rows) else []
     ys = [my.display(v) for v in rows[y_key]] if len(rows) else []
@@ -107,7 +107,7 @@ def pareto_figure(rows: pd.DataFrame, x_key: str, y_key: str) -> figure:
 
 def tree_figure(variants: list[dict[str, Any]], values: dict[str, float | None], color_key: str) -> figure:
     """Provenance tree, root on the left; node colour is `color_key` (display units), grey where missing.
-    Node and edge labels never overlap (reports.label_layout)."""
+    Node and edge labels never overlap (harness.reports.label_layout)."""
     metric = METRICS[color_key]
     nodes = layout(variants)
     leaves = 1 + int(max([n.y for n in nodes], default=0))

@@ -14,7 +14,7 @@ models), never a variant's. Every variant of the model, its FP32 base included, 
   {model}/latency_distribution/{variant}   histogram of the raw latency samples, ms
   {model}/training/{metric}/{variant}, {model}/validation/{metric}/{variant}   fine-tune / training curves
 Recipe parameters go to the HParams plugin (one session per variant, in `{logdir}/hparams/`). All figures come
-from harness.comparisons (size_ratio = base / variant size, speedup = base / variant latency). Every tag part goes
+from harness.core.comparison (size_ratio = base / variant size, speedup = base / variant latency). Every tag part goes
 through the one sanitiser below. Scalars are written at step = batch size, so several batch sizes draw a curve.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.comparisons import compare
+from harness.core.comparison import against_base as compare
 
 MIB = 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -42,7 +42,7 @@ def tag(*parts: Any) -> str:
 
 
 def compression_figures(row: dict[str, Any]) -> dict[str, float | None]:
-    """Compression Board's `{model}/compression/*` figures from one harness.comparisons row."""
+    """Compression Board's `{model}/compression/*` figures from one harness.core.comparison row."""
     speed = row.get("speedup_p50") if row.get("speedup_p50") is not None else row.get("speedup_mean")
     mem = row.get("memory_reduction_bytes")
     return {
@@ -93,7 +93,7 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
     from tensorboardX import SummaryWriter
 
     from harness.store import interop
-    from reports.data import Reader
+    from harness.reports.data import ReportReader as Reader
 
     run = interop.run_row(store, run_id)
     variants = interop.variants(store, run_id)

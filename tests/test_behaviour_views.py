@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from dashboard_fixtures import *  # noqa: F403
-from harness import activations, drift
+from harness import activations
+from harness.core import drift
 from helpers import make_mlp_onnx
-from reports import behaviour_views as bv
-from reports import label_layout
-from reports.behaviour import Comparison
+from harness.reports import behaviour_views as bv
+from harness.reports import label_layout
+from harness.reports.behaviour import OutputContrast
 
 
 def _comparison(pred_a, pred_b, logits_a=None, logits_b=None):
@@ -19,7 +20,7 @@ def _comparison(pred_a, pred_b, logits_a=None, logits_b=None):
     a = logits_a if logits_a is not None else rng.standard_normal((n, 3))
     b = logits_b if logits_b is not None else a + 0.1 * rng.standard_normal((n, 3))
     scores = drift.comparisons(a, b)
-    return Comparison(n=n, classification=True, kind="kl_divergence", scores=scores["kl_divergence"],
+    return OutputContrast(n=n, classification=True, kind="kl_divergence", scores=scores["kl_divergence"],
                       changed=[i for i in range(n) if pred_a[i] != pred_b[i]], pred_a=np.asarray(pred_a),
                       pred_b=np.asarray(pred_b), labels=np.asarray(pred_a), class_names=["cat", "dog", "owl"],
                       instances=[f"sentence {i}" for i in range(n)], scores_all=scores)
@@ -68,7 +69,7 @@ def test_linear_cka_properties():
 
 
 def test_activation_comparison_exposes_intermediate_onnx_outputs(tmp_path):
-    from examples.base import EvalData
+    from harness.examples.base import EvalData
 
     a = make_mlp_onnx(tmp_path / "a.onnx", layers=3)
     b = make_mlp_onnx(tmp_path / "b.onnx", layers=3, seed=5)
@@ -100,7 +101,7 @@ def test_labels_never_overlap_even_when_points_coincide():
 # -- the dashboard's panes on a real bench ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def app(dash_db):
-    from reports.dashboard import Dashboard
+    from harness.reports.dashboard import Dashboard
 
     return Dashboard(str(dash_db))
 
@@ -126,7 +127,7 @@ def test_dashboard_activations_beside_weight_change(app):
 
 
 def test_wide_layers_are_compared_on_a_fixed_feature_subset(tmp_path, monkeypatch):
-    from examples.base import EvalData
+    from harness.examples.base import EvalData
 
     monkeypatch.setattr(activations, "MAX_FEATURES", 16)
     a = make_mlp_onnx(tmp_path / "a.onnx")                     # hidden layers of 128 values per instance

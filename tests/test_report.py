@@ -1,12 +1,14 @@
 """`harness report` and `harness export-tensorboard` over a real bench, read back."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from dashboard_fixtures import *  # noqa: F403
 from dashboard_fixtures import harness
+from harness.reports.data import ReportReader, with_ratios
 
 
 def test_report_is_one_self_contained_file(dash_db, tmp_path):
@@ -35,7 +37,8 @@ def _accumulate(logdir):
 def test_tensorboard_events_in_compression_board_layout(dash_db, tmp_path):
     """Read back with TensorBoard's own reader: {model} groups with every variant side by side, compression
     figures per variant, latency distributions, HParams sessions, one sanitiser for every tag."""
-    from harness.comparisons import compare, load_rows
+    from harness.core.comparison import against_base
+    from harness.store.queries import comparison_rows
     from harness.store import Store
 
     logdir = tmp_path / "tb"
@@ -55,9 +58,9 @@ def test_tensorboard_events_in_compression_board_layout(dash_db, tmp_path):
     assert "digits/latency_distribution/prune-structured_0.5_int8-static" in tags["histograms"]
     # one sanitiser: no tag keeps a ':' or '>' anywhere
     assert not [t for t in [*scalars, *tags["histograms"]] if ":" in t or ">" in t]
-    # the figures are harness.comparisons' (Compression Board's meanings: fp32 / variant)
+    # the figures are harness.core.comparison's (Compression Board's meanings: fp32 / variant)
     store = Store(dash_db)
-    rows = {r["name"]: r for r in compare(*load_rows(store, store.resolve_run("latest")))}
+    rows = {r["name"]: r for r in against_base(*comparison_rows(store, store.resolve_run("latest")))}
     assert scalars["digits/compression/size_ratio/int8-static"] == pytest.approx(rows["int8-static"]["size_ratio"])
     assert scalars["digits/compression/speedup/int8-static"] == pytest.approx(rows["int8-static"]["speedup_p50"])
     assert 90 <= scalars["digits/accuracy/fp32"] <= 100
@@ -102,10 +105,55 @@ def test_tensorboard_training_curves_from_the_monitor(tmp_path):
 
 
 def test_one_sanitiser():
-    from reports.tensorboard import sanitize_tag, tag
+    from harness.reports.tensorboard import sanitize_tag, tag
 
     assert sanitize_tag("prune-unstructured:0.3") == "prune-unstructured_0.3"
     assert tag("digits", "latency_distribution", "prune-unstructured:0.3") == \
         "digits/latency_distribution/prune-unstructured_0.3"
     assert tag("m", "accuracy", "a/b>c d") == "m/accuracy/a_b_c_d"
     assert sanitize_tag("") == "_"
+
+
+# `harness compare`, the dashboard's data, the HTML report and the TensorBoard export give the same speedup and size
+# ratio (Compression Board's meaning: base / variant) for the same pair (here, to share this module's bench).
+def _compare_rows(db) -> dict[str, dict]:
+    proc = harness("compare", "latest", "--json", "--db", str(db))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    return {r["name"]: r for r in out["rows"] if r.get("batch_size") == 1}
+
+
+def test_compare_dashboard_report_and_tensorboard_agree(dash_db, tmp_path):
+    rows = _compare_rows(dash_db)
+    int8 = rows["int8-static"]
+    assert int8["size_ratio"] > 1.5 and int8["speedup_p50"] is not None
+
+    reader = ReportReader(dash_db)
+    data = reader.run_data(reader.runs()["run_id"].iloc[0])
+    full = with_ratios(data.table, data.root_id)          # the dashboard's and the report's table
+    dash = full[(full["name"] == "int8-static") & (full["batch_size"] == 1)].iloc[0]
+    assert dash["size_ratio"] == pytest.approx(int8["size_ratio"])
+    assert dash["speedup_p50"] == pytest.approx(int8["speedup_p50"])
+
+    report = tmp_path / "report.html"
+    assert harness("report", "latest", "-o", str(report), "--db", str(dash_db)).returncode == 0
+    text = report.read_text()
+    assert "Size ratio (base/variant)" in text and "Speedup p50 (base/variant)" in text
+    assert f"{round(int8['size_ratio'], 4):.4g}" in text and f"{round(int8['speedup_p50'], 4):.4g}" in text
+
+    logdir = tmp_path / "tb"
+    assert harness("export-tensorboard", "latest", "--logdir", str(logdir), "--db", str(dash_db)).returncode == 0
+    acc = _accumulate(logdir)
+    scalars = {t: acc.Scalars(t)[0].value for t in acc.Tags()["scalars"]}     # step 0 = batch size 1 first
+    # TensorBoard stores float32
+    assert scalars["digits/compression/size_ratio/int8-static"] == pytest.approx(int8["size_ratio"], rel=1e-6)
+    assert scalars["digits/compression/speedup/int8-static"] == pytest.approx(int8["speedup_p50"], rel=1e-6)
+
+
+def test_commands_run_without_argv(dash_db, capsys):
+    """asv style: the command's plain function takes keyword arguments; the CLI only maps flags onto them."""
+    from harness.commands import compare
+
+    assert compare.run(run="latest", json=True, db=str(dash_db)) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["rows"] if r.get("batch_size") == 1}
+    assert rows["int8-static"]["size_ratio"] == pytest.approx(_compare_rows(dash_db)["int8-static"]["size_ratio"])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store
-from harness.errors import StoreError, UsageError
-
-TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers")
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, store_at)
+from harness.core.errors import StoreError, UsageError
 
 
 def register(sub) -> None:
@@ -20,60 +19,56 @@ def register(sub) -> None:
     p.add_argument("--outputs-type", choices=["pickle", "numpy", "json"], default=None,
                    help="cc: file type of the per-instance outputs (C&C's outputs_type; default pickle)")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=from_args(run))
 
 
-def run(args) -> int:
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
-    if args.outputs_type is not None and args.format != "cc":
+def run(*, run, db=DEFAULT_DB, format='parquet', lock_timeout=DEFAULT_LOCK_TIMEOUT_S, out='.',
+        outputs_type=None) -> int:
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
+    if outputs_type is not None and format != "cc":
         raise UsageError("--outputs-type applies to --format cc only")
-    if args.format in ("cc", "cb"):
-        return _export_interop(store, run_id, args)
-    out = Path(args.out)
+    if format in ("cc", "cb"):
+        return _export_interop(store, run_id, format, out, outputs_type or "pickle")
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create output directory {out}: {exc.strerror}") from None
     written = []
-    with store.read() as con:
-        for table in TABLES:
-            if table == "samples":
-                sql = ("SELECT s.* FROM samples s JOIN measurements m USING (measurement_id) "
-                       "WHERE m.run_id = $1 ORDER BY s.measurement_id, s.round, s.seq")
-            else:
-                sql = f"SELECT * FROM {table} WHERE run_id = $1"
-            arrow = con.sql(sql, params=[run_id]).to_arrow_table()
-            path = out / f"{run_id}-{table}.{args.format}"
-            if args.format == "parquet":
-                import pyarrow.parquet as pq
+    from harness.store.queries import run_tables_arrow
 
-                pq.write_table(arrow, path)
-            elif args.format == "csv":
-                import pyarrow.csv as pacsv
+    for table, arrow in run_tables_arrow(store, run_id):
+        path = out / f"{run_id}-{table}.{format}"
+        if format == "parquet":
+            import pyarrow.parquet as pq
 
-                pacsv.write_csv(arrow, path)
-            else:
-                import json
+            pq.write_table(arrow, path)
+        elif format == "csv":
+            import pyarrow.csv as pacsv
 
-                with open(path, "w") as f:
-                    json.dump(arrow.to_pylist(), f, default=str)
-            written.append(str(path))
+            pacsv.write_csv(arrow, path)
+        else:
+            import json
+
+            with open(path, "w") as f:
+                json.dump(arrow.to_pylist(), f, default=str)
+        written.append(str(path))
     for w in written:
         print(w)
     return 0
 
 
-def _export_interop(store, run_id: str, args) -> int:
-    if args.format == "cc":
+def _export_interop(store, run_id: str, format: str, out: str, outputs_type: str) -> int:
+    if format == "cc":
         from harness.interop.cc import export_cc
 
-        notes = export_cc(store, run_id, args.out, outputs_type=args.outputs_type or "pickle")
-        where = Path(args.out) / "models.json"
+        notes = export_cc(store, run_id, out, outputs_type=outputs_type)
+        where = Path(out) / "models.json"
     else:
         from harness.interop.cb import export_cb
 
-        where, notes = export_cb(store, run_id, args.out)
+        where, notes = export_cb(store, run_id, out)
     for note in notes:
         print(f"note: {note}")
     print(where)

@@ -2,7 +2,7 @@
 directories (harness.interop.cc) and Compression Board's benchmark JSON (harness.interop.cb)."""
 from __future__ import annotations
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 class ImportFormatError(HarnessError):

@@ -455,7 +455,7 @@ def _write_outputs(hdf5: str, ids: dict[str, str], out: Path, outputs_type: str)
 
     import numpy as np
 
-    from harness.outputs_file import OutputsFile
+    from harness.store.outputs_file import OutputsFile
 
     of = OutputsFile(hdf5)
     stored = of.variants()
