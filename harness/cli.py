@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "harness.commands.sweep",
     "harness.commands.predict",
     "harness.commands.recommend",
+    "harness.commands.import_cmd",
 ]
 
 

@@ -346,6 +346,7 @@ class Engine:
         mine = [j for j in jobs if j.variant.variant_id == variant.variant_id]
         rows = [self._measurement_row(run_id, j, idle) for j in mine]
         q_rows, l_rows = quality.rows(run_id, variant, by_id) if quality is not None else ([], [])
+        a_rows = quality.activation_rows(run_id, variant, by_id) if quality is not None else []
         with self.store.write() as con:
             self.store.insert_rows(con, "variants", [variant.row(run_id, utcnow())])
             self.store.insert_rows(con, "measurements", rows)
@@ -354,6 +355,7 @@ class Engine:
                     self.store.insert_samples(con, j.measurement_id, j.rounds)
             self.store.insert_rows(con, "quality", q_rows)
             self.store.insert_rows(con, "layers", l_rows)
+            self.store.insert_rows(con, "activations", a_rows)
         for j, row in zip(mine, rows):
             if row["status"] == "ok":
                 self.echo(f"  {variant.name:<40} {j.scenario.label:<6} p50 {row['p50_ms']:.4f} ms  "

@@ -143,6 +143,21 @@ class QualityPass:
             log.warning("layer statistics for %s failed: %s", variant.name, exc)
             return []
 
+    def activation_rows(self, run_id: str, variant: Variant, variants: dict[str, Variant]) -> list[dict]:
+        """Per-layer activation similarity to the variant's base (harness.activations), ONNX pairs only."""
+        base = variants.get(variant.base_id) if variant.base_id else None
+        if (self.eval_data is None or base is None or not variant.ok or not base.ok
+                or not str(variant.path or "").endswith(".onnx") or not str(base.path or "").endswith(".onnx")):
+            return []
+        from harness.activations import compare_files
+
+        try:
+            rows = compare_files(base.path, variant.path, self.eval_data)
+        except Exception as exc:   # a view: a graph onnxruntime cannot expose is still measured
+            log.warning("activation comparison for %s failed: %s", variant.name, exc)
+            return []
+        return [dict(r, run_id=run_id, variant_id=variant.variant_id, reference_id=base.variant_id) for r in rows]
+
     def close(self) -> None:
         self.outputs.clear()
 

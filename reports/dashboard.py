@@ -23,6 +23,7 @@ from harness.reports.behaviour import (CLASSIFICATION_KINDS, EMBEDDING_KINDS, Be
                                       contrast)
 from harness.reports.data import ReportReader, RunData, StoreBusy, StoreState, probe, with_ratios
 from harness.reports.metrics import METRICS, metric_options
+from harness.reports.behaviour_panel import BehaviourPanel, activation_pane
 from harness.reports.tables import board_table, display_table
 
 ALL = "(all)"
@@ -85,12 +86,14 @@ class Dashboard(pn.viewable.Viewer):
         self.table_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.download = pn.widgets.FileDownload(callback=self._csv, filename="variants.csv",
                                                 label="Download CSV", width=180)
-        self.pareto_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
-        self.tree_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+        # fixed-size frames: their labels are placed in pixels (harness.reports.label_layout), stretching would move them
+        self.pareto_pane = pn.pane.Bokeh()
+        self.tree_pane = pn.pane.Bokeh()
         self.latency_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.latency_note = pn.Column(sizing_mode="stretch_width")
         self.behaviour_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.behaviour_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS])
+        self.behaviour_more = BehaviourPanel(_CSS)
         self.layers_pane = pn.Column(sizing_mode="stretch_width")
         self.history_pane = pn.Column(sizing_mode="stretch_width")
         self.run_info = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
@@ -133,7 +136,8 @@ class Dashboard(pn.viewable.Viewer):
             ("Pareto", pn.Column(axes, self.pareto_pane, sizing_mode="stretch_width")),
             ("Provenance", pn.Column(colour, self.tree_pane, sizing_mode="stretch_width")),
             ("Latency", pn.Column(lat, self.latency_note, self.latency_pane, sizing_mode="stretch_width")),
-            ("Behaviour", pn.Column(beh, self.behaviour_summary, self.behaviour_pane, sizing_mode="stretch_width")),
+            ("Behaviour", pn.Column(beh, self.behaviour_summary, self.behaviour_pane, self.behaviour_more.view,
+                                    sizing_mode="stretch_width")),
             ("Layers", pn.Column(lay, self.layers_pane, sizing_mode="stretch_width")),
             ("History", pn.Column(hist, self.history_pane, sizing_mode="stretch_width")),
             ("Run", self.run_info),
@@ -348,6 +352,7 @@ class Dashboard(pn.viewable.Viewer):
         if data is None or self.variant_a is None or self.variant_b is None:
             self.behaviour_summary.object = "Pick two variants."
             self.behaviour_pane.object = ""
+            self.behaviour_more.clear()
             return
         name_a, name_b = data.variant_label(self.variant_a), data.variant_label(self.variant_b)
         try:
@@ -355,10 +360,12 @@ class Dashboard(pn.viewable.Viewer):
         except BehaviourUnavailable as exc:
             self.behaviour_summary.object = f"**No per-instance comparison.** {exc}"
             self.behaviour_pane.object = ""
+            self.behaviour_more.clear()
             return
         except OSError as exc:   # a half-written or removed HDF5 file
             self.behaviour_summary.object = f"**Cannot read the outputs file:** {exc}"
             self.behaviour_pane.object = ""
+            self.behaviour_more.clear()
             return
         kinds = CLASSIFICATION_KINDS if comp.classification else EMBEDDING_KINDS
         if comp.kind != self.kind:
@@ -370,12 +377,14 @@ class Dashboard(pn.viewable.Viewer):
             head = (f"**{len(comp.changed)} of {comp.n} instances flipped** between {name_a} and {name_b} "
                     f"(top-1 agreement {agree:.1f} %). Mean {comp.kind}: {comp.scores.mean():.4g}.")
             if not comp.changed:
-                head += " Nothing to list: both variants predict the same class for every instance."
+                head += (" No flips: both variants predict the same class for every instance; the instances "
+                         "whose outputs moved most are listed below.")
         else:
             head = (f"Embeddings: the {len(comp.changed)} instances whose output moved most between {name_a} and "
                     f"{name_b} (lowest cosine similarity first). Mean {comp.kind}: {comp.scores.mean():.4g}.")
         self.behaviour_summary.object = head
         self.behaviour_pane.object = changed_table_html(comp, name_a, name_b) if comp.changed else ""
+        self.behaviour_more.show(comp, name_a, name_b)
 
     @param.depends("layer_variant", watch=True)
     def _update_layers(self) -> None:
@@ -396,8 +405,20 @@ class Dashboard(pn.viewable.Viewer):
             "param_count": "parameters", "sparsity": "sparsity (%)",
             "change_mean_rel": "mean rel. change vs base (%)", "change_max_rel": "max rel. change vs base (%)"})
         self.layers_pane.objects = [
-            pn.pane.Bokeh(plots.layers_figure(layers, name), sizing_mode="stretch_width"),
+            pn.Row(pn.pane.Bokeh(plots.layers_figure(layers, name), sizing_mode="stretch_width"),
+                   self._activations(name), sizing_mode="stretch_width"),
             pn.widgets.Tabulator(shown, disabled=True, show_index=False, sizing_mode="stretch_width")]
+
+    def _activations(self, name: str):
+        """Activation similarity to the base, beside the weight change (same variant)."""
+        from harness.store import interop
+
+        try:
+            rows = interop.activations(self.reader.store, self.run_id, self.layer_variant)
+        except StoreError:
+            rows = []
+        base = rows[0]["reference_id"] if rows else None
+        return activation_pane(rows, name, self.data.variant_label(base) if base else "its base")
 
     @param.depends("history_metric", watch=True)
     def _update_history(self) -> None:

@@ -36,8 +36,12 @@ GROUPS = {
     "harness.layers": (3, "engine"), "harness.environment": (3, "engine"), "harness.regress": (3, "engine"),
     "harness.fleet": (3, "engine"),
     "harness.commands": (4, "commands"), "harness.cli": (4, "commands"), "harness.__main__": (4, "commands"),
+    # the earlier tools' file formats (read into / written from the store), and what builds on them
+    "harness.interop": (2, "interop"),
+    "harness.monitor": (3, "engine"), "harness.monitor_bench": (3, "engine"), "harness.activations": (3, "engine"),
 }
-EXTRA_EDGES = {("exporters", "runtimes"), ("reports", "meta")}   # exporters build TensorRT plans with the runtimes' helpers
+# exporters build TensorRT plans with the runtimes' helpers; the dashboard's Recommend tab asks harness.meta
+EXTRA_EDGES = {("exporters", "runtimes"), ("reports", "meta")}
 
 
 def module_name(path: Path) -> str:

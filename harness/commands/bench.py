@@ -24,6 +24,10 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="export variants and measure them on a device",
                        description="Benchmark ONNX models, or (with no model) the shipped example's variants.")
     p.add_argument("models", nargs="*", metavar="MODEL.onnx", help="ONNX files to benchmark (default: the example)")
+    p.add_argument("--monitor", metavar="DIR",
+                   help="measure the checkpoints of a LocalModelMonitor / Compress and Compare directory")
+    p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
+                   help="--monitor: function returning the torch module its .pth state dicts fit")
     p.add_argument("--example", default=d.example,
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
@@ -66,6 +70,15 @@ def register(sub) -> None:
 
 def func(args) -> int:
     config = config_from_args(args)
+    if getattr(args, "monitor", None):
+        if args.models or args.recipes or args.example != config.__class__().example:
+            raise UsageError("--monitor DIR measures that directory's checkpoints: drop the model files, "
+                             "--example and --recipe")
+        if args.cluster or args.boards:
+            raise UsageError("--monitor DIR benches on this machine; --cluster/--boards do not apply to it")
+        return run(config, monitor=args.monitor, model_factory=args.model_factory)
+    if getattr(args, "model_factory", None):
+        raise UsageError("--model-factory applies to --monitor DIR only")
     if args.cluster or args.boards:
         from harness.fleet.cli import run_fleet
 
@@ -93,13 +106,19 @@ def config_from_args(args):
     )
 
 
-def run(config) -> int:
-    """Run one bench (a harness.plan.BenchConfig) and report it; callable without argv."""
+def run(config, monitor: str | None = None, model_factory: str | None = None) -> int:
+    """Run one bench (a harness.plan.BenchConfig) and report it; callable without argv. `monitor`: a
+    LocalModelMonitor directory whose checkpoints are measured instead of the example (harness.monitor_bench)."""
     import sys
 
-    from harness.engine import run_bench
+    if monitor:
+        from harness.monitor_bench import run_monitor_bench
 
-    result = run_bench(config)
+        result = run_monitor_bench(config, monitor, model_factory)
+    else:
+        from harness.engine import run_bench
+
+        result = run_bench(config)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"

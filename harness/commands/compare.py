@@ -36,8 +36,9 @@ def run(*, run, base='fp32', db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOC
         # the base first, then in provenance order (a chain after its base), then by name
         rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
         all_rows += [r | {"board": board} for r in rows] if board else rows
+    user = _user_metrics(store, run_id)
     if json:
-        print_json({"run_id": run_id, "base": base, "rows": all_rows})
+        print_json({"run_id": run_id, "base": base, "rows": all_rows, "user_metrics": user})
         return 0
     for board in groups:
         rows = [r for r in all_rows if r.get("board") == board]
@@ -48,4 +49,20 @@ def run(*, run, base='fp32', db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOC
         for r in rows:
             if r["status"] != "ok" and r.get("error"):
                 print(f"  {r['name']}: {r['status']}: {r['error']}")
+    if user:
+        # metrics a training script logged (LocalModelMonitor) or an imported file carried, as they were given
+        names = list(dict.fromkeys(m for values in user.values() for m in values))
+        print("\nuser metrics (as logged or imported):")
+        by_name = {r["name"]: r["variant_id"] for r in all_rows}
+        order = dict.fromkeys(r["name"] for r in all_rows if r["variant_id"] in user)
+        print_table([{"name": n, **user[by_name[n]]} for n in order], ["name", *names], ["variant", *names])
     return 0
+
+
+def _user_metrics(store, run_id: str) -> dict[str, dict]:
+    from harness.store import interop
+
+    out: dict[str, dict] = {}
+    for r in interop.user_metrics(store, run_id):
+        out.setdefault(r["variant_id"], {})[r["name"]] = r["value"] if r["raw"] is None else r["raw"]
+    return out

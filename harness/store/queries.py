@@ -73,9 +73,9 @@ def comparison_rows(db, run_id: str) -> tuple[list[dict], list[dict], list[dict]
     """(variants, measurements, quality) rows of one run, as harness.core.comparison.against_base takes them."""
     variants = variants_of_run(db, run_id, order="created_at, name")
     measurements = rows(
-        db, "SELECT measurement_id, variant_id, status, batch_size, threads, provider, p50_ms, p90_ms, "
-            "peak_rss_bytes, maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj, board FROM "
-            "measurements WHERE run_id = ?", [run_id])
+        db, "SELECT measurement_id, variant_id, status, batch_size, threads, provider, p50_ms, p90_ms, mean_ms, "
+            "peak_rss_bytes, maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj, avg_power_mw, board "
+            "FROM measurements WHERE run_id = ?", [run_id])
     quality = rows(db, "SELECT variant_id, reference, metric, value, board FROM quality WHERE run_id = ? AND "
                        "(reference = 'task' OR metric = 'top1_agreement')", [run_id])
     return variants, measurements, quality

@@ -182,5 +182,55 @@ CREATE TABLE predictor_data (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4}
+
+# v5: what other tools' users bring (Compress and Compare models.json, Compression Board JSON, LocalModelMonitor):
+# a variant's free-text tag, user metrics and their definitions, operation parameter specs, training curves,
+# and per-layer activation similarity between a variant and its base.
+V5 = """
+ALTER TABLE variants ADD COLUMN tag VARCHAR;
+CREATE TABLE metric_defs (
+    run_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    is_primary BOOLEAN,
+    format VARCHAR,                     -- d3 format string, as Compress and Compare writes it
+    unit VARCHAR,
+    min DOUBLE,
+    max DOUBLE,
+    extra VARCHAR                       -- JSON: any other keys of the definition, kept for export
+);
+CREATE TABLE operation_defs (
+    run_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    parameters VARCHAR,                 -- JSON {param: {type, min, max, options, format}}
+    extra VARCHAR                       -- JSON
+);
+CREATE TABLE user_metrics (
+    run_id VARCHAR NOT NULL,
+    variant_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    value DOUBLE,                       -- null when the tool recorded null or a non-number
+    raw VARCHAR,                        -- JSON of a non-numeric value
+    source VARCHAR                      -- monitor | cc | cb
+);
+CREATE TABLE curves (
+    run_id VARCHAR NOT NULL,
+    variant_id VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,             -- training | validation
+    metric VARCHAR NOT NULL,
+    step INTEGER NOT NULL,
+    value DOUBLE
+);
+CREATE TABLE activations (
+    run_id VARCHAR NOT NULL,
+    variant_id VARCHAR NOT NULL,
+    reference_id VARCHAR NOT NULL,      -- the base the activations are compared with
+    layer VARCHAR NOT NULL,             -- tensor name in both graphs
+    op_type VARCHAR,
+    cka DOUBLE,                         -- linear CKA over the eval instances (1 = same representation)
+    cosine DOUBLE,                      -- mean per-instance cosine; null when the shapes differ
+    n INTEGER
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5}
 LATEST = max(MIGRATIONS)
