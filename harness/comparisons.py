@@ -75,6 +75,8 @@ def compare(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
     q = task_quality(quality)
     agreement = {r["variant_id"]: r["value"] for r in quality
                  if r.get("reference") == "root" and r.get("metric") == "top1_agreement"}
+    cosine = {r["variant_id"]: r["value"] for r in quality
+              if r.get("reference") == "root" and r.get("metric") == "cosine_similarity"}
     ok_meas = [m for m in measurements if m.get("status", "ok") == "ok"]
     base_meas = {_scenario(m): m for m in ok_meas if m["variant_id"] == b["variant_id"]}
     q_metric, q_base = q.get(b["variant_id"], (None, None))
@@ -95,6 +97,8 @@ def compare(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
             "quality_drop": (q_base - value) * 100.0 if value is not None and q_base is not None else None,
             "quality_retention_pct": _ratio(value, q_base) * 100.0 if _ratio(value, q_base) is not None else None,
             "top1_agreement_root": agreement.get(v["variant_id"]),
+            "cosine_root": cosine.get(v["variant_id"]),
+            "no_effect": _info(v).get("no_effect"),
         })
         mine = [m for m in ok_meas if m["variant_id"] == v["variant_id"]]
         if not mine:
@@ -117,6 +121,18 @@ def compare(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
     return rows
 
 
+def _info(v: dict[str, Any]) -> dict[str, Any]:
+    info = v.get("info")
+    if isinstance(info, str) and info:
+        import json
+
+        try:
+            info = json.loads(info)
+        except ValueError:
+            info = None
+    return info if isinstance(info, dict) else {}
+
+
 def _empty_perf() -> dict[str, Any]:
     keys = ("batch_size", "threads", "provider", "p50_ms", "p90_ms", "speedup_p50", "speedup_p90", "memory_metric",
             "memory_bytes", "memory_reduction_pct", "energy_per_inference_mj", "energy_reduction_pct")
@@ -131,5 +147,5 @@ def load_rows(store, run_id: str) -> tuple[list[dict], list[dict], list[dict]]:
         "maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj FROM measurements WHERE run_id = ?",
         [run_id])
     quality = store.query("SELECT variant_id, reference, metric, value FROM quality WHERE run_id = ? AND "
-                          "(reference = 'task' OR metric = 'top1_agreement')", [run_id])
+                          "(reference = 'task' OR metric IN ('top1_agreement', 'cosine_similarity'))", [run_id])
     return variants, measurements, quality

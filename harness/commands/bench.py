@@ -24,7 +24,9 @@ def register(sub) -> None:
     p.add_argument("--example", default="digits",
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
-                   help='variant recipe, repeatable, e.g. "int8-static" or "prune-structured:0.5>int8-static"')
+                   help='variant recipe, repeatable, e.g. "int8-static" or "prune-unstructured:0.5>int8-static"; '
+                        '"default" gives the standard set for the model (ONNX files: int8-static, int8-dynamic, '
+                        'fp16, prune-unstructured:0.5, and tensorrt on GPUs)')
     p.add_argument("--device", default="cpu", help="device profile: cpu, nvidia-gpu, jetson (default cpu)")
     p.add_argument("--runtime", default="onnxruntime", help="runtime (default onnxruntime)")
     p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
@@ -34,6 +36,14 @@ def register(sub) -> None:
                    help="comma-separated batch sizes, e.g. 1,8 (default: the model's fixed batch, else 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=DxD",
                    help="shape of an input with dynamic dimensions, e.g. input=1x3x224x224; repeatable")
+    p.add_argument("--dim", action="append", metavar="SYMBOL=N",
+                   help="size of every input axis carrying this dimension symbol, e.g. --dim sequence=512; "
+                        "repeatable (also fixed in onnxruntime's session)")
+    p.add_argument("--inputs", metavar="FILE.npz",
+                   help="real inputs for ONNX files: one array per graph input, leading axis = calls "
+                        "(a scalar input has shape (N,)); feeds the timed loop, int8-static calibration and drift")
+    p.add_argument("--labels", metavar="FILE.npy",
+                   help="integer class of each instance of the --inputs calls: accuracy of every variant")
     p.add_argument("--min-iterations", type=int, default=200, help="timed calls per scenario, at least (200)")
     p.add_argument("--min-duration", type=float, default=1.0, help="timed seconds per scenario, at least (1.0)")
     p.add_argument("--warmup", type=int, default=10, help="warmup calls before each round (10)")
@@ -55,7 +65,8 @@ def run(args) -> int:
     import sys
 
     from harness.engine import run_bench
-    from harness.inputs import parse_shape_overrides
+    from harness.commands.bench_summary import print_summary
+    from harness.inputs import parse_dim_overrides, parse_shape_overrides
     from harness.plan import BenchConfig
 
     if args.min_iterations < 1 or args.min_duration < 0 or args.rounds < 1 or args.warmup < 0:
@@ -65,6 +76,7 @@ def run(args) -> int:
         device=args.device, runtime=args.runtime, provider=args.provider,
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
+        dims=parse_dim_overrides(args.dim), inputs=args.inputs, labels=args.labels,
         min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
         rounds=args.rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
         lock_timeout_s=args.lock_timeout, quality=not args.no_quality, idle_s=args.idle,
@@ -72,6 +84,8 @@ def run(args) -> int:
         progress=not args.no_progress,
     )
     result = run_bench(config)
+    print(f"run {result.run_id} {result.status}: {result.variants} variant(s)")
+    print_summary(args.db, result.run_id, lock_timeout_s=args.lock_timeout)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"
@@ -79,6 +93,4 @@ def run(args) -> int:
         return 1
     for line in result.failed:
         print(f"harness: error: {line}", file=sys.stderr)
-    print(f"run {result.run_id} {result.status}: {result.variants} variant(s); "
-          f"see `harness show {result.run_id} --db {args.db}`")
     return 1 if result.failed else 0

@@ -204,6 +204,11 @@ class Store:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
+    def drift_rows(self, run_id: str, reference: str = "root") -> list[dict[str, Any]]:
+        """Quality rows of one run against `reference` (base | root), with their detail: per-output drift."""
+        return self.query("SELECT q.variant_id, q.reference, q.metric, q.value, q.detail FROM quality q "
+                          "WHERE q.run_id = ? AND q.reference = ?", [run_id, reference])
+
     def resolve_run(self, ref: str) -> str:
         """A run id (or unique prefix), `latest`, `TAG@latest`, `TAG@prev`, `TAG@N` (N-th newest, 0-based),
         or a baseline name set with `harness baseline set`."""
