@@ -56,10 +56,12 @@ def no_effect_reason(variant: Variant, base: Variant | None) -> str | None:
             return None
         if before == 0 or after >= SAME_SIZE * before:
             return (f"fp16 converted no weights ({after} of {before} float32 weight elements left, "
-                    f"{_size_text(variant, base)}); the graph may be fp16 already")
+                    f"{_size_text(variant, base)}): the graph may be fp16 already, or its weights sit in blocked ops")
     elif op == "prune-unstructured":
-        if not variant.info.get("pruned_weights"):
+        pruned = variant.info.get("pruned_weights") or 0
+        if pruned == 0:
             return "prune-unstructured zeroed no weights"
-        if (variant.sparsity or 0) <= (base.sparsity or 0):
-            return "prune-unstructured raised no weight sparsity above its base"
+        if "zeros_before" in variant.info and pruned <= variant.info["zeros_before"]:
+            return (f"prune-unstructured zeroed no new weights ({pruned} zeros, {variant.info['zeros_before']} "
+                    "before)")
     return None

@@ -63,7 +63,14 @@ class Fp16Exporter(Exporter):
         repaired = fix_cast_targets(converted)
         out = output_path(ctx, src, self.name, self.params())
         onnx.save(converted, str(out))
-        check_loads(out)
+        try:
+            check_loads(out)
+        except ExportError as exc:
+            if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
+                raise ExportError(f"{exc} (the fp16 converter does not retype If/Loop/Scan subgraph outputs; "
+                                  "try fp16:op_block_list=If, or convert the model to fp16 where it was made)"
+                                  ) from None
+            raise
         clamped = sum("truncated" in str(w.message) for w in caught)
         notes = [] if ctx.target_device != "cpu" else [
             "fp16 on a CPU: no native fp16 kernels in onnxruntime's CPU provider, expect no speedup"]

@@ -356,6 +356,9 @@ class Engine:
                     job.ready = job.handle.ready
                 except WorkerError as exc:
                     job.error = str(exc)
+                    if source_model is not None and real is None:
+                        # e.g. a scalar sample rate that must be 16000: random values take the wrong branch
+                        job.error += "; its inputs were seeded random data: give real ones with --inputs FILE.npz"
                     self.echo(f"  {v.name} [{sc.label}]: {exc}")
                 jobs.append(job)
         return jobs

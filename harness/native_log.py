@@ -63,8 +63,26 @@ def captured_stderr() -> Iterator[NativeStderr]:
         cap.stop()
 
 
-def with_log(message: str, log: str) -> str:
-    """`message (runtime log: ...)` when the log says something the message does not."""
-    if not log or log in message:
+_PREFIX = re.compile(r"^\.*\s*(\d{4}-\d\d-\d\d [\d:.]+ )?\[[EWIVF]:onnxruntime:[^\]]*\]\s*")
+
+
+def _news(message: str, log: str) -> list[str]:
+    """Log lines (logger prefix removed) whose opening words the message does not already contain."""
+    out = []
+    for line in log.split(" | "):
+        text = _PREFIX.sub("", line).strip()
+        probe = text[:60]
+        if text and probe not in message and not any(probe in o for o in out):
+            out.append(text)
+    return out
+
+
+def with_log(message: str, log: str, limit: int = 300) -> str:
+    """`message (runtime log: ...)` when the log says something the message does not; one line either way."""
+    news = _news(message, log) if log else []
+    if not news:
         return message
-    return f"{message} (runtime log: {log})"
+    extra = " | ".join(news)
+    if len(extra) > limit:
+        extra = "..." + extra[-limit:]
+    return f"{message} (runtime log: {extra})"

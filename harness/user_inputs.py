@@ -138,7 +138,10 @@ def load_inputs(path: str, specs: list[InputSpec], dims: dict[str, int] | None =
         batch = int(arrays[specs[0].name].shape[1])
     else:
         batch = 1
-    calls = [{s.name: np.ascontiguousarray(arrays[s.name][i]) for s in specs} for i in range(n)]
+    # arr[i:i+1].reshape keeps 0-d arrays 0-d (arr[i] of a (N,) array is a numpy scalar, which onnxruntime
+    # refuses, and ascontiguousarray would make it shape (1,))
+    calls = [{s.name: arrays[s.name][i:i + 1].reshape(arrays[s.name].shape[1:]).copy() for s in specs}
+             for i in range(n)]
     return CallInputs(path=str(path), calls=calls, batch_size=batch,
                       symbols={k: v[0] for k, v in bound.items()})
 

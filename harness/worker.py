@@ -59,6 +59,15 @@ def _concat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.stack(arrays) if arrays[0].ndim == 0 else np.concatenate(arrays)
 
 
+def _error_text(exc: BaseException, what: str) -> str:
+    """onnxruntime's exceptions carry a long C++ prefix; keep the status message a user can act on."""
+    if "ONNXRuntimeError" in str(exc):
+        from harness.runtimes.onnxruntime_runtime import summarize_ort_error
+
+        return f"{what}: {summarize_ort_error(exc)}"
+    return first_line(exc, 300)
+
+
 def worker_main(conn, init: WorkerInit) -> None:
     from harness.native_log import NativeStderr, with_log
     from harness.runtimes import runtime_class
@@ -97,7 +106,7 @@ def worker_main(conn, init: WorkerInit) -> None:
         send(("error", str(exc)))
         return
     except Exception as exc:  # report, don't traceback: the parent turns it into a one-line failure
-        send(("error", first_line(exc, 300)))
+        send(("error", _error_text(exc, "first inference failed")))
         return
     while True:
         try:
@@ -130,7 +139,7 @@ def worker_main(conn, init: WorkerInit) -> None:
         except HarnessError as exc:
             send(("error", str(exc)))
         except Exception as exc:
-            send(("error", first_line(exc, 300)))
+            send(("error", _error_text(exc, f"{kind} failed")))
 
 
 class WorkerHandle:
