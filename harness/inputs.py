@@ -218,7 +218,9 @@ def _missing_text(missing: list[tuple[InputSpec, int, Any]]) -> str:
     example = "x".join(str(x) if isinstance(x, int) else ("1" if j == 0 else "N") for j, x in enumerate(spec.dims))
     if f"--input-shape {spec.name}={example}" not in hints:
         hints.append(f"--input-shape {spec.name}={example}")
-    return "; ".join(parts) + "; give its size with " + " or ".join(hints)
+    if len(hints) == 2:     # one --dim (or one input) plus the per-input form
+        return "; ".join(parts) + "; give its size with " + " or ".join(hints)
+    return "; ".join(parts) + "; give the sizes with " + " ".join(hints[:-1]) + " (or " + hints[-1] + ")"
 
 
 def random_inputs(specs: list[InputSpec], shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:

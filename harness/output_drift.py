@@ -168,3 +168,16 @@ def drift_table(quality: list[dict[str, Any]], names: dict[str, str], reference:
 def present_columns(rows: list[dict[str, Any]]) -> list[str]:
     """The table columns some row has a value for (a metric no output has is not shown at all)."""
     return [label for label, _ in TABLE_COLUMNS if any(r.get(label) is not None for r in rows)]
+
+
+_CELL_FORMATS = {"cosine": "{:.5f}", "MSE": "{:.3g}", "max |diff|": "{:.3g}", "top-1 agree %": "{:.1f}",
+                 "flips": "{:.0f}", "KL nats": "{:.3g}", "equal %": "{:.1f}"}
+
+
+def formatted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The drift table as text cells (cosine to 5 decimals: 0.99996 is not 1)."""
+    out = []
+    for r in rows:
+        out.append({k: (_CELL_FORMATS[k].format(v) if k in _CELL_FORMATS and v is not None else v)
+                    for k, v in r.items()})
+    return out

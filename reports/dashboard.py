@@ -20,7 +20,7 @@ from reports import plots
 from reports.behaviour import CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html, compare
 from reports.data import Reader, RunData, StoreBusy, StoreState, probe, with_ratios
 from reports.metrics import METRICS, metric_options
-from reports.tables import display_table
+from reports.tables import display_table, drift_frame
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
@@ -78,6 +78,9 @@ class Dashboard(pn.viewable.Viewer):
                                                  sizing_mode="stretch_width", layout="fit_data_table",
                                                  )
         self.table_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.drift_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.drift_widget = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
+                                                 sizing_mode="stretch_width", layout="fit_data_table")
         self.download = pn.widgets.FileDownload(callback=self._csv, filename="variants.csv",
                                                 label="Download CSV", width=180)
         self.pareto_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
@@ -117,7 +120,8 @@ class Dashboard(pn.viewable.Viewer):
         hist = pn.Param(self, parameters=["history_metric"], show_name=False,
                         widgets={"history_metric": {"type": w.Select, "name": "Metric"}})
         tabs = pn.Tabs(
-            ("Variants", pn.Column(self.table_note, self.download, self.table_widget, sizing_mode="stretch_width")),
+            ("Variants", pn.Column(self.table_note, self.download, self.table_widget, self.drift_note,
+                                   self.drift_widget, sizing_mode="stretch_width")),
             ("Pareto", pn.Column(axes, self.pareto_pane, sizing_mode="stretch_width")),
             ("Provenance", pn.Column(colour, self.tree_pane, sizing_mode="stretch_width")),
             ("Latency", pn.Column(lat, self.latency_note, self.latency_pane, sizing_mode="stretch_width")),
@@ -253,9 +257,13 @@ class Dashboard(pn.viewable.Viewer):
         reasons = sorted({str(r) for r in full["energy_reason"].dropna()})
         if "energy_per_inference_mj" in {k for k in METRICS if full[k].isna().all()} and reasons:
             notes.append("Energy: " + "; ".join(reasons) + ".")
-        if full["accuracy"].isna().all():
+        drift = drift_frame(self.data)
+        self.drift_widget.value = drift
+        self.drift_note.object = ("**Drift against the original, every output** (metrics that make no sense for "
+                                  "an output are left out)" if len(drift) else "")
+        if full["accuracy"].isna().all() and drift.empty:
             notes.append("Accuracy and drift come from the quality pass: run `harness bench` without "
-                         "`--no-quality` on an example with eval data.")
+                         "`--no-quality` (ONNX files: on --inputs FILE.npz, else on seeded random inputs).")
         failed = full[full["variant_status"] != "ok"]
         for _, r in failed.iterrows():
             notes.append(f"Variant **{r['name']}** {r['variant_status']}: {r['variant_error'] or 'no reason given'}")

@@ -27,3 +27,16 @@ def _significant(value: float | None, digits: int = 4) -> float | None:
     if value is None or value != value or value == 0:
         return value
     return float(f"{value:.{digits}g}")
+
+
+def drift_frame(data) -> pd.DataFrame:
+    """Per-output drift of every variant against the root (harness.output_drift.drift_table) as a frame."""
+    from harness.output_drift import drift_table, present_columns
+
+    if data is None or data.quality is None or data.quality.empty:
+        return pd.DataFrame()
+    names = dict(zip(data.table["variant_id"], data.table["name"]))
+    rows = drift_table(data.quality.to_dict("records"), names)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows, columns=["variant", "output", *present_columns(rows)])

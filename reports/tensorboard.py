@@ -8,6 +8,8 @@ Per variant `{model}` (the variant's name, e.g. `fp32`, `int8-static`):
   {model}/compression/speedup       base p50 / variant p50
   {model}/compression/accuracy_drop base - variant task metric, percentage points
   {model}/latency_histogram         histogram of the raw latency samples, ms
+  {model}/drift/{output}/{metric}   drift of every output against the original: cosine, mse, max_abs_diff,
+                                    top1_agreement_pct, kl_divergence (only the metrics that fit the output)
 Scalars are written at step = the variant's batch size, so multi-batch runs become a curve. A text summary
 (`summary/units`) states the units, which TensorBoard itself cannot show.
 """
@@ -17,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.comparisons import compare, load_rows
+
+
+DRIFT_TAGS = (("cosine", "cosine"), ("MSE", "mse"), ("max |diff|", "max_abs_diff"),
+              ("top-1 agree %", "top1_agreement_pct"), ("KL nats", "kl_divergence"))
 
 
 def _walltime(run: dict[str, Any]) -> float | None:
@@ -57,6 +63,12 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
                 scalar(f"{name}/compression/size_ratio", r.get("size_ratio"), step)
                 scalar(f"{name}/compression/speedup", r.get("speedup_p50"), step)
                 scalar(f"{name}/compression/accuracy_drop", r.get("quality_drop"), step)
+        from harness.output_drift import drift_table
+
+        names = {v["variant_id"]: v["name"] for v in variants}
+        for d in drift_table(store.drift_rows(run_id), names):
+            for label, key in DRIFT_TAGS:
+                scalar(f"{d['variant']}/drift/{d['output']}/{key}", d.get(label), 1)
         for m in measurements:
             if m.get("status") != "ok":
                 continue
@@ -69,7 +81,8 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
             tags.append(f"{name}/latency_histogram")
         writer.add_text("summary/units", "accuracy: % · latency: ms (p50; latency_p90: p90) · model_size: MB · "
                         "size_ratio and speedup: × against " + (rows[0]["base_name"] if rows else base)
-                        + " · accuracy_drop: percentage points", global_step=0, walltime=wall)
+                        + " · accuracy_drop: percentage points · drift/*: against the original, "
+                        "top1_agreement_pct in %, kl_divergence in nats", global_step=0, walltime=wall)
     finally:
         writer.close()
     return sorted(set(tags))

@@ -55,7 +55,7 @@ def print_summary(db: str, run_id: str, lock_timeout_s: float = 60.0, out=None) 
     """The comparison a user ran the bench for; a display problem never fails the bench."""
     from harness.comparisons import compare, load_rows
     from harness.errors import HarnessError
-    from harness.output_drift import drift_table, present_columns
+    from harness.output_drift import drift_table, formatted, present_columns
     from harness.store import Store
 
     out = out or sys.stdout
@@ -101,5 +101,5 @@ def print_summary(db: str, run_id: str, lock_timeout_s: float = 60.0, out=None) 
         if per_output and len(outputs) > 1:
             cols = present_columns(per_output)
             print(f"drift against {rows[0]['base_name']}, every output:", file=out)
-            print_table(per_output, ["variant", "output", *cols], out=out)
+            print_table(formatted(per_output), ["variant", "output", *cols], out=out)
     print(f"\nnext: harness dashboard --db {db}\n      harness compare {run_id} --db {db}", file=out)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
 
-COLUMNS = ["name", "batch_size", "size_bytes", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
-           "speedup_p90", "memory_reduction_pct", "quality", "quality_drop", "quality_retention_pct",
-           "energy_reduction_pct", "status"]
-HEADERS = ["variant", "bs", "size B", "size x", "size -%", "p50 ms", "speedup p50", "speedup p90", "mem -%",
-           "{metric}", "drop pts", "retained %", "energy -%", "status"]
+COLUMNS = ["name", "batch_size", "size", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
+           "speedup_p90", "memory", "memory_reduction_pct", "quality_pct", "quality_drop", "quality_retention_pct",
+           "energy_reduction_pct", "status_text"]
+HEADERS = ["variant", "bs", "size", "size x", "size -%", "p50 ms", "speedup p50", "speedup p90", "peak mem",
+           "mem -%", "{metric} %", "drop pts", "retained %", "energy -%", "status"]
 
 
 def register(sub) -> None:
@@ -31,10 +31,24 @@ def compare_run(args) -> int:
     if args.json:
         print_json({"run_id": run_id, "base": args.base, "rows": rows})
         return 0
+    from harness.output_drift import drift_table, formatted, present_columns
+    from harness.units import human_bytes
+
     metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
+    for r in rows:
+        r["size"], r["memory"] = human_bytes(r.get("size_bytes")), human_bytes(r.get("memory_bytes"))
+        r["quality_pct"] = None if r.get("quality") is None else 100.0 * r["quality"]
+        r["status_text"] = "ok, no effect" if r["status"] == "ok" and r.get("no_effect") else r["status"]
     print(f"run {run_id}: against {rows[0]['base_name'] if rows else args.base}")
     print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
     for r in rows:
         if r["status"] != "ok" and r.get("error"):
             print(f"  {r['name']}: {r['status']}: {r['error']}")
+        elif r.get("no_effect"):
+            print(f"  {r['name']}: no effect: {r['no_effect']}")
+    names = {v["variant_id"]: v["name"] for v in variants}
+    drift = drift_table(store.drift_rows(run_id), names)
+    if drift:
+        print(f"\ndrift against the original ({rows[0]['base_name'] if rows else 'root'}), every output:")
+        print_table(formatted(drift), ["variant", "output", *present_columns(drift)])
     return 0

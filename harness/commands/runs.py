@@ -6,8 +6,8 @@ import json
 from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
 from harness.environment import effective_status
 
-MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "size_bytes", "p50_ms", "p90_ms", "p99_ms",
-                       "cv", "throughput_sps", "peak_rss_bytes", "energy_per_inference_mj", "count", "status"]
+MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "size", "p50_ms", "p90_ms", "p99_ms",
+                       "cv_pct", "throughput_sps", "peak_rss", "energy_per_inference_mj", "count", "status"]
 
 
 def register(sub) -> None:
@@ -75,12 +75,24 @@ def show_run(args) -> int:
     run = details["run"]
     print(f"run {run['run_id']}  {run['status']}  model={run['model']}  device={run['device']}  "
           f"tag={run['tag'] or '-'}  created {run['created_at']}")
+    from harness.output_drift import drift_table, formatted, present_columns
+    from harness.units import human_bytes
+
     failed = [v for v in details["variants"] if v["status"] != "ok"]
-    print_table(details["measurements"], MEASUREMENT_COLUMNS,
-                ["variant", "precision", "batch", "threads", "size_B", "p50_ms", "p90_ms", "p99_ms", "cv",
-                 "samples/s", "peak_rss_B", "mJ/inf", "n", "status"])
+    table = [m | {"size": human_bytes(m.get("size_bytes")), "peak_rss": human_bytes(m.get("peak_rss_bytes")),
+                  "cv_pct": None if m.get("cv") is None else 100.0 * m["cv"]} for m in details["measurements"]]
+    print_table(table, MEASUREMENT_COLUMNS,
+                ["variant", "precision", "batch", "threads", "size", "p50_ms", "p90_ms", "p99_ms", "cv %",
+                 "samples/s", "peak_rss", "mJ/inf", "n", "status"])
     for v in failed:
         print(f"variant {v['name']}: {v['status']}: {v['error']}")
+    for v in details["variants"]:
+        if v["status"] == "ok" and v["info"].get("no_effect"):
+            print(f"variant {v['name']}: no effect: {v['info']['no_effect']}")
+    drift = drift_table(store.drift_rows(run_id), {v["variant_id"]: v["name"] for v in details["variants"]})
+    if drift:
+        print("drift against the original, every output:")
+        print_table(formatted(drift), ["variant", "output", *present_columns(drift)])
     for m in details["measurements"]:
         if m["status"] != "ok":
             print(f"{m['name']} bs{m['batch_size']}: failed: {m['error']}")
