@@ -1,7 +1,8 @@
 """Drift of every output of a model against the same output of a reference (its base, or the original file).
 
 What an output is decides which metrics make sense for it:
-  logits          float [instances, classes>=2], not a sentence embedding or a hidden state: cosine, logits_mse,
+  logits          float [instances, classes>=2], not named like an embedding, a state or a detector head
+                  (TENSOR_HINTS): cosine, logits_mse,
                   max_abs_diff, top1_agreement, flip_count, kl_divergence (of the softmaxes)
   probabilities   the same shape with rows in [0, 1] summing to 1: cosine, mse, max_abs_diff, top1_agreement,
                   flip_count, kl_divergence (of the rows themselves)
@@ -19,7 +20,10 @@ import numpy as np
 
 from harness import drift
 
-EMBEDDING_HINTS = ("embed", "hidden", "feature", "pool", "sentence", "vector", "encod", "state", "token")
+# names of outputs that are not class scores even when shaped [instances, n]: embeddings and hidden states,
+# recurrent states, detector heads (boxes, objectness, masks)
+TENSOR_HINTS = ("embed", "hidden", "feature", "pool", "sentence", "vector", "encod", "state", "token", "box",
+                "anchor", "obj", "mask", "seg", "depth", "coord", "landmark", "keypoint")
 RAW_MSE = {"logits": "logits_mse"}
 
 
@@ -29,7 +33,7 @@ def output_kind(name: str, values: np.ndarray) -> str:
         return "integer"
     if a.dtype.kind != "f" or a.size == 0:
         return "other"
-    if any(h in name.lower() for h in EMBEDDING_HINTS):
+    if any(h in name.lower() for h in TENSOR_HINTS):
         return "tensor"
     if a.ndim == 2 and a.shape[1] >= 2 and np.all(np.isfinite(a)):
         rows = a.astype(np.float64)

@@ -56,6 +56,14 @@ def _open_npz(path: str) -> dict[str, np.ndarray]:
     p = Path(path)
     if not p.is_file():
         raise InputSpecError(f"--inputs {path}: file not found")
+    with open(p, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise InputSpecError(f"--inputs {path} holds a single array, not an .npz of named arrays; write it with "
+                             "np.savez(path, input_name=array, ...)")
+    if not magic.startswith(b"PK"):
+        raise InputSpecError(f"--inputs {path} is not a readable .npz file (not a zip archive); write it with "
+                             "np.savez(path, input_name=array, ...)")
     try:
         with np.load(p, allow_pickle=False) as data:
             if not hasattr(data, "files"):
@@ -65,7 +73,7 @@ def _open_npz(path: str) -> dict[str, np.ndarray]:
     except InputSpecError:
         raise
     except ValueError as exc:
-        if "pickle" in str(exc).lower():
+        if "object arrays" in str(exc).lower() or "pickle" in str(exc).lower():
             raise InputSpecError(f"--inputs {path} holds object arrays; save plain numeric arrays "
                                  "(np.savez(path, name=np.asarray(x, dtype=...)))") from None
         raise InputSpecError(f"--inputs {path} is not a readable .npz file ({message_line(exc, 120)})") from None

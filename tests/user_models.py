@@ -115,3 +115,22 @@ def make_detector_onnx(path: Path, seed: int = 0) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def make_example_without_eval_data():
+    """A shipped-example-shaped model factory with no eval data (like a random-weight net): drift of its
+    variants is measured on seeded random inputs."""
+    import torch
+    import torch.nn as nn
+
+    from examples.base import Example
+
+    def build():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 10)).eval()
+
+    return Example(name="tiny", task="none", build_model=build, example_inputs=(torch.zeros(1, 32),),
+                   input_names=["x"], output_names=["logits"], eval_data=lambda: None,
+                   calibration=lambda n: [{"x": np.random.default_rng(i).standard_normal((1, 32)).astype(np.float32)}
+                                          for i in range(min(n, 8))],
+                   default_recipes=["fp32", "int8-dynamic"])
