@@ -23,8 +23,11 @@ def _float32_weight_elements(path: str) -> int:
     from exporters.onnx_prune import _graphs
 
     model = onnx.load(str(path), load_external_data=False)
-    return sum(int(np.prod(i.dims)) for g in _graphs(model.graph) for i in g.initializer
-               if i.data_type == FLOAT32 and len(i.dims) >= 1)
+    graphs = list(_graphs(model.graph))
+    tensors = [i for g in graphs for i in g.initializer]
+    # weights inlined as Constant nodes count too
+    tensors += [a.t for g in graphs for n in g.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    return sum(int(np.prod(t.dims)) for t in tensors if t.data_type == FLOAT32 and len(t.dims) >= 1)
 
 
 def _size_text(variant: Variant, base: Variant) -> str:
@@ -54,7 +57,7 @@ def no_effect_reason(variant: Variant, base: Variant | None) -> str | None:
             before, after = _float32_weight_elements(base.path), _float32_weight_elements(variant.path)
         except Exception:
             return None
-        if before == 0 or after >= SAME_SIZE * before:
+        if same_size and (before == 0 or after >= SAME_SIZE * before):
             return (f"fp16 converted no weights ({after} of {before} float32 weight elements left, "
                     f"{_size_text(variant, base)}): the graph may be fp16 already, or its weights sit in blocked ops")
     elif op == "prune-unstructured":

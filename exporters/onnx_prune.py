@@ -1,7 +1,7 @@
 """Magnitude pruning of an ONNX graph's weight initializers, for models that come as a file (no torch module).
 
-The weights are the floating-point initializers (rank >= 2) feeding the weight operand of Conv, ConvTranspose,
-MatMul and Gemm, in the main graph and in If/Loop/Scan subgraphs. One global threshold over all of them zeroes
+The weights are the floating-point initializers and Constant nodes (rank >= 2) feeding the weight operand of
+Conv, ConvTranspose, MatMul and Gemm, in the main graph and in If/Loop/Scan subgraphs. One global threshold over all of them zeroes
 the `sparsity` fraction of smallest magnitudes (ties at the threshold go too), like the torch path's
 `global_magnitude_prune`. Quantized weights (int8 feeding DequantizeLinear) are not touched: prune before
 quantizing.
@@ -50,6 +50,14 @@ def weight_initializers(model) -> list:
             if init.name in used and init.name not in seen and init.data_type in FLOAT_TYPES and len(init.dims) >= 2:
                 seen.add(init.name)
                 out.append(init)
+        # exporters that inline weights write them as Constant nodes (often inside If branches)
+        for node in g.node:
+            if node.op_type == "Constant" and node.output and node.output[0] in used and node.output[0] not in seen:
+                for attr in node.attribute:
+                    t = attr.t
+                    if attr.name == "value" and t.data_type in FLOAT_TYPES and len(t.dims) >= 2:
+                        seen.add(node.output[0])
+                        out.append(t)
     return out
 
 
@@ -75,7 +83,7 @@ def prune_model(model, sparsity: float) -> dict:
         mask = np.abs(arr.astype(np.float64, copy=False)) > threshold
         pruned = np.where(mask, arr, np.zeros((), dtype=arr.dtype)).astype(arr.dtype)
         zeros += int(np.count_nonzero(~mask))
-        new = numpy_helper.from_array(pruned, init.name)
+        new = numpy_helper.from_array(pruned, init.name or None)
         init.ClearField("raw_data")
         init.CopyFrom(new)
     return {"pruned_weights": zeros, "weights": total, "tensors": len(inits), "zeros_before": zeros_before,

@@ -96,7 +96,7 @@ def build_variants(example, recipes: list[str], ctx: ExportContext, progress=Non
                 if isinstance(source, Variant):
                     done[key] = _skipped(step, name, key, source, ctx)
                 else:
-                    done[key] = _run_step(step, source, ctx, name, key)
+                    done[key] = _unique(_run_step(step, source, ctx, name, key), done, ctx, key, step)
                     if progress:
                         progress(name)
             source = done[key]
@@ -104,6 +104,19 @@ def build_variants(example, recipes: list[str], ctx: ExportContext, progress=Non
             if all(o.variant_id != variant.variant_id for o in out):
                 out.append(variant)
     return out
+
+
+def _unique(result: Artifact | Variant, done: dict, ctx: ExportContext, key: str, step: Step
+            ) -> Artifact | Variant:
+    """Two recipes that wrote the same bytes (two quantizers that found nothing to quantize) are still two
+    variants of the run: the later one gets the id of its recipe."""
+    if not isinstance(result, Artifact):
+        return result
+    taken = {(d if isinstance(d, Variant) else d.variant).variant_id for d in done.values()}
+    if result.variant.variant_id in taken:
+        return Artifact(result.variant.with_(variant_id=recipe_hash(ctx.example.name, key, step.params)),
+                        result.module)
+    return result
 
 
 def _run_step(step: Step, source: Artifact | None, ctx: ExportContext, name: str, key: str) -> Artifact | Variant:

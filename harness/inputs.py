@@ -19,6 +19,9 @@ _ONNX_TO_NUMPY = {
 }
 
 
+UNNAMED = {"", "?", "-1", "0", "None", "none", "unk", "unknown"}
+
+
 @dataclass(frozen=True)
 class InputSpec:
     name: str
@@ -68,7 +71,9 @@ def read_input_specs(path: str) -> list[InputSpec]:
             if d.HasField("dim_value") and d.dim_value > 0:
                 dims.append(int(d.dim_value))
             else:
-                dims.append(d.dim_param or None)
+                # "?", "-1" and "0" written as symbols mean "unknown": unnamed, not a symbol shared by every
+                # axis that carries it
+                dims.append(None if d.dim_param.strip() in UNNAMED else d.dim_param)
         specs.append(InputSpec(inp.name, tuple(dims), np.dtype(dtype).name))
     return specs
 

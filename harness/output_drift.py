@@ -55,7 +55,9 @@ def split_metric(name: str) -> tuple[str, str | None]:
 
 def _instances(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
-    if a.ndim <= 1:           # scalars per call, or one vector: a single instance
+    # one value per instance (a speech probability [batch, 1], a scalar per call): the cosine of single numbers
+    # is only their sign, so the whole output is one vector
+    if a.ndim <= 1 or a[0].size == 1:
         return a.reshape(1, -1)
     return a.reshape(len(a), -1)
 
