@@ -67,9 +67,10 @@ def prune_model(model, sparsity: float) -> dict:
 
     inits = weight_initializers(model)
     if not inits:
-        raise ExportError("prune-unstructured: the graph has no floating-point Conv/MatMul/Gemm weight "
-                          "initializers to prune (quantized weights are not pruned: put prune-unstructured "
-                          "before int8-* in the recipe)")
+        quantized = any(n.op_type == "DequantizeLinear" for g in _graphs(model.graph) for n in g.node)
+        raise ExportError("prune-unstructured: the graph has no floating-point Conv/MatMul/Gemm weights to prune"
+                          + (" (quantized weights are not pruned: put prune-unstructured before int8-* in the "
+                             "recipe)" if quantized else ""))
     arrays = [numpy_helper.to_array(i) for i in inits]
     total = sum(a.size for a in arrays)
     k = int(round(sparsity * total))
