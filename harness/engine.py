@@ -101,45 +101,9 @@ class Engine:
     def _user_models(self) -> list[Any]:
         """Every model file with its inputs checked (shapes, --dim, --inputs, --labels): errors here write
         nothing."""
-        from harness.inputs import check_dim_symbols
-        from harness.onnx_model import OnnxFileModel, read_outputs
-        from harness.user_inputs import label_output, load_inputs, load_labels
+        from harness.onnx_model import load_models
 
-        c = self.config
-        if c.labels and not c.inputs:
-            raise UsageError("--labels needs --inputs: the labels name the class of each instance of its calls")
-        models = []
-        for path, name in zip(c.models, _unique_names(list(c.models))):
-            specs = read_input_specs(path)  # raises ModelError for missing/non-ONNX/corrupt files
-            check_dim_symbols(specs, c.dims)
-            outputs = read_outputs(path)
-            inputs = load_inputs(c.inputs, specs, c.dims, c.input_shapes) if c.inputs else None
-            label_out = None
-            if inputs is not None:
-                if c.batch_sizes and c.batch_sizes != (inputs.batch_size,):
-                    raise InputSpecError(f"--batch-size {','.join(map(str, c.batch_sizes))} but the calls in "
-                                         f"{c.inputs} have batch {inputs.batch_size}; with --inputs the batch is "
-                                         "the file's: drop --batch-size")
-                if c.labels:
-                    inputs.labels, inputs.labels_path = load_labels(c.labels, inputs), c.labels
-                    label_out = label_output(outputs)
-                    if label_out is None:
-                        raise InputSpecError(f"--labels given, but no output of {name} looks like class scores (a "
-                                             f"float [batch, classes] output); its outputs: "
-                                             + ", ".join(f"{o[0]} {o[1]}" for o in outputs))
-                batch = inputs.batch_size
-            else:
-                batch = default_batch_size(specs, c.dims)
-                for b in c.batch_sizes or (batch,):
-                    resolve_shapes(specs, b, c.input_shapes, c.dims)  # raises InputSpecError early
-
-            def shapes_for(b, specs=specs):
-                return resolve_shapes(specs, b, c.input_shapes, c.dims)
-
-            models.append(OnnxFileModel(name=name, path=str(path), specs=specs, outputs=outputs,
-                                        shapes_for=shapes_for, batch_size=batch, seed=c.seed, inputs=inputs,
-                                        label_output=label_out))
-        return models
+        return load_models(self.config, _unique_names(list(self.config.models)))
 
     def _recipes_for(self, default: list[str]) -> list[str]:
         """The --recipe list with `default` expanded to the model's standard set (no duplicates)."""

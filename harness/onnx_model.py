@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ExportError
-from harness.inputs import InputSpec, random_inputs
-from harness.user_inputs import CallInputs
+from harness.errors import ExportError, InputSpecError, UsageError
+from harness.inputs import (InputSpec, check_dim_symbols, default_batch_size, random_inputs, read_input_specs,
+                            resolve_shapes)
+from harness.user_inputs import CallInputs, label_output, load_inputs, load_labels
 
 # the standard recipes for a model given as an ONNX file (--recipe default); TensorRT joins on GPU targets
 DEFAULT_RECIPES = ("int8-static", "int8-dynamic", "fp16", "prune-unstructured:0.5")
@@ -133,3 +134,42 @@ def read_outputs(path: str) -> list[tuple[str, list[Any], int]]:
 
 def model_name(path: str) -> str:
     return Path(path).stem
+
+
+def load_models(config, names: list[str]) -> list[OnnxFileModel]:
+    """The bench config's ONNX files, each checked against --input-shape, --dim, --batch-size, --inputs and
+    --labels (InputSpecError / UsageError / ModelError before anything is written)."""
+    c = config
+    if c.labels and not c.inputs:
+        raise UsageError("--labels needs --inputs: the labels name the class of each instance of its calls")
+    models = []
+    for path, name in zip(c.models, names):
+        specs = read_input_specs(path)  # raises ModelError for missing/non-ONNX/corrupt files
+        check_dim_symbols(specs, c.dims)
+        outputs = read_outputs(path)
+        inputs = load_inputs(c.inputs, specs, c.dims, c.input_shapes) if c.inputs else None
+        label_out = None
+        if inputs is not None:
+            if c.batch_sizes and c.batch_sizes != (inputs.batch_size,):
+                raise InputSpecError(f"--batch-size {','.join(map(str, c.batch_sizes))} but the calls in "
+                                     f"{c.inputs} have batch {inputs.batch_size}; with --inputs the batch is the "
+                                     "file's: drop --batch-size")
+            if c.labels:
+                inputs.labels, inputs.labels_path = load_labels(c.labels, inputs), c.labels
+                label_out = label_output(outputs)
+                if label_out is None:
+                    raise InputSpecError(f"--labels given, but no output of {name} looks like class scores (a "
+                                         "float [batch, classes] output); its outputs: "
+                                         + ", ".join(f"{o[0]} {o[1]}" for o in outputs))
+            batch = inputs.batch_size
+        else:
+            batch = default_batch_size(specs, c.dims)
+            for b in c.batch_sizes or (batch,):
+                resolve_shapes(specs, b, c.input_shapes, c.dims)  # raises InputSpecError early
+
+        def shapes_for(b, specs=specs):
+            return resolve_shapes(specs, b, c.input_shapes, c.dims)
+
+        models.append(OnnxFileModel(name=name, path=str(path), specs=specs, outputs=outputs, shapes_for=shapes_for,
+                                    batch_size=batch, seed=c.seed, inputs=inputs, label_output=label_out))
+    return models

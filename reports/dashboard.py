@@ -20,7 +20,7 @@ from reports import plots
 from reports.behaviour import CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html, compare
 from reports.data import Reader, RunData, StoreBusy, StoreState, probe, with_ratios
 from reports.metrics import METRICS, metric_options
-from reports.tables import display_table, drift_frame
+from reports.tables import display_table, drift_frame, no_effect_notes
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
@@ -264,6 +264,8 @@ class Dashboard(pn.viewable.Viewer):
         if full["accuracy"].isna().all() and drift.empty:
             notes.append("Accuracy and drift come from the quality pass: run `harness bench` without "
                          "`--no-quality` (ONNX files: on --inputs FILE.npz, else on seeded random inputs).")
+        for name, reason in no_effect_notes(full):
+            notes.append(f"Variant **{name}** had no effect: {reason}")
         failed = full[full["variant_status"] != "ok"]
         for _, r in failed.iterrows():
             notes.append(f"Variant **{r['name']}** {r['variant_status']}: {r['variant_error'] or 'no reason given'}")

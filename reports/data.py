@@ -93,7 +93,7 @@ _RUN_COLUMNS = ("run_id, created_at, finished_at, status, tag, model, device, ho
 _VARIANT_SQL = """
 SELECT v.variant_id, v.name, coalesce(v.model, r.model) AS model, v.format, v.precision, v.base_id, v.root_id,
        v.operation, v.params, v.size_bytes, v.gzip_bytes, v.param_count, v.sparsity,
-       v.status AS variant_status, v.error AS variant_error,
+       v.status AS variant_status, v.error AS variant_error, v.info AS variant_info,
        m.measurement_id, m.batch_size, m.threads, m.provider, m.status AS measurement_status,
        m.error AS measurement_error, m.count, m.cv, m.p50_ms, m.p90_ms, m.p99_ms, m.throughput_sps,
        m.peak_rss_bytes, m.energy_per_inference_mj, m.energy_reason, m.warnings

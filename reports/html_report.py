@@ -66,6 +66,12 @@ def build_report(db: str | Path, run_id: str, lock_timeout_s: float = 60.0) -> s
     if len(drift):
         parts.append(Div(text="<h2>Drift against the original, every output</h2>" + table_html(drift),
                          sizing_mode="stretch_width"))
+    from reports.tables import no_effect_notes
+
+    flagged = no_effect_notes(full)
+    if flagged:
+        items = "".join(f"<li>{html.escape(n)}: {html.escape(r)}</li>" for n, r in flagged)
+        parts.append(Div(text=f"<h3>Variants that changed nothing</h3><ul>{items}</ul>"))
     failed = full[full["variant_status"] != "ok"]
     if len(failed):
         items = "".join(f"<li>{html.escape(str(r['name']))}: {html.escape(str(r['variant_error']))}</li>"

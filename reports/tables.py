@@ -40,3 +40,21 @@ def drift_frame(data) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows, columns=["variant", "output", *present_columns(rows)])
+
+
+def no_effect_notes(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(variant name, reason) of the variants flagged as having changed nothing (exporters.effect)."""
+    import json
+
+    out, seen = [], set()
+    if "variant_info" not in table:
+        return out
+    for name, info in zip(table["name"], table["variant_info"]):
+        try:
+            reason = json.loads(info).get("no_effect") if isinstance(info, str) and info else None
+        except ValueError:
+            reason = None
+        if reason and name not in seen:
+            seen.add(name)
+            out.append((str(name), str(reason)))
+    return out

@@ -210,6 +210,36 @@ def test_bench_recurrent_model_with_scalar_input(files, tmp_path):
     # a [batch, 1] probability and a state are not class scores: no top-1 agreement for them
     assert not any(m.startswith("top1_agreement") for _, m in metrics)
     assert "stateN" in proc.stdout
+    _every_view_shows_every_output(db2, tmp_path)
+
+
+def _every_view_shows_every_output(db: Path, tmp_path: Path) -> None:
+    """compare, show, the report, the dashboard and TensorBoard all show the drift of the recurrent state."""
+    for cmd in (["compare", "latest"], ["show", "latest"]):
+        out = run_cli(*cmd, "--db", str(db), check=True).stdout
+        assert "stateN" in out and "no effect" in out, out
+    report = tmp_path / "report.html"
+    run_cli("report", "latest", "--db", str(db), "-o", str(report), check=True)
+    text = report.read_text()
+    assert "Drift against the original, every output" in text and "stateN" in text
+    assert "Variants that changed nothing" in text
+    from reports.data import Reader
+    from reports.dashboard import Dashboard
+
+    dash = Dashboard(str(db))
+    frame = dash.drift_widget.value
+    assert set(frame["output"]) == {"output", "stateN"} and "top-1 agree %" not in frame.columns
+    assert "had no effect" in dash.table_note.object
+    assert Reader(str(db)).run_data(dash.run_id).quality is not None
+    from test_report import read_events
+
+    logdir = tmp_path / "tb"
+    run_cli("export-tensorboard", "latest", "--logdir", str(logdir), "--db", str(db), check=True)
+    tags = {v.tag for ev in read_events(logdir) for v in ev.summary.value}
+    pruned = {t for t in tags if t.startswith("prune-unstructured")}   # tensorboardX rewrites ':' in tags
+    assert any(t.endswith("/drift/stateN/cosine") for t in pruned), sorted(tags)
+    assert any(t.endswith("/drift/output/mse") for t in pruned)
+    assert "int8-dynamic/drift/stateN/max_abs_diff" in tags
 
 
 def test_bench_detector_with_dynamic_height_and_width(files, tmp_path):
