@@ -86,7 +86,7 @@ def main() -> int:
     ap.add_argument("--workdir", help="keep the database and models here (default: a temporary directory)")
     args = ap.parse_args()
 
-    from harness.regress.compare import regress
+    from harness.regress.check import regress
     from harness.regress.gates import IMPROVED, REGRESSED, load_gates
     from harness.store import Store
 

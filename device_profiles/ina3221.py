@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from device_profiles.base import Sensor
-from device_profiles.jetson_power import PowerSeries, TotalRule, total_rule
+from harness.device_profiles.base import Sensor
+from harness.device_profiles.jetson_power import PowerSeries, TotalRule, total_rule
 
 HWMON_GLOB = "sys/bus/i2c/drivers/ina3221*/*/hwmon/hwmon*"
 IIO_GLOB = "sys/bus/i2c/drivers/ina3221*/*/iio:device*"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from device_profiles.energy import integrate_power_mj
+from harness.device_profiles.energy import integrate_power_mj
 
 # module-input rails, in order of preference
 INPUT_RAILS = ("VDD_IN", "POM_5V_IN")

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from device_profiles.base import Sensor
-from device_profiles.jetson_power import PowerSeries, TotalRule, clip_to_window, total_rule
-from harness.errors import SensorError
+from harness.device_profiles.base import Sensor
+from harness.device_profiles.jetson_power import PowerSeries, TotalRule, clip_to_window, total_rule
+from harness.core.errors import SensorError
 
 DEFAULT_INTERVAL_MS = 100
 

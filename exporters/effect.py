@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.variant import Variant, file_hash
+from harness.core.variant import Variant, file_hash
 
 FLOAT32 = 1
 # a step that leaves at least this fraction of its base's size did not compress the file
@@ -20,7 +20,7 @@ def _float32_weight_elements(path: str) -> int:
     import numpy as np
     import onnx
 
-    from exporters.onnx_prune import _graphs
+    from harness.exporters.onnx_prune import _graphs
 
     model = onnx.load(str(path), load_external_data=False)
     graphs = list(_graphs(model.graph))
@@ -31,7 +31,7 @@ def _float32_weight_elements(path: str) -> int:
 
 
 def _size_text(variant: Variant, base: Variant) -> str:
-    from harness.units import human_bytes
+    from harness.core.units import human_bytes
 
     return f"{human_bytes(variant.size_bytes)} vs {human_bytes(base.size_bytes)}"
 

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from harness.errors import ExportError
+from harness.core.errors import ExportError
 
 # op type -> operand positions that may hold a weight
 WEIGHT_OPERANDS = {"Conv": (1,), "ConvTranspose": (1,), "MatMul": (0, 1), "Gemm": (0, 1)}

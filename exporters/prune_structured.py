@@ -13,12 +13,12 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.fp32 import export_onnx, parity
-from exporters.onnx_tools import output_path
-from exporters.prune_unstructured import require_module
-from harness.errors import ExportError, first_line
-from harness.variant import variant_from_file
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.exporters.fp32 import export_onnx, parity
+from harness.exporters.onnx_tools import output_path
+from harness.exporters.prune_unstructured import require_module
+from harness.core.errors import ExportError, first_line
+from harness.core.variant import variant_from_file
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """prune-unstructured: global magnitude pruning of Conv/Linear weights, made permanent, then exported to ONNX.
 
 On a model that came as an ONNX file (no torch module) the same global magnitude pruning acts on the graph's
-weight initializers instead (exporters.onnx_prune).
+weight initializers instead (harness.exporters.onnx_prune).
 
 The zeros stay in dense tensors: dense kernels do the same work, so there is no speedup and the file keeps its
 size; only the gzip-compressed size shrinks. It shows what sparsity costs in accuracy, and feeds sparse runtimes.
@@ -12,11 +12,11 @@ import copy
 import time
 from dataclasses import dataclass
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.fp32 import export_onnx, parity
-from exporters.onnx_tools import output_path
-from harness.errors import ExportError, first_line
-from harness.variant import variant_from_file
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.exporters.fp32 import export_onnx, parity
+from harness.exporters.onnx_tools import output_path
+from harness.core.errors import ExportError, first_line
+from harness.core.variant import variant_from_file
 
 NOTE = ("unstructured zeros stay in dense tensors: dense kernels gain no speed and the file does not shrink; "
         "only the gzip size does")
@@ -93,8 +93,8 @@ class PruneUnstructuredExporter(Exporter):
 
     def _export_graph(self, source: Artifact, ctx: ExportContext, t0: float) -> Artifact:
         """Magnitude pruning of the ONNX graph's weight initializers (the source has no torch module)."""
-        from exporters.onnx_prune import prune_file
-        from exporters.onnx_tools import check_loads, require_onnx_source
+        from harness.exporters.onnx_prune import prune_file
+        from harness.exporters.onnx_tools import check_loads, require_onnx_source
 
         cfg: PruneUnstructuredConfig = self.config
         src = require_onnx_source(source, self.name)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exporters import exporter_class
-from exporters.base import Artifact, ExportContext
-from harness.errors import ExportError, ExportSkipped, UsageError, first_line
-from harness.variant import Variant, recipe_hash
+from harness.exporters import exporter_class
+from harness.exporters.base import Artifact, ExportContext
+from harness.core.errors import ExportError, ExportSkipped, UsageError, first_line
+from harness.core.variant import Variant, recipe_hash
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ def _unique(result: Artifact | Variant, done: dict, ctx: ExportContext, key: str
 
 
 def _run_step(step: Step, source: Artifact | None, ctx: ExportContext, name: str, key: str) -> Artifact | Variant:
-    from exporters.effect import no_effect_reason
-    from harness.native_log import captured_stderr, with_log
+    from harness.exporters.effect import no_effect_reason
+    from harness.core.native_log import captured_stderr, with_log
 
     t0 = time.perf_counter()
     base = source.variant if source is not None else None

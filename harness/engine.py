@@ -23,20 +23,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from device_profiles import load_profile
-from device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
-from device_profiles.energy import per_inference
-from device_profiles.host_load import busy_warning
+from harness.device_profiles import load_profile
+from harness.device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
+from harness.device_profiles.energy import per_inference
+from harness.device_profiles.host_load import busy_warning
 from harness import environment
-from harness.errors import InputSpecError, ModelError, UsageError, WorkerError
+from harness.core.errors import InputSpecError, ModelError, UsageError, WorkerError
 from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
 from harness.plan import BenchConfig, Scenario, scenarios
 from harness.runtimes import runtime_for_format
 from harness.runtimes.base import RuntimeConfig
-from harness.stats import summarize
+from harness.core.stats import summarize
 from harness.store import Store
 from harness.store.store import to_json, utcnow
-from harness.variant import Variant, variant_from_file
+from harness.core.variant import Variant, variant_from_file
 from harness.worker import WorkerHandle, WorkerInit
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Engine:
         return out
 
     def _user_recipes(self) -> list[str]:
-        from exporters.recipes import parse_recipe
+        from harness.exporters.recipes import parse_recipe
         from harness.onnx_model import default_recipes
 
         recipes = self._recipes_for(default_recipes(self.config.device))
@@ -178,7 +178,7 @@ class Engine:
             user_models = self._user_models()
             self._user_recipes()
         else:
-            from examples import load_example
+            from harness.examples import load_example
 
             if c.inputs or c.labels:
                 raise UsageError("--inputs/--labels are for ONNX files given on the command line; an example "
@@ -260,8 +260,8 @@ class Engine:
     # -- 3. export ---------------------------------------------------------------------------------------------
     def _export(self, example, out_dir: Path, profile, run_id: str, recipes: list[str] | None = None,
                 root: Variant | None = None) -> list[Variant]:
-        from exporters.base import Artifact, ExportContext
-        from exporters.recipes import build_variants
+        from harness.exporters.base import Artifact, ExportContext
+        from harness.exporters.recipes import build_variants
 
         if recipes is None:
             recipes = self._recipes_for(list(example.default_recipes)) or list(example.default_recipes)

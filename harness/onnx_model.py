@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ExportError, InputSpecError, UsageError
+from harness.core.errors import ExportError, InputSpecError, UsageError
 from harness.inputs import (InputSpec, check_dim_symbols, default_batch_size, random_inputs, read_input_specs,
                             resolve_shapes)
 from harness.user_inputs import CallInputs, label_output, load_inputs, load_labels

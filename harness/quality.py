@@ -2,19 +2,19 @@
 
 The engine runs every variant's worker over the example's eval data (same runtime as the timed loop) and hands
 the outputs to `add` (root first); when it commits a variant it stores what `rows` returns in the `quality` and
-`layers` tables. Per-instance values go to the run's HDF5 file (harness.outputs_file) as they arrive.
+`layers` tables. Per-instance values go to the run's HDF5 file (harness.store.outputs_file) as they arrive.
 
 Metrics (table `quality`, reference = task | base | root):
   task, classification   accuracy, per_class_accuracy (value = the worst class; detail has every class)
   task, embedding        cosine_similarity to the FP32 root (mean; detail has min and percentiles)
   base/root, logits      top1_agreement, flip_count (detail: flipped indices), kl_divergence, logits_mse,
                          max_abs_diff, and the Compress and Compare kinds over probabilities: difference,
-                         abs_difference, ratio, mse and their _argmax forms, kl_divergence_argmax (harness.drift)
+                         abs_difference, ratio, mse and their _argmax forms, kl_divergence_argmax (harness.core.drift)
   base/root, embedding   cosine_similarity, mse, max_abs_diff, difference, abs_difference, ratio
 Drift of the shipped examples is computed on the model's first output (logits also get cosine_similarity). A
 random-weight model (task "none") has no task metric, but its logits still drift, so it gets the logits metrics.
 A model given as an ONNX file (harness.onnx_model, `per_output_drift`) gets drift for every output, each with
-the metrics that make sense for it (harness.output_drift).
+the metrics that make sense for it (harness.core.output_drift).
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from harness import drift
-from harness.variant import Variant
+from harness.core import drift
+from harness.core.variant import Variant
 
 log = logging.getLogger(__name__)
 MAX_FLIPS_IN_DETAIL = 500   # the full list is in the HDF5 file
@@ -77,7 +77,7 @@ class QualityPass:
         for reference, ref_id in (("base", variant.base_id), ("root", variant.root_id)):
             ref = self.outputs.get(ref_id) if ref_id and ref_id != vid else None
             if ref is not None and ref and getattr(self.example, "per_output_drift", False):
-                from harness.output_drift import all_outputs
+                from harness.core.output_drift import all_outputs
 
                 source = getattr(self.eval_data, "source", None)
                 rows += [self._row(run_id, vid, reference, ref_id, m, v, d | ({"data": source} if source else {}))
@@ -170,6 +170,6 @@ class QualityPass:
 
 
 def _of():
-    from harness import outputs_file
+    from harness.store import outputs_file
 
     return outputs_file

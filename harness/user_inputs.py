@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import InputSpecError, message_line
+from harness.core.errors import InputSpecError, message_line
 from harness.inputs import InputSpec, batch_symbol
 
 

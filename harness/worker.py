@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import HarnessError, WorkerError, first_line
+from harness.core.errors import HarnessError, WorkerError, first_line
 from harness.runtimes.base import RuntimeConfig
 
 
@@ -69,7 +69,7 @@ def _error_text(exc: BaseException, what: str) -> str:
 
 
 def worker_main(conn, init: WorkerInit) -> None:
-    from harness.native_log import NativeStderr, with_log
+    from harness.core.native_log import NativeStderr, with_log
     from harness.runtimes import runtime_class
     from harness.timing import timed_loop, warmup
 

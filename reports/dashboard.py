@@ -14,13 +14,14 @@ import pandas as pd
 import panel as pn
 import param
 
-from harness.errors import StoreError
-from harness.regress.steps import detect_steps
-from reports import plots
-from reports.behaviour import CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html, compare
-from reports.data import Reader, RunData, StoreBusy, StoreState, probe, with_ratios
-from reports.metrics import METRICS, metric_options
-from reports.tables import display_table, drift_frame, no_effect_notes
+from harness.core.errors import StoreError
+from harness.core.steps import detect_steps
+from harness.reports import plots
+from harness.reports.behaviour import (CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html,
+                                      contrast)
+from harness.reports.data import ReportReader, RunData, StoreBusy, StoreState, probe, with_ratios
+from harness.reports.metrics import METRICS, metric_options
+from harness.reports.tables import display_table, drift_frame, no_effect_notes
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
@@ -59,7 +60,7 @@ class Dashboard(pn.viewable.Viewer):
 
     def __init__(self, db: str, lock_timeout_s: float = 2.0, run: str | None = None, **params):
         super().__init__(**params)
-        self.reader = Reader(db, lock_timeout_s=lock_timeout_s)
+        self.reader = ReportReader(db, lock_timeout_s=lock_timeout_s)
         self.state: StoreState = probe(db, lock_timeout_s)
         self.runs = pd.DataFrame()
         self.data: RunData | None = None
@@ -329,7 +330,7 @@ class Dashboard(pn.viewable.Viewer):
             return
         name_a, name_b = data.variant_label(self.variant_a), data.variant_label(self.variant_b)
         try:
-            comp = compare(data.run.get("hdf5_path"), self.variant_a, self.variant_b, self.kind)
+            comp = contrast(data.run.get("hdf5_path"), self.variant_a, self.variant_b, self.kind)
         except BehaviourUnavailable as exc:
             self.behaviour_summary.object = f"**No per-instance comparison.** {exc}"
             self.behaviour_pane.object = ""

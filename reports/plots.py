@@ -1,7 +1,7 @@
 """Bokeh figures shared by the dashboard and the static HTML report.
 
 Each builder takes plain data (frames, dicts) and returns a figure, so the same plot appears in both places and
-can be tested without a server. Axis labels always carry units from reports.metrics.
+can be tested without a server. Axis labels always carry units from harness.reports.metrics.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from bokeh.models import (ColorBar, ColumnDataSource, HoverTool, LabelSet, Linea
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 
-from reports.metrics import METRICS
-from reports.pareto import pareto_front
-from reports.provenance import layout
+from harness.reports.metrics import METRICS
+from harness.reports.pareto import pareto_front
+from harness.reports.provenance import layout
 
 PALETTE = list(Category10_10)
 

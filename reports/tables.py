@@ -1,4 +1,6 @@
-"""The variant table as people read it: display units in the headers, a ×base column per metric.
+"""The variant table as people read it: display units in the headers, a ×base column per metric (the variant's
+value as a multiple of the base's), and Compression Board's size ratio and speedups (base / variant, the numbers
+`harness compare` prints).
 
 Kept free of Panel so the static report can use it without pulling Panel's resources into its page.
 """
@@ -6,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.metrics import METRICS, ratio_key
+from harness.reports.metrics import COMPARISON_COLUMNS, METRICS, ratio_key
 
 
 def display_table(full: pd.DataFrame) -> pd.DataFrame:
@@ -19,6 +21,9 @@ def display_table(full: pd.DataFrame) -> pd.DataFrame:
             continue
         out[m.title] = [_significant(m.display(v)) for v in full[key]]
         out[f"{m.label} ×base"] = pd.to_numeric(full[ratio_key(key)], errors="coerce").round(4)
+    for key, title in COMPARISON_COLUMNS.items():
+        if key in full and full[key].notna().any():
+            out[title] = pd.to_numeric(full[key], errors="coerce").round(4)
     return out.reset_index(drop=True)
 
 
@@ -30,8 +35,8 @@ def _significant(value: float | None, digits: int = 4) -> float | None:
 
 
 def drift_frame(data) -> pd.DataFrame:
-    """Per-output drift of every variant against the root (harness.output_drift.drift_table) as a frame."""
-    from harness.output_drift import drift_table, present_columns
+    """Per-output drift of every variant against the root (harness.core.output_drift.drift_table) as a frame."""
+    from harness.core.output_drift import drift_table, present_columns
 
     if data is None or data.quality is None or data.quality.empty:
         return pd.DataFrame()
@@ -43,7 +48,7 @@ def drift_frame(data) -> pd.DataFrame:
 
 
 def no_effect_notes(table: pd.DataFrame) -> list[tuple[str, str]]:
-    """(variant name, reason) of the variants flagged as having changed nothing (exporters.effect)."""
+    """(variant name, reason) of the variants flagged as having changed nothing (harness.exporters.effect)."""
     import json
 
     out, seen = [], set()

@@ -4,7 +4,7 @@ Per variant `{model}` (the variant's name, e.g. `fp32`, `int8-static`):
   {model}/accuracy                  task metric (accuracy, or cosine to FP32 for embedding models), %
   {model}/latency                   p50 latency, ms (and {model}/latency_p90)
   {model}/model_size                file size, MB (10^6 bytes)
-  {model}/compression/size_ratio    base size / variant size (from harness.comparisons)
+  {model}/compression/size_ratio    base size / variant size (from harness.core.comparison)
   {model}/compression/speedup       base p50 / variant p50
   {model}/compression/accuracy_drop base - variant task metric, percentage points
   {model}/latency_histogram         histogram of the raw latency samples, ms
@@ -18,7 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.comparisons import compare, load_rows
+from harness.core.comparison import against_base
+from harness.store import queries
+from harness.store.queries import comparison_rows, run_row
 
 
 DRIFT_TAGS = (("cosine", "cosine"), ("MSE", "mse"), ("max |diff|", "max_abs_diff"),
@@ -34,12 +36,12 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
     """Write the run's event file under `logdir`; returns the tags written."""
     from tensorboardX import SummaryWriter
 
-    from reports.data import Reader
+    from harness.reports.data import ReportReader
 
-    variants, measurements, quality = load_rows(store, run_id)
-    rows = compare(variants, measurements, quality, base=base)
-    run = store.query("SELECT run_id, created_at, model FROM runs WHERE run_id = ?", [run_id])[0]
-    reader = Reader(store.path, lock_timeout_s=store.lock_timeout_s)
+    variants, measurements, quality = comparison_rows(store, run_id)
+    rows = against_base(variants, measurements, quality, base=base)
+    run = run_row(store, run_id)
+    reader = ReportReader(store.path, lock_timeout_s=store.lock_timeout_s)
     wall = _walltime(run)
     tags: list[str] = []
     writer = SummaryWriter(logdir=str(logdir), comment=f"-{run_id}")
@@ -63,10 +65,10 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
                 scalar(f"{name}/compression/size_ratio", r.get("size_ratio"), step)
                 scalar(f"{name}/compression/speedup", r.get("speedup_p50"), step)
                 scalar(f"{name}/compression/accuracy_drop", r.get("quality_drop"), step)
-        from harness.output_drift import drift_table
+        from harness.core.output_drift import drift_table
 
         names = {v["variant_id"]: v["name"] for v in variants}
-        for d in drift_table(store.drift_rows(run_id), names):
+        for d in drift_table(queries.drift_rows(store, run_id), names):
             for label, key in DRIFT_TAGS:
                 scalar(f"{d['variant']}/drift/{d['output']}/{key}", d.get(label), 1)
         for m in measurements:

@@ -11,11 +11,11 @@ from bokeh.document import Document
 
 from dashboard_fixtures import *  # noqa: F403
 from harness.store import Store
-from reports.dashboard import Dashboard, history_steps
-from reports.data import Reader, probe
-from reports.metrics import METRICS
-from reports.pareto import pareto_front
-from reports.server import allowed_origins
+from harness.reports.dashboard import Dashboard, history_steps
+from harness.reports.data import ReportReader, probe
+from harness.reports.metrics import METRICS
+from harness.reports.pareto import pareto_front
+from harness.reports.server import allowed_origins
 
 
 HOLD_WRITE_LOCK = """
@@ -101,7 +101,7 @@ def test_latency_histograms_are_computed_in_duckdb(app):
 
 
 def test_behaviour_lists_flips_with_instance_and_both_predictions(app, dash_db):
-    flips = Reader(dash_db).store.query(
+    flips = ReportReader(dash_db).store.query(
         "SELECT v.variant_id, q.value FROM quality q JOIN variants v USING (run_id, variant_id) "
         "WHERE q.reference = 'root' AND q.metric = 'flip_count' ORDER BY q.value DESC, v.name LIMIT 1")
     if not flips or not flips[0]["value"]:
@@ -211,7 +211,7 @@ def test_only_loopback_origins_by_default():
 
 
 def test_reader_connections_are_read_only(dash_db):
-    with Reader(dash_db).store.read() as con:
+    with ReportReader(dash_db).store.read() as con:
         with pytest.raises(duckdb.Error):
             con.execute("CREATE TABLE evil (a INTEGER)")
 

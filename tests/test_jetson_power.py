@@ -1,7 +1,7 @@
 """Jetson power arithmetic: which rails make the total, and energy integrated by time on hand-computed traces."""
 import pytest
 
-from device_profiles.jetson_power import (SCOPE_MODULE_INPUT, SCOPE_SUM_OF_RAILS, PowerSeries, clip_to_window,
+from harness.device_profiles.jetson_power import (SCOPE_MODULE_INPUT, SCOPE_SUM_OF_RAILS, PowerSeries, clip_to_window,
                                           total_rule)
 
 AGX_ORIN = ("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0", "VDDQ_VDD2_1V8AO")

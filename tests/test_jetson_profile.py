@@ -5,10 +5,10 @@ import pytest
 from conftest_boards import (BOARDS, EXPECTED_TOTAL_MW, TEGRASTATS_TRACES, board_key, build_board_tree,  # noqa: F401
                              build_host_tree, fake_tegrastats, options_without_private, tools)
 
-from device_profiles import load_profile
-from device_profiles.base import ProfileConfig
-from device_profiles.jetson import JetsonProfile
-from harness.errors import DeviceError
+from harness.device_profiles import load_profile
+from harness.device_profiles.base import ProfileConfig
+from harness.device_profiles.jetson import JetsonProfile
+from harness.core.errors import DeviceError
 
 
 def _profile(root, **opts) -> JetsonProfile:

@@ -5,9 +5,9 @@ import time
 import pytest
 from conftest_boards import TEGRASTATS_TRACES, fake_tegrastats
 
-from device_profiles.jetson_power import total_rule
-from device_profiles.tegrastats import TegrastatsSensor, TegrastatsStream, parse_line
-from harness.errors import SensorError
+from harness.device_profiles.jetson_power import total_rule
+from harness.device_profiles.tegrastats import TegrastatsSensor, TegrastatsStream, parse_line
+from harness.core.errors import SensorError
 
 
 def _line(name: str) -> str:

@@ -6,11 +6,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from device_profiles.base import ProfileConfig, merge_readings
-from device_profiles.nvidia_gpu import (MIN_WINDOW_PERIODS, NVML_ENERGY_UPDATE_PERIOD_S, NvidiaGpuProfile,
+from harness.device_profiles.base import ProfileConfig, merge_readings
+from harness.device_profiles.nvidia_gpu import (MIN_WINDOW_PERIODS, NVML_ENERGY_UPDATE_PERIOD_S, NvidiaGpuProfile,
                                         NvmlSensor, cuda_version_text, decode_reasons, ensure_device_order,
                                         is_throttling)
-from harness.errors import DeviceError
+from harness.core.errors import DeviceError
 
 
 class DriverNvml:
@@ -127,7 +127,7 @@ def test_real_nvml_window_and_describe():
     present, reason = _gpu_present()
     if not present:
         pytest.skip(f"no NVIDIA GPU: {reason}")
-    from device_profiles import load_profile
+    from harness.device_profiles import load_profile
 
     prof = load_profile("nvidia-gpu", ProfileConfig(sample_interval_s=0.02))
     try:

@@ -10,14 +10,14 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from exporters.base import Artifact, ExportContext
-from exporters.recipes import build_variants
-from harness import output_drift
+from harness.exporters.base import Artifact, ExportContext
+from harness.exporters.recipes import build_variants
+from harness.core import output_drift
 from harness.inputs import read_input_specs, resolve_shapes
 from harness.onnx_model import OnnxFileModel, read_outputs
 from harness.store import Store
 from harness.user_inputs import load_inputs
-from harness.variant import variant_from_file
+from harness.core.variant import variant_from_file
 from helpers import FAST, run_cli
 from user_models import classifier_inputs, make_classifier_onnx, make_detector_onnx, make_vad_onnx, vad_inputs
 
@@ -223,8 +223,8 @@ def _every_view_shows_every_output(db: Path, tmp_path: Path) -> None:
     text = report.read_text()
     assert "Drift against the original, every output" in text and "stateN" in text
     assert "Variants that changed nothing" in text
-    from reports.data import Reader
-    from reports.dashboard import Dashboard
+    from harness.reports.data import ReportReader as Reader
+    from harness.reports.dashboard import Dashboard
 
     dash = Dashboard(str(db))
     frame = dash.drift_widget.value

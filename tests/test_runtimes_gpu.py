@@ -3,7 +3,7 @@ CPU; the CUDA paths run under the `gpu` marker where a GPU and CUDA builds are p
 import numpy as np
 import pytest
 
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 from harness.runtimes import runtime_class
 from harness.runtimes.base import RuntimeConfig
 from harness.runtimes.onnxruntime_gpu import OnnxRuntimeIoBinding

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from harness.stats import min_samples_for_percentile, summarize
+from harness.core.stats import min_samples_for_percentile, summarize
 
 
 def test_summary_against_hand_computed_values():

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from harness.errors import StoreError, UsageError
+from harness.core.errors import StoreError, UsageError
 from harness.store import Store
 from harness.store.schema import LATEST
 from harness.store.store import utcnow

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.errors import InputSpecError
+from harness.core.errors import InputSpecError
 from harness.inputs import batch_symbol, default_batch_size, read_input_specs, resolve_shapes
 from harness.user_inputs import load_inputs, load_labels
 from user_models import make_classifier_onnx, make_detector_onnx, make_vad_onnx, vad_inputs

@@ -123,7 +123,7 @@ def make_example_without_eval_data():
     import torch
     import torch.nn as nn
 
-    from examples.base import Example
+    from harness.examples.base import Example
 
     def build():
         torch.manual_seed(0)

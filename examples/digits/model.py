@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from examples.base import EvalData, Example
+from harness.examples.base import EvalData, Example
 
 SEED = 0
 EPOCHS = 20

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, print_json, print_table, store_at)
 
 DEFAULT_NAME = "baseline"
 # a baseline name is also a run reference, so it must not look like one of the other reference forms
@@ -19,48 +20,45 @@ def register(subparsers) -> None:
     s.add_argument("--name", default=DEFAULT_NAME, help=f"baseline name (default: {DEFAULT_NAME})")
     s.add_argument("--force", action="store_true", help="allow a run that is not complete")
     add_db_argument(s)
-    s.set_defaults(func=run_set)
+    s.set_defaults(func=from_args(run_set))
     ls = sub.add_parser("list", help="list named baselines")
     ls.add_argument("--json", action="store_true", help="print JSON")
     add_db_argument(ls)
-    ls.set_defaults(func=run_list)
+    ls.set_defaults(func=from_args(run_list))
     rm = sub.add_parser("remove", help="forget a named baseline (the run itself is kept)")
     rm.add_argument("name", metavar="NAME")
     add_db_argument(rm)
-    rm.set_defaults(func=run_remove)
+    rm.set_defaults(func=from_args(run_remove))
 
 
-def run_set(args) -> int:
-    from harness.errors import UsageError
-    from harness.store.store import utcnow
+def run_set(*, run, db=DEFAULT_DB, force=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S, name='baseline') -> int:
+    from harness.core.errors import UsageError
+    from harness.store import queries
 
-    name = args.name
+    name = name
     if not _NAME.match(name) or name == "latest":
         raise UsageError(f"bad baseline name {name!r}: use letters, digits, '_', '-', '.', starting with a letter "
                          "(not 'latest', no '@')")
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
-    run = store.query("SELECT run_id, status, tag, created_at FROM runs WHERE run_id = ?", [run_id])[0]
-    if run["status"] != "complete" and not args.force:
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
+    run = queries.run_row(store, run_id)
+    if run["status"] != "complete" and not force:
         raise UsageError(f"run {run_id} is {run['status']}, not complete; pass --force to use it anyway")
-    clash = store.query("SELECT run_id FROM runs WHERE starts_with(run_id, ?) LIMIT 1", [name])
-    with store.write() as con:
-        previous = con.execute("SELECT run_id FROM baselines WHERE name = ?", [name]).fetchone()
-        con.execute("DELETE FROM baselines WHERE name = ?", [name])
-        con.execute("INSERT INTO baselines (name, run_id, set_at) VALUES (?, ?, ?)", [name, run_id, utcnow()])
-    was = f" (was {previous[0]})" if previous and previous[0] != run_id else ""
+    clash = queries.run_ids_with_prefix(store, name, limit=1)
+    previous = queries.set_baseline(store, name, run_id)
+    was = f" (was {previous})" if previous and previous != run_id else ""
     print(f"baseline {name!r} -> run {run_id}{was}")
     if clash:
-        print(f"note: {name!r} is also a prefix of run {clash[0]['run_id']}; the baseline name wins in references")
+        print(f"note: {name!r} is also a prefix of run {clash[0]}; the baseline name wins in references")
     return 0
 
 
-def run_list(args) -> int:
-    store = open_store(args)
-    rows = store.query(
-        "SELECT b.name, b.run_id, b.set_at, r.tag, r.device, r.model, r.status, r.created_at "
-        "FROM baselines b LEFT JOIN runs r USING (run_id) ORDER BY b.name")
-    if args.json:
+def run_list(*, db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
+    store = store_at(db, lock_timeout)
+    from harness.store import queries
+
+    rows = queries.list_baselines(store)
+    if json:
         print_json(rows)
     elif not rows:
         print("no baselines; mark one with `harness baseline set RUN`")
@@ -69,13 +67,14 @@ def run_list(args) -> int:
     return 0
 
 
-def run_remove(args) -> int:
-    from harness.errors import UsageError
+def run_remove(*, name, db=DEFAULT_DB, lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
+    from harness.core.errors import UsageError
 
-    store = open_store(args)
-    if not store.query("SELECT name FROM baselines WHERE name = ?", [args.name]):
-        raise UsageError(f"no baseline named {args.name!r}; see `harness baseline list`")
-    with store.write() as con:
-        con.execute("DELETE FROM baselines WHERE name = ?", [args.name])
-    print(f"baseline {args.name!r} removed")
+    store = store_at(db, lock_timeout)
+    from harness.store import queries
+
+    if not queries.baseline_exists(store, name):
+        raise UsageError(f"no baseline named {name!r}; see `harness baseline list`")
+    queries.delete_baseline(store, name)
+    print(f"baseline {name!r} removed")
     return 0

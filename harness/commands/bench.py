@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness.commands.common import add_db_argument
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
@@ -18,19 +18,23 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 
 
 def register(sub) -> None:
+    from harness.plan import BenchConfig
+
+    d = BenchConfig()      # every default below comes from the config dataclass, never written twice
     p = sub.add_parser("bench", help="export variants and measure them on a device",
                        description="Benchmark ONNX models, or (with no model) the shipped example's variants.")
     p.add_argument("models", nargs="*", metavar="MODEL.onnx", help="ONNX files to benchmark (default: the example)")
-    p.add_argument("--example", default="digits",
+    p.add_argument("--example", default=d.example,
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
                    help='variant recipe, repeatable, e.g. "int8-static" or "prune-unstructured:0.5>int8-static"; '
                         '"default" gives the standard set for the model (ONNX files: int8-static, int8-dynamic, '
                         'fp16, prune-unstructured:0.5, and tensorrt on GPUs)')
-    p.add_argument("--device", default="cpu", help="device profile: cpu, nvidia-gpu, jetson (default cpu)")
-    p.add_argument("--runtime", default="onnxruntime", help="runtime (default onnxruntime)")
+    p.add_argument("--device", default=d.device, help=f"device profile: cpu, nvidia-gpu, jetson (default {d.device})")
+    p.add_argument("--runtime", default=d.runtime, help=f"runtime (default {d.runtime})")
     p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
-    p.add_argument("--graph-optimization", default="all", choices=["disable", "basic", "extended", "all"])
+    p.add_argument("--graph-optimization", default=d.graph_optimization,
+                   choices=["disable", "basic", "extended", "all"])
     p.add_argument("--threads", type=int, help="intra-op threads (default: runtime default)")
     p.add_argument("--batch-size", default="",
                    help="comma-separated batch sizes, e.g. 1,8 (default: the model's fixed batch, else 1)")
@@ -44,34 +48,38 @@ def register(sub) -> None:
                         "(a scalar input has shape (N,)); feeds the timed loop, int8-static calibration and drift")
     p.add_argument("--labels", metavar="FILE.npy",
                    help="integer class of each instance of the --inputs calls: accuracy of every variant")
-    p.add_argument("--min-iterations", type=int, default=200, help="timed calls per scenario, at least (200)")
-    p.add_argument("--min-duration", type=float, default=1.0, help="timed seconds per scenario, at least (1.0)")
-    p.add_argument("--warmup", type=int, default=10, help="warmup calls before each round (10)")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all variants (3)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random inputs (0)")
+    p.add_argument("--min-iterations", type=int, default=d.min_iterations,
+                   help=f"timed calls per scenario, at least ({d.min_iterations})")
+    p.add_argument("--min-duration", type=float, default=d.min_duration_s,
+                   help=f"timed seconds per scenario, at least ({d.min_duration_s})")
+    p.add_argument("--warmup", type=int, default=d.warmup_iterations,
+                   help=f"warmup calls before each round ({d.warmup_iterations})")
+    p.add_argument("--rounds", type=int, default=d.rounds, help=f"interleaved rounds over all variants ({d.rounds})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed for random inputs ({d.seed})")
     p.add_argument("--tag", help="label for the run, e.g. nightly (used by regress: nightly@latest)")
     p.add_argument("--artifacts", help="where exported variants go (default: harness-artifacts/ beside --db)")
     p.add_argument("--no-quality", action="store_true", help="skip the accuracy/drift pass")
-    p.add_argument("--idle", type=float, default=2.0, help="seconds of idle power measured first (2)")
+    p.add_argument("--idle", type=float, default=d.idle_s, help=f"seconds of idle power measured first ({d.idle_s:g})")
     p.add_argument("--exclusive", action="store_true", help="refuse to run when other processes use the GPU")
     p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
-    p.add_argument("--gpu", type=int, default=0, help="GPU index (NVML order = PCI bus order)")
+    p.add_argument("--gpu", type=int, default=d.gpu_index, help="GPU index (NVML order = PCI bus order)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=func)
 
 
-def run(args) -> int:
-    import sys
+def func(args) -> int:
+    return run(config_from_args(args))
 
-    from harness.engine import run_bench
-    from harness.commands.bench_summary import print_summary
-    from harness.inputs import parse_dim_overrides, parse_shape_overrides
+
+def config_from_args(args):
+    """The BenchConfig the flags describe; bad values are a UsageError before anything runs."""
+    from harness.inputs import parse_shape_overrides
     from harness.plan import BenchConfig
 
     if args.min_iterations < 1 or args.min_duration < 0 or args.rounds < 1 or args.warmup < 0:
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
-    config = BenchConfig(
+    return BenchConfig(
         models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
         device=args.device, runtime=args.runtime, provider=args.provider,
         graph_optimization=args.graph_optimization, threads=args.threads,
@@ -83,9 +91,18 @@ def run(args) -> int:
         exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
         progress=not args.no_progress,
     )
+
+
+def run(config) -> int:
+    """Run one bench (a harness.plan.BenchConfig) and report it; callable without argv."""
+    import sys
+
+    from harness.commands.bench_summary import print_summary
+    from harness.engine import run_bench
+
     result = run_bench(config)
     print(f"run {result.run_id} {result.status}: {result.variants} variant(s)")
-    print_summary(args.db, result.run_id, lock_timeout_s=args.lock_timeout)
+    print_summary(config.db, result.run_id, lock_timeout_s=config.lock_timeout_s)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"

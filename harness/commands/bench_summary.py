@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from harness.commands.common import print_table
-from harness.units import human_bytes, percent, times
+from harness.core.units import human_bytes, percent, print_table, times
 
 COLUMNS = ["variant", "size", "smaller", "p50 ms", "p90 ms", "speedup", "peak mem", "quality", "status"]
 
@@ -53,16 +52,17 @@ def summary_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, str]], str]
 
 def print_summary(db: str, run_id: str, lock_timeout_s: float = 60.0, out=None) -> None:
     """The comparison a user ran the bench for; a display problem never fails the bench."""
-    from harness.comparisons import compare, load_rows
-    from harness.errors import HarnessError
-    from harness.output_drift import drift_table, formatted, present_columns
+    from harness.core.comparison import against_base as compare; from harness.store.queries import comparison_rows as load_rows
+    from harness.core.errors import HarnessError
+    from harness.core.output_drift import drift_table, formatted, present_columns
+    from harness.store import queries
     from harness.store import Store
 
     out = out or sys.stdout
     try:
         store = Store(db, lock_timeout_s=lock_timeout_s)
         variants, measurements, quality = load_rows(store, run_id)
-        drift = store.drift_rows(run_id)
+        drift = queries.drift_rows(store, run_id)
     except HarnessError as exc:
         print(f"(no summary: {exc})", file=out)
         return

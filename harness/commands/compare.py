@@ -1,7 +1,8 @@
 """`harness compare RUN [--base fp32]`: size, speed, memory, quality and energy of every variant against a base."""
 from __future__ import annotations
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, print_json, print_table, store_at)
 
 COLUMNS = ["name", "batch_size", "size", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
            "speedup_p90", "memory", "memory_reduction_pct", "quality_pct", "quality_drop", "quality_retention_pct",
@@ -16,30 +17,32 @@ def register(sub) -> None:
     p.add_argument("--base", default="fp32", help="variant name or id to compare against (default fp32)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_db_argument(p)
-    p.set_defaults(func=compare_run)
+    p.set_defaults(func=from_args(run))
 
 
-def compare_run(args) -> int:
-    from harness.comparisons import compare, load_rows
+def run(*, run, base='fp32', db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
+    from harness.core.comparison import against_base
+    from harness.store.queries import comparison_rows
 
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
-    variants, measurements, quality = load_rows(store, run_id)
-    rows = compare(variants, measurements, quality, base=args.base)
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
+    variants, measurements, quality = comparison_rows(store, run_id)
+    rows = against_base(variants, measurements, quality, base=base)
     # the base first, then in provenance order (a chain after its base), then by name
     rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
-    if args.json:
-        print_json({"run_id": run_id, "base": args.base, "rows": rows})
+    if json:
+        print_json({"run_id": run_id, "base": base, "rows": rows})
         return 0
-    from harness.output_drift import drift_table, formatted, present_columns
-    from harness.units import human_bytes
+    from harness.core.output_drift import drift_table, formatted, present_columns
+    from harness.store import queries
+    from harness.core.units import human_bytes
 
     metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
     for r in rows:
         r["size"], r["memory"] = human_bytes(r.get("size_bytes")), human_bytes(r.get("memory_bytes"))
         r["quality_pct"] = None if r.get("quality") is None else 100.0 * r["quality"]
         r["status_text"] = "ok, no effect" if r["status"] == "ok" and r.get("no_effect") else r["status"]
-    print(f"run {run_id}: against {rows[0]['base_name'] if rows else args.base}")
+    print(f"run {run_id}: against {rows[0]['base_name'] if rows else base}")
     print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
     for r in rows:
         if r["status"] != "ok" and r.get("error"):
@@ -47,7 +50,7 @@ def compare_run(args) -> int:
         elif r.get("no_effect"):
             print(f"  {r['name']}: no effect: {r['no_effect']}")
     names = {v["variant_id"]: v["name"] for v in variants}
-    drift = drift_table(store.drift_rows(run_id), names)
+    drift = drift_table(queries.drift_rows(store, run_id), names)
     if drift:
         print(f"\ndrift against the original ({rows[0]['base_name'] if rows else 'root'}), every output:")
         print_table(formatted(drift), ["variant", "output", *present_columns(drift)])

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store
-from harness.errors import StoreError
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, store_at)
+from harness.core.errors import StoreError
 
-TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers")
 
 
 def register(sub) -> None:
@@ -15,41 +15,36 @@ def register(sub) -> None:
     p.add_argument("--format", choices=["parquet", "csv", "json"], default="parquet")
     p.add_argument("-o", "--out", default=".", help="output directory (default: current directory)")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=from_args(run))
 
 
-def run(args) -> int:
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
-    out = Path(args.out)
+def run(*, run, db=DEFAULT_DB, format='parquet', lock_timeout=DEFAULT_LOCK_TIMEOUT_S, out='.') -> int:
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create output directory {out}: {exc.strerror}") from None
     written = []
-    with store.read() as con:
-        for table in TABLES:
-            if table == "samples":
-                sql = ("SELECT s.* FROM samples s JOIN measurements m USING (measurement_id) "
-                       "WHERE m.run_id = $1 ORDER BY s.measurement_id, s.round, s.seq")
-            else:
-                sql = f"SELECT * FROM {table} WHERE run_id = $1"
-            arrow = con.sql(sql, params=[run_id]).to_arrow_table()
-            path = out / f"{run_id}-{table}.{args.format}"
-            if args.format == "parquet":
-                import pyarrow.parquet as pq
+    from harness.store.queries import run_tables_arrow
 
-                pq.write_table(arrow, path)
-            elif args.format == "csv":
-                import pyarrow.csv as pacsv
+    for table, arrow in run_tables_arrow(store, run_id):
+        path = out / f"{run_id}-{table}.{format}"
+        if format == "parquet":
+            import pyarrow.parquet as pq
 
-                pacsv.write_csv(arrow, path)
-            else:
-                import json
+            pq.write_table(arrow, path)
+        elif format == "csv":
+            import pyarrow.csv as pacsv
 
-                with open(path, "w") as f:
-                    json.dump(arrow.to_pylist(), f, default=str)
-            written.append(str(path))
+            pacsv.write_csv(arrow, path)
+        else:
+            import json
+
+            with open(path, "w") as f:
+                json.dump(arrow.to_pylist(), f, default=str)
+        written.append(str(path))
     for w in written:
         print(w)
     return 0

@@ -17,7 +17,8 @@ from typing import Any, Iterator, Sequence
 import duckdb
 import pyarrow as pa
 
-from harness.errors import StoreError, UsageError, message_line
+from harness.core.errors import (NotAHarnessStoreError, StoreError, StoreLockedError, StoreMissingError,
+                                 StoreSchemaError, UsageError, message_line)
 from harness.store.schema import LATEST, MIGRATIONS
 
 _LOCK_MARKERS = ("could not set lock", "conflicting lock", "resource temporarily unavailable")
@@ -31,6 +32,20 @@ def to_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
+class ReadSession:
+    """One open read-only connection for many fixed queries: regress runs a dozen of them, and opening the DuckDB
+    file for each costs tens of milliseconds."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+        self.con = con
+        self.path = path
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
 class Store:
     """A DuckDB file of runs, variants, measurements, samples, quality and layer statistics."""
 
@@ -41,7 +56,7 @@ class Store:
     # -- connections -------------------------------------------------------------------------------------------
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if read_only and not self.path.exists():
-            raise StoreError(f"no result database at {self.path}; run `harness bench` first or pass --db")
+            raise StoreMissingError(f"no result database at {self.path}; run `harness bench` first or pass --db")
         if not read_only:
             parent = self.path.resolve().parent
             if not parent.is_dir():
@@ -58,7 +73,7 @@ class Store:
                     if time.monotonic() >= deadline:
                         holder = re.search(r"PID (\d+)", text)
                         who = f"process {holder.group(1)}" if holder else "another process"
-                        raise StoreError(
+                        raise StoreLockedError(
                             f"database {self.path} is held by {who} for more than {self.lock_timeout_s:g} s; "
                             "wait for that bench to finish, raise --lock-timeout, or use another --db"
                         ) from None
@@ -90,16 +105,23 @@ class Store:
         try:
             version = self._version(con)
             if version is None:
-                raise StoreError(f"{self.path} is not a harness database (no schema_version table)")
+                raise NotAHarnessStoreError(f"{self.path} is not a harness database (no schema_version table)")
             if version > LATEST:
-                raise StoreError(f"{self.path} has schema v{version}, newer than this harness (v{LATEST}); "
-                                 "upgrade harness")
+                raise StoreSchemaError(f"{self.path} has schema v{version}, newer than this harness (v{LATEST}); "
+                                       "upgrade harness", version, LATEST)
             if version < LATEST:
-                raise StoreError(f"{self.path} has schema v{version}; run any writing command "
-                                 f"(e.g. `harness migrate --db {self.path}`) to upgrade it to v{LATEST}")
+                raise StoreSchemaError(f"{self.path} has schema v{version}; run any writing command "
+                                       f"(e.g. `harness migrate --db {self.path}`) to upgrade it to v{LATEST}",
+                                       version, LATEST)
             yield con
         finally:
             con.close()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[ReadSession]:
+        """A `ReadSession` over one read-only connection, closed when the block ends."""
+        with self.read() as con:
+            yield ReadSession(con, self.path)
 
     # -- schema ------------------------------------------------------------------------------------------------
     @staticmethod
@@ -121,11 +143,12 @@ class Store:
             if current is None:
                 tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]
                 if tables:
-                    raise StoreError(f"{self.path} is a DuckDB file but not a harness database")
+                    raise NotAHarnessStoreError(f"{self.path} is a DuckDB file but not a harness database")
                 con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
                 current = 0
             if current > LATEST:
-                raise StoreError(f"{self.path} has schema v{current}, newer than this harness (v{LATEST})")
+                raise StoreSchemaError(f"{self.path} has schema v{current}, newer than this harness (v{LATEST})",
+                                       current, LATEST)
             for version in sorted(v for v in MIGRATIONS if current < v <= target):
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -203,11 +226,6 @@ class Store:
             cur = con.execute(sql, list(params))
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def drift_rows(self, run_id: str, reference: str = "root") -> list[dict[str, Any]]:
-        """Quality rows of one run against `reference` (base | root), with their detail: per-output drift."""
-        return self.query("SELECT q.variant_id, q.reference, q.metric, q.value, q.detail FROM quality q "
-                          "WHERE q.run_id = ? AND q.reference = ?", [run_id, reference])
 
     def resolve_run(self, ref: str) -> str:
         """A run id (or unique prefix), `latest`, `TAG@latest`, `TAG@prev`, `TAG@N` (N-th newest, 0-based),

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import drift
+from harness.core import drift
 
 # names of outputs that are not class scores even when shaped [instances, n]: embeddings and hidden states,
 # recurrent states, detector heads (boxes, objectness, masks)

@@ -1,6 +1,7 @@
-"""Compression Board's figures for every variant of a run against a base variant (FP32 by default).
+"""The one definition of every figure against a base variant (FP32 by default), with Compression Board's meanings.
 
-A pure function over store rows, shared by `harness compare` and the dashboard:
+`harness compare`, the dashboard, the HTML report and the TensorBoard export all take their ratios from here,
+so the terminal and the page show the same number for the same pair:
   size_ratio            base size / variant size (3.9 = 3.9x smaller); gzip_ratio the same on gzip sizes
   size_reduction_pct    (1 - variant / base) x 100
   speedup_p50/_p90      base latency / variant latency at that percentile (>1 = faster)
@@ -8,25 +9,65 @@ A pure function over store rows, shared by `harness compare` and the dashboard:
   quality_drop          base - variant task metric (accuracy, or cosine to FP32 for embeddings), in points x100
   quality_retention_pct variant / base task metric x 100
   energy_reduction_pct  (1 - variant / base) x 100 of energy per inference, where both were measured
-Latency, memory and energy are compared within the same scenario (batch size, threads, provider).
+  energy_ratio          base energy / variant energy per inference (>1 = less energy)
+  relative              variant value / base value: the reports' plain "x base" multiple of any metric
+Latency, memory and energy are compared within the same scenario (batch size, threads, provider). The base is a
+variant found by `find_base`: by name or variant id as the user typed it, "fp32" falling back to the provenance
+root. Callers holding a variant id (the dashboard's base selector) pass the id.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 QUALITY_METRICS = ("accuracy", "cosine_similarity")   # the first one a run has is its task metric
 MEMORY_COLUMNS = ("device_memory_peak_bytes", "peak_rss_bytes", "maxrss_bytes")
 
 
+def _missing(value) -> bool:
+    return value is None or value != value   # None or NaN (pandas hands NaN for a missing value)
+
+
 def _ratio(num, den) -> float | None:
-    return float(num) / float(den) if num is not None and den not in (None, 0) else None
+    return None if _missing(num) or _missing(den) or den == 0 else float(num) / float(den)
 
 
-def _reduction_pct(variant, base) -> float | None:
+def size_ratio(base_bytes, variant_bytes) -> float | None:
+    """base / variant size: 3.9 = 3.9x smaller."""
+    return _ratio(base_bytes, variant_bytes)
+
+
+def speedup(base_ms, variant_ms) -> float | None:
+    """base / variant latency: >1 = faster."""
+    return _ratio(base_ms, variant_ms)
+
+
+def energy_ratio(base_mj, variant_mj) -> float | None:
+    """base / variant energy per inference: >1 = less energy."""
+    return _ratio(base_mj, variant_mj)
+
+
+def relative(value, base_value) -> float | None:
+    """variant / base value: the plain multiple of the base shown in the reports' "x base" columns."""
+    return _ratio(value, base_value)
+
+
+def reduction_pct(variant, base) -> float | None:
+    """(1 - variant / base) x 100: how much smaller the variant's size, memory or energy is, in %."""
     r = _ratio(variant, base)
     return None if r is None else (1.0 - r) * 100.0
+
+
+def accuracy_drop_pts(base, variant) -> float | None:
+    """base - variant task metric in percentage points (metric values are fractions)."""
+    return None if _missing(base) or _missing(variant) else (float(base) - float(variant)) * 100.0
+
+
+def retention_pct(base, variant) -> float | None:
+    """variant / base task metric x 100."""
+    r = _ratio(variant, base)
+    return None if r is None else r * 100.0
 
 
 def find_base(variants: list[dict[str, Any]], base: str) -> dict[str, Any]:
@@ -46,8 +87,9 @@ def find_base(variants: list[dict[str, Any]], base: str) -> dict[str, Any]:
     raise UsageError(f"no measured variant named {base!r} in this run; variants: {names}")
 
 
-def _scenario(m: dict[str, Any]) -> tuple:
-    return (m.get("batch_size"), m.get("threads"), m.get("provider"))
+def scenario_key(m) -> tuple:
+    """What latency, memory and energy are compared within; NaN (a pandas missing value) reads as None."""
+    return tuple(None if _missing(m.get(k)) else m.get(k) for k in ("batch_size", "threads", "provider"))
 
 
 def _memory(m: dict[str, Any], other: dict[str, Any]) -> tuple[str | None, Any, Any]:
@@ -67,8 +109,8 @@ def task_quality(quality: Iterable[dict[str, Any]]) -> dict[str, tuple[str, floa
     return {q["variant_id"]: (metric, q["value"]) for q in rows if q["metric"] == metric}
 
 
-def compare(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
-            quality: list[dict[str, Any]], base: str = "fp32") -> list[dict[str, Any]]:
+def against_base(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
+                 quality: list[dict[str, Any]], base: str = "fp32") -> list[dict[str, Any]]:
     """One row per variant and scenario with the figures above; variants without a measurement get size and
     quality figures only, failed variants their status and error."""
     b = find_base(variants, base)
@@ -78,7 +120,7 @@ def compare(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
     cosine = {r["variant_id"]: r["value"] for r in quality
               if r.get("reference") == "root" and r.get("metric") == "cosine_similarity"}
     ok_meas = [m for m in measurements if m.get("status", "ok") == "ok"]
-    base_meas = {_scenario(m): m for m in ok_meas if m["variant_id"] == b["variant_id"]}
+    base_meas = {scenario_key(m): m for m in ok_meas if m["variant_id"] == b["variant_id"]}
     q_metric, q_base = q.get(b["variant_id"], (None, None))
     rows = []
     for v in variants:
@@ -87,15 +129,15 @@ def compare(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
             "precision": v.get("precision"), "status": v.get("status"), "error": v.get("error"),
             "is_base": v["variant_id"] == b["variant_id"], "base_name": b["name"],
             "size_bytes": v.get("size_bytes"), "gzip_bytes": v.get("gzip_bytes"),
-            "size_ratio": _ratio(b.get("size_bytes"), v.get("size_bytes")),
-            "size_reduction_pct": _reduction_pct(v.get("size_bytes"), b.get("size_bytes")),
-            "gzip_ratio": _ratio(b.get("gzip_bytes"), v.get("gzip_bytes")),
+            "size_ratio": size_ratio(b.get("size_bytes"), v.get("size_bytes")),
+            "size_reduction_pct": reduction_pct(v.get("size_bytes"), b.get("size_bytes")),
+            "gzip_ratio": size_ratio(b.get("gzip_bytes"), v.get("gzip_bytes")),
         }
         metric, value = q.get(v["variant_id"], (q_metric, None))
         common.update({
             "quality_metric": metric, "quality": value, "quality_base": q_base,
-            "quality_drop": (q_base - value) * 100.0 if value is not None and q_base is not None else None,
-            "quality_retention_pct": _ratio(value, q_base) * 100.0 if _ratio(value, q_base) is not None else None,
+            "quality_drop": accuracy_drop_pts(q_base, value),
+            "quality_retention_pct": retention_pct(q_base, value),
             "top1_agreement_root": agreement.get(v["variant_id"]),
             "cosine_root": cosine.get(v["variant_id"]),
             "no_effect": _info(v).get("no_effect"),
@@ -104,19 +146,20 @@ def compare(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
         if not mine:
             rows.append(common | _empty_perf())
             continue
-        for m in sorted(mine, key=lambda m: tuple(str(x) for x in _scenario(m))):
-            bm = base_meas.get(_scenario(m), {})
+        for m in sorted(mine, key=lambda m: tuple(str(x) for x in scenario_key(m))):
+            bm = base_meas.get(scenario_key(m), {})
             col, mem, mem_base = _memory(m, bm)
             rows.append(common | {
                 "batch_size": m.get("batch_size"), "threads": m.get("threads"), "provider": m.get("provider"),
                 "p50_ms": m.get("p50_ms"), "p90_ms": m.get("p90_ms"),
-                "speedup_p50": _ratio(bm.get("p50_ms"), m.get("p50_ms")),
-                "speedup_p90": _ratio(bm.get("p90_ms"), m.get("p90_ms")),
+                "speedup_p50": speedup(bm.get("p50_ms"), m.get("p50_ms")),
+                "speedup_p90": speedup(bm.get("p90_ms"), m.get("p90_ms")),
                 "memory_metric": col, "memory_bytes": mem,
-                "memory_reduction_pct": _reduction_pct(mem, mem_base),
+                "memory_reduction_pct": reduction_pct(mem, mem_base),
                 "energy_per_inference_mj": m.get("energy_per_inference_mj"),
-                "energy_reduction_pct": _reduction_pct(m.get("energy_per_inference_mj"),
-                                                       bm.get("energy_per_inference_mj")),
+                "energy_reduction_pct": reduction_pct(m.get("energy_per_inference_mj"),
+                                                      bm.get("energy_per_inference_mj")),
+                "energy_ratio": energy_ratio(bm.get("energy_per_inference_mj"), m.get("energy_per_inference_mj")),
             })
     return rows
 
@@ -135,17 +178,5 @@ def _info(v: dict[str, Any]) -> dict[str, Any]:
 
 def _empty_perf() -> dict[str, Any]:
     keys = ("batch_size", "threads", "provider", "p50_ms", "p90_ms", "speedup_p50", "speedup_p90", "memory_metric",
-            "memory_bytes", "memory_reduction_pct", "energy_per_inference_mj", "energy_reduction_pct")
+            "memory_bytes", "memory_reduction_pct", "energy_per_inference_mj", "energy_reduction_pct", "energy_ratio")
     return dict.fromkeys(keys)
-
-
-def load_rows(store, run_id: str) -> tuple[list[dict], list[dict], list[dict]]:
-    """(variants, measurements, quality) rows of one run, as `compare` takes them."""
-    variants = store.query("SELECT * FROM variants WHERE run_id = ? ORDER BY created_at, name", [run_id])
-    measurements = store.query(
-        "SELECT measurement_id, variant_id, status, batch_size, threads, provider, p50_ms, p90_ms, peak_rss_bytes, "
-        "maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj FROM measurements WHERE run_id = ?",
-        [run_id])
-    quality = store.query("SELECT variant_id, reference, metric, value FROM quality WHERE run_id = ? AND "
-                          "(reference = 'task' OR metric IN ('top1_agreement', 'cosine_similarity'))", [run_id])
-    return variants, measurements, quality

@@ -12,11 +12,12 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.errors import HarnessError, UsageError
-from harness.regress.data import Entry, Reader, entry_label, load_entries, load_previous_p50, load_run, load_samples
+from harness.core.errors import HarnessError, UsageError
+from harness.regress.data import Entry, entry_label, load_entries, load_previous_p50, load_run, load_samples
 from harness.regress.fingerprint import Difference, compare_fingerprints
 from harness.regress.gates import FAILED, IMPROVED, PASS, REGRESSED, SKIPPED, Gates, ThresholdGate
 from harness.regress.significance import compare_latency, run_to_run_noise
+from harness.store.store import ReadSession
 
 STATUS_ORDER = {FAILED: 0, REGRESSED: 1, IMPROVED: 2, PASS: 3, SKIPPED: 4}
 
@@ -112,11 +113,11 @@ def regress(store, baseline_ref: str, candidate_ref: str, gates: Gates, strict: 
     if base_id == cand_id:
         raise UsageError(f"--baseline {baseline_ref!r} and --candidate {candidate_ref!r} are the same run "
                          f"({base_id}); compare two different runs")
-    with store.read() as con:
-        return _regress(Reader(con, store.path), base_id, cand_id, gates, strict)
+    with store.session() as session:
+        return _regress(session, base_id, cand_id, gates, strict)
 
 
-def _regress(store: Reader, base_id: str, cand_id: str, gates: Gates, strict: bool) -> RegressReport:
+def _regress(store: ReadSession, base_id: str, cand_id: str, gates: Gates, strict: bool) -> RegressReport:
     base_run, cand_run = load_run(store, base_id), load_run(store, cand_id)
     base_entries, base_unmeasured = load_entries(store, base_run)
     cand_entries, cand_unmeasured = load_entries(store, cand_run)
