@@ -74,7 +74,7 @@ def func(args) -> int:
 
 def config_from_args(args):
     """The BenchConfig the flags describe; bad values are a UsageError before anything runs."""
-    from harness.inputs import parse_shape_overrides
+    from harness.inputs import parse_dim_overrides, parse_shape_overrides
     from harness.plan import BenchConfig
 
     if args.min_iterations < 1 or args.min_duration < 0 or args.rounds < 1 or args.warmup < 0:
