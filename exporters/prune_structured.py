@@ -183,6 +183,7 @@ def prune_channels(module, amount: float) -> dict[str, dict[str, int]]:
 
 class PruneStructuredExporter(Exporter):
     name = "prune-structured"
+    needs_torch = True
     config_class = PruneStructuredConfig
 
     def export(self, source: Artifact | None, ctx: ExportContext) -> Artifact:

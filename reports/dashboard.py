@@ -24,7 +24,7 @@ from harness.reports.behaviour import (CLASSIFICATION_KINDS, EMBEDDING_KINDS, Be
 from harness.reports.data import ReportReader, RunData, StoreBusy, StoreState, probe, with_ratios
 from harness.reports.metrics import METRICS, metric_options
 from harness.reports.behaviour_panel import BehaviourPanel, activation_pane
-from harness.reports.tables import board_table, display_table
+from harness.reports.tables import board_table, display_table, drift_frame, no_effect_notes
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
@@ -84,6 +84,9 @@ class Dashboard(pn.viewable.Viewer):
                                                  sizing_mode="stretch_width", layout="fit_data_table",
                                                  )
         self.table_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.drift_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.drift_widget = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
+                                                 sizing_mode="stretch_width", layout="fit_data_table")
         self.download = pn.widgets.FileDownload(callback=self._csv, filename="variants.csv",
                                                 label="Download CSV", width=180)
         # fixed-size frames: their labels are placed in pixels (harness.reports.label_layout), stretching would move them
@@ -132,7 +135,8 @@ class Dashboard(pn.viewable.Viewer):
         hist = pn.Param(self, parameters=["history_metric"], show_name=False,
                         widgets={"history_metric": {"type": w.Select, "name": "Metric"}})
         tabs = pn.Tabs(
-            ("Variants", pn.Column(self.table_note, self.download, self.table_widget, sizing_mode="stretch_width")),
+            ("Variants", pn.Column(self.table_note, self.download, self.table_widget, self.drift_note,
+                                   self.drift_widget, sizing_mode="stretch_width")),
             ("Pareto", pn.Column(axes, self.pareto_pane, sizing_mode="stretch_width")),
             ("Provenance", pn.Column(colour, self.tree_pane, sizing_mode="stretch_width")),
             ("Latency", pn.Column(lat, self.latency_note, self.latency_pane, sizing_mode="stretch_width")),
@@ -289,9 +293,15 @@ class Dashboard(pn.viewable.Viewer):
         reasons = sorted({str(r) for r in full["energy_reason"].dropna()})
         if "energy_per_inference_mj" in {k for k in METRICS if full[k].isna().all()} and reasons:
             notes.append("Energy: " + "; ".join(reasons) + ".")
-        if full["accuracy"].isna().all():
+        drift = drift_frame(self.data)
+        self.drift_widget.value = drift
+        self.drift_note.object = ("**Drift against the original, every output** (metrics that make no sense for "
+                                  "an output are left out)" if len(drift) else "")
+        if full["accuracy"].isna().all() and drift.empty:
             notes.append("Accuracy and drift come from the quality pass: run `harness bench` without "
-                         "`--no-quality` on an example with eval data.")
+                         "`--no-quality` (ONNX files: on --inputs FILE.npz, else on seeded random inputs).")
+        for name, reason in no_effect_notes(full):
+            notes.append(f"Variant **{name}** had no effect: {reason}")
         failed = full[full["variant_status"] != "ok"]
         for _, r in failed.iterrows():
             notes.append(f"Variant **{r['name']}** {r['variant_status']}: {r['variant_error'] or 'no reason given'}")

@@ -49,3 +49,34 @@ def board_table(full: pd.DataFrame) -> pd.DataFrame:
             out[f"{board} mJ/inference"] = [_significant(mine["energy_per_inference_mj"].get(v))
                                             if v in mine.index else None for v in out["variant"]]
     return out
+
+
+def drift_frame(data) -> pd.DataFrame:
+    """Per-output drift of every variant against the root (harness.core.output_drift.drift_table) as a frame."""
+    from harness.core.output_drift import drift_table, present_columns
+
+    if data is None or data.quality is None or data.quality.empty:
+        return pd.DataFrame()
+    names = dict(zip(data.table["variant_id"], data.table["name"]))
+    rows = drift_table(data.quality.to_dict("records"), names)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows, columns=["variant", "output", *present_columns(rows)])
+
+
+def no_effect_notes(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(variant name, reason) of the variants flagged as having changed nothing (harness.exporters.effect)."""
+    import json
+
+    out, seen = [], set()
+    if "variant_info" not in table:
+        return out
+    for name, info in zip(table["name"], table["variant_info"]):
+        try:
+            reason = json.loads(info).get("no_effect") if isinstance(info, str) and info else None
+        except ValueError:
+            reason = None
+        if reason and name not in seen:
+            seen.add(name)
+            out.append((str(name), str(reason)))
+    return out

@@ -13,6 +13,8 @@ models), never a variant's. Every variant of the model, its FP32 base included, 
         memory_reduction_mb, energy_ratio
   {model}/latency_distribution/{variant}   histogram of the raw latency samples, ms
   {model}/training/{metric}/{variant}, {model}/validation/{metric}/{variant}   fine-tune / training curves
+  {model}/drift/{output}/{metric}/{variant}   drift of every output against the original: cosine, mse,
+        max_abs_diff, top1_agreement_pct, kl_divergence (only the metrics that fit the output)
 Recipe parameters go to the HParams plugin (one session per variant, in `{logdir}/hparams/`). All figures come
 from harness.core.comparison (size_ratio = base / variant size, speedup = base / variant latency). Every tag part goes
 through the one sanitiser below. Scalars are written at step = batch size, so several batch sizes draw a curve.
@@ -54,6 +56,11 @@ def compression_figures(row: dict[str, Any]) -> dict[str, float | None]:
         "memory_reduction_mb": None if mem is None else mem / MIB,
         "energy_ratio": row.get("energy_ratio"),
     }
+from harness.store import queries
+
+
+DRIFT_TAGS = (("cosine", "cosine"), ("MSE", "mse"), ("max |diff|", "max_abs_diff"),
+              ("top-1 agree %", "top1_agreement_pct"), ("KL nats", "kl_divergence"))
 
 
 def _walltime(run: dict[str, Any]) -> float | None:
@@ -101,6 +108,7 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
     quality = [q for q in interop.quality(store, run_id)
                if q["reference"] == "task" or q["metric"] == "top1_agreement"]
     curves = interop.curves(store, run_id)
+    drift_quality = queries.drift_rows(store, run_id)
     reader = Reader(store.path, lock_timeout_s=store.lock_timeout_s)
     wall = _walltime(run)
     tags: list[str] = []
@@ -161,6 +169,11 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
             for c in [*curves, *exported]:
                 if c["variant_id"] in names:
                     scalar(tag(model, c["split"], c["metric"], names[c["variant_id"]]), c["value"], c["step"])
+            from harness.core.output_drift import drift_table
+
+            for d in drift_table([q for q in drift_quality if q["variant_id"] in names], names):
+                for label, key in DRIFT_TAGS:
+                    scalar(tag(model, "drift", d["output"], key, d["variant"]), d.get(label), 1)
             _hparams(logdir, model, vs, rows, names)
         writer.add_text("summary/units", units, global_step=0, walltime=wall)
     finally:

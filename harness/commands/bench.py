@@ -31,7 +31,9 @@ def register(sub) -> None:
     p.add_argument("--example", default=d.example,
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
-                   help='variant recipe, repeatable, e.g. "int8-static" or "prune-structured:0.5>int8-static"')
+                   help='variant recipe, repeatable, e.g. "int8-static" or "prune-unstructured:0.5>int8-static"; '
+                        '"default" gives the standard set for the model (ONNX files: int8-static, int8-dynamic, '
+                        'fp16, prune-unstructured:0.5, and tensorrt on GPUs)')
     # None (not d.device) so that an explicit --device with --cluster can be refused instead of ignored
     p.add_argument("--device", default=None, help=f"device profile: cpu, nvidia-gpu, jetson (default {d.device})")
     p.add_argument("--runtime", default=d.runtime, help=f"runtime (default {d.runtime})")
@@ -43,6 +45,14 @@ def register(sub) -> None:
                    help="comma-separated batch sizes, e.g. 1,8 (default: the model's fixed batch, else 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=DxD",
                    help="shape of an input with dynamic dimensions, e.g. input=1x3x224x224; repeatable")
+    p.add_argument("--dim", action="append", metavar="SYMBOL=N",
+                   help="size of every input axis carrying this dimension symbol, e.g. --dim sequence=512; "
+                        "repeatable (also fixed in onnxruntime's session)")
+    p.add_argument("--inputs", metavar="FILE.npz",
+                   help="real inputs for ONNX files: one array per graph input, leading axis = calls "
+                        "(a scalar input has shape (N,)); feeds the timed loop, int8-static calibration and drift")
+    p.add_argument("--labels", metavar="FILE.npy",
+                   help="integer class of each instance of the --inputs calls: accuracy of every variant")
     p.add_argument("--min-iterations", type=int, default=d.min_iterations,
                    help=f"timed calls per scenario, at least ({d.min_iterations})")
     p.add_argument("--min-duration", type=float, default=d.min_duration_s,
@@ -88,7 +98,7 @@ def func(args) -> int:
 
 def config_from_args(args):
     """The BenchConfig the flags describe; bad values are a UsageError before anything runs."""
-    from harness.inputs import parse_shape_overrides
+    from harness.inputs import parse_dim_overrides, parse_shape_overrides
     from harness.plan import BenchConfig
 
     if args.min_iterations < 1 or args.min_duration < 0 or args.rounds < 1 or args.warmup < 0:
@@ -98,6 +108,7 @@ def config_from_args(args):
         device=args.device or BenchConfig().device, runtime=args.runtime, provider=args.provider,
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
+        dims=parse_dim_overrides(args.dim), inputs=args.inputs, labels=args.labels,
         min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
         rounds=args.rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
         lock_timeout_s=args.lock_timeout, quality=not args.no_quality, idle_s=args.idle,
@@ -111,6 +122,8 @@ def run(config, monitor: str | None = None, model_factory: str | None = None) ->
     LocalModelMonitor directory whose checkpoints are measured instead of the example (harness.monitor_bench)."""
     import sys
 
+    from harness.commands.bench_summary import print_summary
+
     if monitor:
         from harness.monitor_bench import run_monitor_bench
 
@@ -119,6 +132,8 @@ def run(config, monitor: str | None = None, model_factory: str | None = None) ->
         from harness.engine import run_bench
 
         result = run_bench(config)
+    print(f"run {result.run_id} {result.status}: {result.variants} variant(s)")
+    print_summary(config.db, result.run_id, lock_timeout_s=config.lock_timeout_s)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"
@@ -126,6 +141,4 @@ def run(config, monitor: str | None = None, model_factory: str | None = None) ->
         return 1
     for line in result.failed:
         print(f"harness: error: {line}", file=sys.stderr)
-    print(f"run {result.run_id} {result.status}: {result.variants} variant(s); "
-          f"see `harness show {result.run_id} --db {config.db}`")
     return 1 if result.failed else 0

@@ -122,6 +122,8 @@ def against_base(variants: list[dict[str, Any]], measurements: list[dict[str, An
     q = task_quality(quality)
     agreement = {r["variant_id"]: r["value"] for r in quality
                  if r.get("reference") == "root" and r.get("metric") == "top1_agreement"}
+    cosine = {r["variant_id"]: r["value"] for r in quality
+              if r.get("reference") == "root" and r.get("metric") == "cosine_similarity"}
     ok_meas = [m for m in measurements if m.get("status", "ok") == "ok"]
     base_meas = {scenario_key(m): m for m in ok_meas if m["variant_id"] == b["variant_id"]}
     q_metric, q_base = q.get(b["variant_id"], (None, None))
@@ -142,6 +144,8 @@ def against_base(variants: list[dict[str, Any]], measurements: list[dict[str, An
             "quality_drop": accuracy_drop_pts(q_base, value),
             "quality_retention_pct": retention_pct(q_base, value),
             "top1_agreement_root": agreement.get(v["variant_id"]),
+            "cosine_root": cosine.get(v["variant_id"]),
+            "no_effect": _info(v).get("no_effect"),
         })
         mine = [m for m in ok_meas if m["variant_id"] == v["variant_id"]]
         if not mine:
@@ -173,6 +177,18 @@ def _energy_ratio(m: dict[str, Any], bm: dict[str, Any]) -> dict[str, Any]:
         return {"energy_ratio": energy, "energy_ratio_of": "energy_per_inference_mj"}
     power = _ratio(bm.get("avg_power_mw"), m.get("avg_power_mw"))
     return {"energy_ratio": power, "energy_ratio_of": "avg_power_mw" if power is not None else None}
+
+
+def _info(v: dict[str, Any]) -> dict[str, Any]:
+    info = v.get("info")
+    if isinstance(info, str) and info:
+        import json
+
+        try:
+            info = json.loads(info)
+        except ValueError:
+            info = None
+    return info if isinstance(info, dict) else {}
 
 
 def _empty_perf() -> dict[str, Any]:

@@ -77,8 +77,15 @@ def comparison_rows(db, run_id: str) -> tuple[list[dict], list[dict], list[dict]
             "peak_rss_bytes, maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj, avg_power_mw, board "
             "FROM measurements WHERE run_id = ?", [run_id])
     quality = rows(db, "SELECT variant_id, reference, metric, value, board FROM quality WHERE run_id = ? AND "
-                       "(reference = 'task' OR metric = 'top1_agreement')", [run_id])
+                       "(reference = 'task' OR metric IN ('top1_agreement', 'cosine_similarity'))", [run_id])
     return variants, measurements, quality
+
+
+def drift_rows(db, run_id: str, reference: str = "root") -> list[dict[str, Any]]:
+    """Quality rows of one run against `reference` (base | root) with their detail: the drift of every output
+    (harness.core.output_drift.drift_table reads them)."""
+    return rows(db, "SELECT variant_id, reference, metric, value, detail FROM quality "
+                    "WHERE run_id = ? AND reference = ?", [run_id, reference])
 
 
 def p50_rows_of_runs(db, run_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -187,7 +194,7 @@ REPORT_RUN_COLUMNS = ("run_id, created_at, finished_at, status, tag, model, devi
 REPORT_VARIANT_SQL = """
 SELECT v.variant_id, v.name, coalesce(v.model, r.model) AS model, v.format, v.precision, v.base_id, v.root_id,
        v.operation, v.params, v.size_bytes, v.gzip_bytes, v.param_count, v.sparsity,
-       v.status AS variant_status, v.error AS variant_error,
+       v.status AS variant_status, v.error AS variant_error, v.info AS variant_info,
        m.measurement_id, m.batch_size, m.threads, m.provider, m.status AS measurement_status,
        m.error AS measurement_error, m.count, m.cv, m.p50_ms, m.p90_ms, m.p99_ms, m.throughput_sps,
        m.peak_rss_bytes, m.energy_per_inference_mj, m.energy_reason, m.warnings, m.board
