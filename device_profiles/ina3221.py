@@ -141,5 +141,5 @@ class Ina3221Sensor(Sensor):
         out = self._series.reading(self._rule, self._rule_reason, "ina3221", duration_s)
         out["extra"]["power_layout"] = self._rails[0].layout if self._rails else None
         if self._errors:
-            out["warnings"] = list(self._errors)
+            out["warnings"] = [*out.get("warnings", []), *self._errors]
         return out

@@ -138,6 +138,7 @@ class JetsonProfile(DeviceProfile):
             "power_rails": [r.name for r in self._rails],
             "power_total_rails": list(rule.rails) if rule else None,
             "power_scope": rule.scope if rule else None,
+            "power_rails_missing": list(rule.missing) if rule and rule.missing else None,
             "power_total_reason": rule_reason,
             "nvpmodel": query_nvpmodel(opts.get("nvpmodel_cmd", "nvpmodel")),
             "jetson_clocks": query_jetson_clocks(opts.get("jetson_clocks_cmd", "jetson_clocks")),

@@ -42,6 +42,10 @@ EXAMPLES: dict[str, str] = {
     "resnet18": "harness.examples.resnet18.model:make_example",
     "minilm": "harness.examples.minilm.model:make_example",
 }
+# the architecture zoo of `harness sweep` (examples/zoo): five digits families and MiniLM
+from harness.examples.zoo import ZOO as _ZOO  # noqa: E402  (a plain dict of names; imports nothing heavy)
+
+EXAMPLES.update(_ZOO)
 
 
 def load_example(ref: str):

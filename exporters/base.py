@@ -41,6 +41,8 @@ class ExportConfig:
 class Exporter(ABC):
     name: ClassVar[str]
     config_class: ClassVar[type] = ExportConfig
+    # True when the step needs the model's torch module (a model given as an ONNX file has none)
+    needs_torch: ClassVar[bool] = False
 
     def __init__(self, config: ExportConfig | None = None):
         self.config = config or self.config_class()

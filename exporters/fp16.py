@@ -63,13 +63,30 @@ class Fp16Exporter(Exporter):
         repaired = fix_cast_targets(converted)
         out = output_path(ctx, src, self.name, self.params())
         onnx.save(converted, str(out))
-        check_loads(out)
+        retyped = False
+        try:
+            try:
+                check_loads(out)
+            except ExportError:
+                # with keep_io_types the converter casts a graph output back to float32 but leaves the nodes that
+                # also read it typed float16 in value_info (detectors whose boxes feed a score head); without
+                # the stale intermediate types onnxruntime infers the real ones
+                del converted.graph.value_info[:]
+                onnx.save(converted, str(out))
+                check_loads(out)
+                retyped = True
+        except ExportError as exc:
+            if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
+                raise ExportError(f"{exc} (the fp16 converter does not retype If/Loop/Scan subgraph outputs; "
+                                  "try fp16:op_block_list=If, or convert the model to fp16 where it was made)"
+                                  ) from None
+            raise
         clamped = sum("truncated" in str(w.message) for w in caught)
         notes = [] if ctx.target_device != "cpu" else [
             "fp16 on a CPU: no native fp16 kernels in onnxruntime's CPU provider, expect no speedup"]
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="fp16",
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
                                     info={"keep_io_types": cfg.keep_io_types, "clamped_constants": clamped,
-                                          "repaired_casts": repaired,
+                                          "repaired_casts": repaired, "value_info_dropped": retyped,
                                           "warnings": notes})
         return Artifact(variant, None)

@@ -58,6 +58,7 @@ def parity(module, path, ctx: ExportContext) -> float:
 
 class Fp32Exporter(Exporter):
     name = "fp32"
+    needs_torch = True
     config_class = Fp32Config
 
     def export(self, source: Artifact | None, ctx: ExportContext) -> Artifact:

@@ -82,6 +82,11 @@ class Int8StaticExporter(Exporter):
 
         fusion = fusion_report(out)
         warnings = []
+        # where the activation ranges came from: accuracy claims need real data, so random data is said aloud
+        calibration_source = getattr(ctx.example, "calibration_source", None) or f"example:{ctx.example.name}"
+        if getattr(ctx.example, "calibration_is_random", False):
+            warnings.append(f"calibrated on {calibration_source}, not real data: activation ranges may not match "
+                            "real inputs; give --inputs FILE.npz")
         if fusion["fused_fraction"] is not None and fusion["fused_fraction"] < 1.0:
             warnings.append(f"only {fusion['integer_ops']} of {fusion['integer_ops'] + fusion['float_ops']} "
                             "Conv/MatMul/Gemm run as integer kernels on the CPU execution provider"
@@ -89,6 +94,7 @@ class Int8StaticExporter(Exporter):
         info = {"format": fmt, "activation_type": act_type.name, "weight_type": weight_type.name,
                 "activation_symmetric": sym_act, "calibration_method": method,
                 "calibration_count": len(batches), "calibration_requested": cfg.calibration_count,
+                "calibration_source": calibration_source,
                 "fusion": fusion, "fused_fraction": fusion["fused_fraction"], "warnings": warnings}
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="int8",
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,

@@ -139,7 +139,7 @@ def fusion_report(path: str | Path, providers: list[str] | None = None) -> dict[
     try:
         counts = optimized_op_counts(path, providers)
     except Exception as exc:
-        raise ExportError(f"onnxruntime cannot load the exported model: {first_line(exc)}") from None
+        raise ExportError(f"onnxruntime cannot load the exported model: {_ort_text(exc)}") from None
     integer = sum(n for op, n in counts.items() if op in INTEGER_OPS)
     floating = sum(n for op, n in counts.items() if op in FLOAT_OPS)
     total = integer + floating
@@ -157,7 +157,16 @@ def check_loads(path: str | Path) -> None:
     try:
         ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ExportError(f"onnxruntime cannot load the exported model: {first_line(exc)}") from None
+        raise ExportError(f"onnxruntime cannot load the exported model: {_ort_text(exc)}") from None
+
+
+def _ort_text(exc: BaseException) -> str:
+    """onnxruntime's own message without its C++ prefix and the temp path it loaded."""
+    if "ONNXRuntimeError" not in str(exc):
+        return first_line(exc)
+    from harness.runtimes.onnxruntime_runtime import summarize_ort_error
+
+    return summarize_ort_error(exc)
 
 
 def is_x86(target_info: dict[str, Any]) -> bool:

@@ -1,5 +1,8 @@
 """prune-unstructured: global magnitude pruning of Conv/Linear weights, made permanent, then exported to ONNX.
 
+On a model that came as an ONNX file (no torch module) the same global magnitude pruning acts on the graph's
+weight initializers instead (harness.exporters.onnx_prune).
+
 The zeros stay in dense tensors: dense kernels do the same work, so there is no speedup and the file keeps its
 size; only the gzip-compressed size shrinks. It shows what sparsity costs in accuracy, and feeds sparse runtimes.
 """
@@ -72,6 +75,8 @@ class PruneUnstructuredExporter(Exporter):
         if not 0.0 <= cfg.sparsity < 1.0:
             raise ExportError(f"prune-unstructured: sparsity must be in [0, 1), got {cfg.sparsity}")
         t0 = time.perf_counter()
+        if source is not None and source.module is None:
+            return self._export_graph(source, ctx, t0)
         module = require_module(source, ctx, self.name)
         zeros = global_magnitude_prune(module, cfg.sparsity)
         out = output_path(ctx, source.variant.path if source else None, self.name, self.params())
@@ -85,3 +90,25 @@ class PruneUnstructuredExporter(Exporter):
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
                                     info=info)
         return Artifact(variant, module)
+
+    def _export_graph(self, source: Artifact, ctx: ExportContext, t0: float) -> Artifact:
+        """Magnitude pruning of the ONNX graph's weight initializers (the source has no torch module)."""
+        from harness.exporters.onnx_prune import prune_file
+        from harness.exporters.onnx_tools import check_loads, require_onnx_source
+
+        cfg: PruneUnstructuredConfig = self.config
+        src = require_onnx_source(source, self.name)
+        out = output_path(ctx, src, self.name, self.params())
+        try:
+            pruned = prune_file(src, out, cfg.sparsity)
+        except ExportError:
+            raise
+        except Exception as exc:
+            raise ExportError(f"prune-unstructured: {first_line(exc)}") from None
+        check_loads(out)
+        info = {**pruned, "target_sparsity": cfg.sparsity, "method": "onnx-initializers", "note": NOTE,
+                "warnings": []}
+        variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision=source.variant.precision,
+                                    operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
+                                    info=info)
+        return Artifact(variant, None)

@@ -21,6 +21,7 @@ class TorchscriptConfig(ExportConfig):
 
 class TorchscriptExporter(Exporter):
     name = "torchscript"
+    needs_torch = True
     config_class = TorchscriptConfig
 
     def export(self, source: Artifact | None, ctx: ExportContext) -> Artifact:

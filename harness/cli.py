@@ -27,6 +27,12 @@ COMMAND_MODULES = [
     "harness.commands.report",
     "harness.commands.tensorboard",
     "harness.commands.compare",
+    "harness.commands.node",
+    "harness.commands.power",
+    "harness.commands.sweep",
+    "harness.commands.predict",
+    "harness.commands.recommend",
+    "harness.commands.import_cmd",
 ]
 
 

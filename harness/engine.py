@@ -28,7 +28,7 @@ from harness.device_profiles.base import IdleBaseline, ProfileConfig, WindowRead
 from harness.device_profiles.energy import per_inference
 from harness.device_profiles.host_load import busy_warning
 from harness import environment
-from harness.core.errors import InputSpecError, ModelError, WorkerError
+from harness.core.errors import InputSpecError, ModelError, UsageError, WorkerError
 from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
 from harness.plan import BenchConfig, Scenario, scenarios
 from harness.core.roofline import roofline_fields
@@ -52,6 +52,7 @@ class Job:
     scenario: Scenario
     feeds: dict[str, np.ndarray]
     inputs_source: str
+    calls: list[dict[str, np.ndarray]] | None = None     # the user's real calls, cycled by the timed loop
     handle: WorkerHandle | None = None
     ready: dict[str, Any] | None = None   # what the worker reported after loading (load time, cold start...)
     error: str | None = None
@@ -94,22 +95,62 @@ class Engine:
         self._artifacts: Path | None = None
         self.echo = echo or (lambda msg: print(msg, file=sys.stderr))
         self.store = Store(config.db, lock_timeout_s=config.lock_timeout_s)
+        self._qualities: dict[str | None, Any] = {}     # root variant id (None: the example) -> QualityPass
+        self._sources: dict[str, Any] = {}              # root variant id -> OnnxFileModel
 
     # -- 1. resolve everything that can fail on bad input ------------------------------------------------------
     def _profile(self):
-        c = self.config
-        return load_profile(c.device, ProfileConfig(
-            sample_interval_s=c.sample_interval_s, idle_duration_s=c.idle_s, exclusive=c.exclusive,
-            lock_clocks=c.lock_clocks, gpu_index=c.gpu_index))
+        from harness.device_profiles.replay import replay_settings, replay_warning
 
-    def _user_variants(self) -> list[Variant]:
-        variants = []
-        for path, name in zip(self.config.models, _unique_names(list(self.config.models))):
-            specs = read_input_specs(path)  # raises ModelError for missing/non-ONNX/corrupt files
-            for b in self.config.batch_sizes or (default_batch_size(specs),):
-                resolve_shapes(specs, b, self.config.input_shapes)  # raises InputSpecError early
-            variants.append(variant_from_file(path, name=name, model=name, operation="user",
-                                              info={"source": str(path)}))
+        c = self.config
+        # HARNESS_SYSFS_ROOT / HARNESS_TOOLS_DIR: a fake or copied board for testing and replay (harness.device_profiles.replay)
+        root, options, replaced = replay_settings()
+        profile = load_profile(c.device, ProfileConfig(
+            root=root, sample_interval_s=c.sample_interval_s, idle_duration_s=c.idle_s, exclusive=c.exclusive,
+            lock_clocks=c.lock_clocks, gpu_index=c.gpu_index, options=options))
+        warning = replay_warning(replaced)
+        if warning:
+            profile.run_warnings.append(warning)
+        self._replayed = replaced
+        return profile
+
+    def _user_models(self) -> list[Any]:
+        """Every model file with its inputs checked (shapes, --dim, --inputs, --labels): errors here write
+        nothing."""
+        from harness.onnx_model import load_models
+
+        return load_models(self.config, _unique_names(list(self.config.models)))
+
+    def _recipes_for(self, default: list[str]) -> list[str]:
+        """The --recipe list with `default` expanded to the model's standard set (no duplicates)."""
+        out: list[str] = []
+        for r in self.config.recipes or []:
+            for item in (default if r.strip() == "default" else [r]):
+                if item not in out:
+                    out.append(item)
+        return out
+
+    def _user_recipes(self) -> list[str]:
+        from harness.exporters.recipes import parse_recipe
+        from harness.onnx_model import default_recipes
+
+        recipes = self._recipes_for(default_recipes(self.config.device))
+        for r in recipes:
+            parse_recipe(r)       # a typo fails before anything is written
+        return recipes
+
+    def _user_variants(self, models, artifacts: Path, profile, run_id: str) -> list[Variant]:
+        recipes = self._user_recipes()
+        variants: list[Variant] = []
+        for m in models:
+            info = {"source": str(m.path), "inputs": m.inputs.source if m.inputs is not None else None}
+            root = variant_from_file(m.path, name=m.name, model=m.name, operation="user", info=info)
+            root = root.with_(root_id=root.variant_id)
+            self._sources[root.variant_id] = m
+            if not recipes:
+                variants.append(root)
+                continue
+            variants += self._export(m, artifacts, profile, run_id, recipes=recipes, root=root)
         return variants
 
     @staticmethod
@@ -126,8 +167,22 @@ class Engine:
     def _feeds(self, specs, batch_size: int, example, data) -> tuple[dict[str, np.ndarray], str]:
         if data is not None:
             return example_inputs(data.inputs, specs, batch_size), f"example:{example.name}"
-        shapes = resolve_shapes(specs, batch_size, self.config.input_shapes)
+        shapes = resolve_shapes(specs, batch_size, self.config.input_shapes, self.config.dims)
         return random_inputs(specs, shapes, self.config.seed), f"random(seed={self.config.seed})"
+
+    def _quality_of(self, variant: Variant):
+        return self._qualities.get(variant.root_id or variant.variant_id, self._qualities.get(None))
+
+    def _example_drift_data(self, example, variants: list[Variant]):
+        """Seeded random calls for the drift of an example that ships no eval data (labelled as random)."""
+        from harness.onnx_model import RandomCalls
+
+        root = next((v for v in variants if v.ok and v.format == "onnx" and v.path and not v.base_id), None)
+        if root is None:
+            return None
+        specs = read_input_specs(root.path)
+        return RandomCalls(specs, lambda b: resolve_shapes(specs, b, self.config.input_shapes, self.config.dims),
+                           self.config.seed)
 
     # -- the run -----------------------------------------------------------------------------------------------
     def run(self) -> BenchResult:
@@ -138,12 +193,16 @@ class Engine:
             require_loadgen()   # before anything is written
         profile = self._profile()
         example = None
-        user_variants: list[Variant] = []
+        user_models: list[Any] = []
         if c.models:
-            user_variants = self._user_variants()
+            user_models = self._user_models()
+            self._user_recipes()
         else:
             from harness.examples import load_example
 
+            if c.inputs or c.labels:
+                raise UsageError("--inputs/--labels are for ONNX files given on the command line; an example "
+                                 "brings its own data")
             example = load_example(c.example)
         self.store.migrate()
 
@@ -153,12 +212,14 @@ class Engine:
         settings = {"runtime": c.runtime, "provider": provider, "threads": c.threads,
                     "graph_optimization": c.graph_optimization, "batch_sizes": list(c.batch_sizes)}
         env = environment.collect(profile, settings)
+        if getattr(self, "_replayed", None):
+            env["replay"] = dict(self._replayed)
         fp_parts, fp = environment.fingerprint(profile, env)
         env["fingerprint_parts"] = fp_parts
         self._artifacts = artifacts
         self._peaks = self._device_peaks(c.device, env.get("device") or {})
         env["device_peaks"] = self._peaks.as_dict()
-        model_name = example.name if example else ",".join(v.model for v in user_variants)
+        model_name = example.name if example else ",".join(m.name for m in user_models)
         hdf5_path = str(artifacts / "outputs.h5") if example is not None and c.quality else None
         self.store.create_run({
             "run_id": run_id, "created_at": utcnow(), "finished_at": None, "status": "running", "tag": c.tag,
@@ -181,26 +242,29 @@ class Engine:
                 artifacts.mkdir(parents=True, exist_ok=True)
                 variants = self._export(example, artifacts, profile, run_id)
             else:
-                variants = user_variants
+                variants = self._user_variants(user_models, artifacts, profile, run_id)
             # built once: it is the measured inputs of every variant and the quality pass's data
             data = example.eval_data() if example is not None else None
-            quality = None
-            if example is not None and c.quality:
+            if c.quality:
                 from harness.quality import QualityPass
 
-                quality = QualityPass(example, data, hdf5_path)
+                if example is not None:
+                    q_data = data if data is not None else self._example_drift_data(example, variants)
+                    self._qualities[None] = QualityPass(example, q_data, hdf5_path if data is not None else None)
+                for root_id, m in self._sources.items():
+                    self._qualities[root_id] = QualityPass(m, m.eval_data(), None)
             by_id = {v.variant_id: v for v in variants}
             jobs = self._start_jobs(variants, example, data, provider)
             self._count_graphs(jobs, by_id)
-            if quality is not None:
-                self._quality(jobs, quality)
-            self._measure(jobs, profile, idle, run_id, by_id, quality)
+            if self._qualities:
+                self._quality(jobs)
+            self._measure(jobs, profile, idle, run_id, by_id)
             failed = [f"{j.variant.name} [{j.scenario.label}]: {j.error}" for j in jobs if j.error]
             failed += [f"{v.name}: export failed: {v.error}" for v in variants if v.status == "failed"]
             ok_jobs = [j for j in jobs if not j.error]
             status = "complete" if ok_jobs else "failed"
-            if quality is not None:
-                quality.close()
+            for q in self._qualities.values():
+                q.close()
             return BenchResult(run_id, status, len(variants), failed)
         except KeyboardInterrupt:
             status = "interrupted"
@@ -220,16 +284,25 @@ class Engine:
                 self.store.finish_run(run_id, status)
 
     # -- 3. export ---------------------------------------------------------------------------------------------
-    def _export(self, example, out_dir: Path, profile, run_id: str) -> list[Variant]:
-        from harness.exporters.base import ExportContext
+    def _export(self, example, out_dir: Path, profile, run_id: str, recipes: list[str] | None = None,
+                root: Variant | None = None) -> list[Variant]:
+        from harness.exporters.base import Artifact, ExportContext
         from harness.exporters.recipes import build_variants
 
-        recipes = list(self.config.recipes or example.default_recipes)
+        if recipes is None:
+            recipes = self._recipes_for(list(example.default_recipes)) or list(example.default_recipes)
         ctx = ExportContext(example=example, out_dir=out_dir, target_device=self.config.device,
                             target_info=profile.describe(), seed=self.config.seed)
         self.echo(f"exporting {len(recipes)} variant(s) of {example.name}: {', '.join(recipes)}")
-        variants = build_variants(example, recipes, ctx, progress=lambda name: self.echo(f"  exported {name}"))
+        if root is not None and getattr(example, "calibration_is_random", False) and \
+                any("int8-static" in r for r in recipes):
+            self.echo(f"  warning: int8-static is calibrated on {example.calibration_source}, not real data; "
+                      "give --inputs FILE.npz")
+        variants = build_variants(example, recipes, ctx, progress=lambda name: self.echo(f"  exported {name}"),
+                                  root=Artifact(root, None) if root is not None else None)
         for v in variants:
+            if v.ok and v.info.get("no_effect"):
+                self.echo(f"  {v.name}: no effect: {v.info['no_effect']}")
             if not v.ok:
                 self.echo(f"  {v.name}: export {v.status}: {v.error}")
                 with self.store.write() as con:
@@ -240,30 +313,42 @@ class Engine:
     def _start_jobs(self, variants: list[Variant], example, data, provider: str) -> list[Job]:
         c = self.config
         by_id = {v.variant_id: v for v in variants}
+        options = {"free_dimension_overrides": dict(c.dims)} if c.dims else {}
         jobs = []
         for v in variants:
             if not v.ok:
                 continue
             runtime = runtime_for_format(v.format, c.runtime)
+            source_model = self._sources.get(v.root_id or v.variant_id)
+            real = source_model.inputs if source_model is not None else None
             try:
                 specs = read_input_specs(self._graph_path(v, by_id))
             except ModelError as exc:
                 jobs.append(Job(v, scenarios(c, provider, runtime=runtime)[0], {}, "", error=str(exc)))
                 continue
-            for sc in scenarios(c, provider, default_batch_size(specs), runtime):
+            default_batch = real.batch_size if real is not None else default_batch_size(specs, c.dims)
+            for sc in scenarios(c, provider, default_batch, runtime):
+                calls = None
                 try:
-                    feeds, source = self._feeds(specs, sc.batch_size, example, data)
+                    if real is not None:
+                        calls, feeds, source = real.calls, real.calls[0], real.source
+                    else:
+                        feeds, source = self._feeds(specs, sc.batch_size, example, data)
                 except (InputSpecError, ModelError) as exc:
                     jobs.append(Job(v, sc, {}, "", error=str(exc)))
                     continue
-                job = Job(v, sc, feeds, source)
+                job = Job(v, sc, feeds, source, calls=calls)
                 rc = RuntimeConfig(name=runtime, provider=provider, threads=c.threads,
-                                   graph_optimization=c.graph_optimization, device_index=c.gpu_index)
+                                   graph_optimization=c.graph_optimization, device_index=c.gpu_index,
+                                   options=options if runtime == "onnxruntime" else {})
                 try:
-                    job.handle = WorkerHandle(WorkerInit(v.path, rc, feeds))
+                    job.handle = WorkerHandle(WorkerInit(v.path, rc, feeds, calls=calls))
                     job.ready = job.handle.ready
                 except WorkerError as exc:
                     job.error = str(exc)
+                    if source_model is not None and real is None:
+                        # e.g. a scalar sample rate that must be 16000: random values take the wrong branch
+                        job.error += "; its inputs were seeded random data: give real ones with --inputs FILE.npz"
                     self.echo(f"  {v.name} [{sc.label}]: {exc}")
                 jobs.append(job)
         return jobs
@@ -298,27 +383,27 @@ class Engine:
             job.cost, job.cost_reason = cache[key]
 
     # -- 5. quality --------------------------------------------------------------------------------------------
-    def _quality(self, jobs: list[Job], quality) -> None:
-        data = quality.eval_data
-        if data is None:
-            return
+    def _quality(self, jobs: list[Job]) -> None:
         seen = set()
         # the root first: drift of every other variant is measured against it
         ordered = sorted(jobs, key=lambda j: j.variant.base_id is not None)
         for job in ordered:
+            quality = self._quality_of(job.variant)
+            if quality is None or quality.eval_data is None:
+                continue
             if job.error or job.variant.variant_id in seen:
                 continue
             seen.add(job.variant.variant_id)
             try:
-                outputs = job.handle.infer(data.batches(job.scenario.batch_size))
+                outputs = job.handle.infer(quality.eval_data.batches(job.scenario.batch_size))
             except WorkerError as exc:
                 self.echo(f"  {job.variant.name}: quality pass failed: {exc}")
                 continue
             quality.add(job.variant, outputs)
 
     # -- 6. timed rounds ---------------------------------------------------------------------------------------
-    def _measure(self, jobs: list[Job], profile, idle: IdleBaseline, run_id: str, by_id: dict[str, Variant],
-                 quality) -> None:
+    def _measure(self, jobs: list[Job], profile, idle: IdleBaseline, run_id: str, by_id: dict[str, Variant]
+                 ) -> None:
         c = self.config
         live = [j for j in jobs if not j.error]
         per_round_iters = max(1, -(-c.min_iterations // c.rounds))
@@ -338,7 +423,7 @@ class Engine:
                 if j.error:
                     remaining[j.variant.variant_id] -= 1
                     if remaining[j.variant.variant_id] == 0:
-                        self._commit(run_id, j.variant, jobs, profile, idle, by_id, quality)
+                        self._commit(run_id, j.variant, jobs, profile, idle, by_id)
             for r in range(c.rounds):
                 order = live[r % len(live):] + live[:r % len(live)] if live else []
                 for job in order:
@@ -375,7 +460,7 @@ class Engine:
                     if r == c.rounds - 1 or job.error:
                         remaining[job.variant.variant_id] -= 1
                         if remaining[job.variant.variant_id] == 0:
-                            self._commit(run_id, job.variant, jobs, profile, idle, by_id, quality)
+                            self._commit(run_id, job.variant, jobs, profile, idle, by_id)
                         if job.handle is not None:
                             job.handle.stop()
                             job.handle = None
@@ -398,10 +483,12 @@ class Engine:
 
     # -- commit one variant --------------------------------------------------------------------------------------
     def _commit(self, run_id: str, variant: Variant, jobs: list[Job], profile, idle: IdleBaseline,
-                by_id: dict[str, Variant], quality) -> None:
+                by_id: dict[str, Variant]) -> None:
+        quality = self._quality_of(variant)
         mine = [j for j in jobs if j.variant.variant_id == variant.variant_id]
         rows = [self._measurement_row(run_id, j, idle) for j in mine]
         q_rows, l_rows = quality.rows(run_id, variant, by_id) if quality is not None else ([], [])
+        a_rows = quality.activation_rows(run_id, variant, by_id) if quality is not None else []
         with self.store.write() as con:
             self.store.insert_rows(con, "variants", [variant.row(run_id, utcnow())])
             self.store.insert_rows(con, "measurements", rows)
@@ -410,6 +497,7 @@ class Engine:
                     self.store.insert_samples(con, j.measurement_id, j.rounds)
             self.store.insert_rows(con, "quality", q_rows)
             self.store.insert_rows(con, "layers", l_rows)
+            self.store.insert_rows(con, "activations", a_rows)
             lg_rows = [loadgen_row(j.measurement_id, run_id, j.loadgen["summary"], j.loadgen["settings"],
                                    j.loadgen["log_dir"]) for j in mine if j.loadgen and not j.error]
             insert_loadgen_results(con, lg_rows)

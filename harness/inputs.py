@@ -19,6 +19,9 @@ _ONNX_TO_NUMPY = {
 }
 
 
+UNNAMED = {"", "?", "-1", "0", "None", "none", "unk", "unknown"}
+
+
 @dataclass(frozen=True)
 class InputSpec:
     name: str
@@ -68,60 +71,161 @@ def read_input_specs(path: str) -> list[InputSpec]:
             if d.HasField("dim_value") and d.dim_value > 0:
                 dims.append(int(d.dim_value))
             else:
-                dims.append(d.dim_param or None)
+                # "?", "-1" and "0" written as symbols mean "unknown": unnamed, not a symbol shared by every
+                # axis that carries it
+                dims.append(None if d.dim_param.strip() in UNNAMED else d.dim_param)
         specs.append(InputSpec(inp.name, tuple(dims), np.dtype(dtype).name))
     return specs
 
 
-def default_batch_size(specs: list[InputSpec]) -> int:
-    """The model's own batch when its first input declares a fixed one, else 1."""
+BATCH_NAMES = {"batch", "batch_size", "batchsize", "bs", "n", "nbatch", "num_batch", "batch_dim"}
+
+
+def parse_dim_overrides(items: list[str] | None) -> dict[str, int]:
+    """`["batch=1", "sequence=512"]` -> {symbol: size} (--dim)."""
+    out: dict[str, int] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not re.fullmatch(r"\d+", value.strip()) or int(value) < 1:
+            raise InputSpecError(f"bad --dim {item!r}: expected SYMBOL=N with N >= 1, e.g. --dim sequence=512")
+        out[name.strip()] = int(value)
+    return out
+
+
+def batch_symbol(specs: list[InputSpec]) -> str | None:
+    """The symbol that names the batch: one spelled like a batch anywhere in the inputs, else the symbol on the
+    first input's first axis. Never a fixed axis of another input (a recurrent state [2, batch, 128] is not a
+    batch of 2)."""
     for spec in specs:
-        if spec.dims and isinstance(spec.dims[0], int):
-            return spec.dims[0]
+        for d in spec.dims:
+            if isinstance(d, str) and d.lower() in BATCH_NAMES:
+                return d
+    if specs and specs[0].dims and isinstance(specs[0].dims[0], str):
+        return specs[0].dims[0]
+    return None
+
+
+def default_batch_size(specs: list[InputSpec], dims: dict[str, int] | None = None) -> int:
+    """The batch a run uses when --batch-size is not given: --dim on the batch symbol, else the first input's
+    fixed first axis, else 1."""
+    symbol = batch_symbol(specs)
+    if symbol is not None and dims and symbol in dims:
+        return dims[symbol]
+    if symbol is None and specs and specs[0].dims and isinstance(specs[0].dims[0], int):
+        return specs[0].dims[0]
     return 1
 
 
-def resolve_shapes(specs: list[InputSpec], batch_size: int,
-                   overrides: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
-    """Concrete shape per input for one batch size; a dynamic dim other than the batch axis needs an override."""
+def check_dim_symbols(specs: list[InputSpec], dims: dict[str, int] | None) -> None:
+    """--dim must name symbols the graph's inputs carry (a typo would otherwise be silently ignored)."""
+    symbols = {d for s in specs for d in s.dims if isinstance(d, str)}
+    unused = set(dims or {}) - symbols
+    if unused:
+        have = ", ".join(sorted(symbols)) or "none (every dynamic axis is unnamed; use --input-shape)"
+        raise InputSpecError(f"--dim names unknown symbol(s) {', '.join(sorted(unused))}; the model's dimension "
+                             f"symbols are: {have}")
+
+
+def _batch_axis(spec: InputSpec, index: int, symbol: str | None) -> int | None:
+    """The axis of `spec` that carries the batch: the batch symbol, or (no symbol anywhere) an unnamed first
+    axis; the first input's first axis when it is dynamic."""
+    if symbol is not None:
+        hits = [i for i, d in enumerate(spec.dims) if d == symbol]
+        if hits:
+            return hits[0]
+        return None
+    if spec.dims and spec.dims[0] is None:
+        return 0
+    if index == 0 and spec.dims and not isinstance(spec.dims[0], int):
+        return 0
+    return None
+
+
+def resolve_shapes(specs: list[InputSpec], batch_size: int, overrides: dict[str, tuple[int, ...]],
+                   dims: dict[str, int] | None = None) -> dict[str, tuple[int, ...]]:
+    """Concrete shape per input for one batch size.
+
+    A dynamic axis gets its size from, in order: --input-shape for that input (its batch axis still follows
+    the batch size), --dim for its symbol (every input carrying the symbol), the batch size for the batch axis,
+    or the size another input's --input-shape gave the same symbol. Whatever is left is reported at once, each
+    with its input, axis and symbol (or "unnamed")."""
+    dims = dict(dims or {})
     unknown = set(overrides) - {s.name for s in specs}
     if unknown:
         names = ", ".join(s.name for s in specs)
         raise InputSpecError(f"--input-shape names unknown input(s) {', '.join(sorted(unknown))}; "
                              f"the model's inputs are: {names}")
-    shapes = {}
+    check_dim_symbols(specs, dims)
+    bsym = batch_symbol(specs)
+    if bsym is not None and bsym in dims and dims[bsym] != batch_size:
+        raise InputSpecError(f"--dim {bsym}={dims[bsym]} disagrees with batch size {batch_size}; "
+                             f"give one of --dim {bsym}=N or --batch-size N")
+    bound: dict[str, int] = dict(dims)
+    if bsym is not None:
+        bound[bsym] = batch_size
+    # symbols bound by an --input-shape apply to the other inputs carrying them
     for spec in specs:
-        if spec.name in overrides:
-            shape = list(overrides[spec.name])
-            if len(shape) != len(spec.dims):
-                raise InputSpecError(f"--input-shape {spec.name}: model input has rank {len(spec.dims)}, "
-                                     f"got {len(shape)} dims")
-            for i, (want, have) in enumerate(zip(spec.dims, shape)):
-                if isinstance(want, int) and want != have:
-                    raise InputSpecError(f"--input-shape {spec.name}: dim {i} is fixed at {want} in the model, "
-                                         f"got {have}")
-            if spec.dims and not isinstance(spec.dims[0], int):
-                shape[0] = batch_size
-        else:
-            shape = []
-            for i, d in enumerate(spec.dims):
-                if isinstance(d, int):
-                    shape.append(d)
-                elif i == 0:
-                    shape.append(batch_size)
-                else:
-                    label = f"'{d}'" if d else "unnamed"
-                    example = "x".join(str(x) if isinstance(x, int) else ("1" if j == 0 else "N")
-                                       for j, x in enumerate(spec.dims))
-                    raise InputSpecError(
-                        f"input {spec.name!r} has dynamic dimension {label} at axis {i}; "
-                        f"give its size with --input-shape {spec.name}={example}")
-        if spec.dims and isinstance(spec.dims[0], int) and spec.dims[0] != batch_size and \
-                spec.name not in overrides:
+        if spec.name not in overrides:
+            continue
+        shape = overrides[spec.name]
+        if len(shape) != len(spec.dims):
+            raise InputSpecError(f"--input-shape {spec.name}: model input has rank {len(spec.dims)}, "
+                                 f"got {len(shape)} dims")
+        for i, (want, have) in enumerate(zip(spec.dims, shape)):
+            if isinstance(want, int) and want != have:
+                raise InputSpecError(f"--input-shape {spec.name}: dim {i} is fixed at {want} in the model, "
+                                     f"got {have}")
+            if isinstance(want, str) and want not in bound:
+                bound[want] = have
+    shapes: dict[str, tuple[int, ...]] = {}
+    missing: list[tuple[InputSpec, int, Any]] = []
+    for index, spec in enumerate(specs):
+        baxis = _batch_axis(spec, index, bsym)
+        given = overrides.get(spec.name)
+        shape: list[int] = []
+        for i, d in enumerate(spec.dims):
+            if isinstance(d, int):
+                shape.append(d)
+            elif i == baxis:
+                shape.append(batch_size)
+            elif given is not None:
+                shape.append(given[i])
+            elif isinstance(d, str) and d in bound:
+                shape.append(bound[d])
+            else:
+                missing.append((spec, i, d))
+                shape.append(-1)
+        if index == 0 and spec.dims and isinstance(spec.dims[0], int) and bsym is None and \
+                spec.dims[0] != batch_size and given is None:
             raise InputSpecError(f"input {spec.name!r} has a fixed batch of {spec.dims[0]}; "
                                  f"--batch-size {batch_size} is not possible for this model")
         shapes[spec.name] = tuple(shape)
+    if missing:
+        raise InputSpecError(_missing_text(missing))
     return shapes
+
+
+def _missing_text(missing: list[tuple[InputSpec, int, Any]]) -> str:
+    parts, hints, seen = [], [], set()
+    for spec, axis, d in missing:
+        label = f"'{d}'" if d else "unnamed"
+        parts.append(f"input {spec.name!r} has dynamic dimension {label} at axis {axis}")
+        if d and d not in seen:
+            seen.add(d)
+            hints.append(f"--dim {d}=N")
+        elif not d and spec.name not in seen:
+            seen.add(spec.name)
+            example = "x".join(str(x) if isinstance(x, int) else ("1" if j == 0 else "N")
+                               for j, x in enumerate(spec.dims))
+            hints.append(f"--input-shape {spec.name}={example}")
+    # the per-input form always works, so name it too for the first input
+    spec = missing[0][0]
+    example = "x".join(str(x) if isinstance(x, int) else ("1" if j == 0 else "N") for j, x in enumerate(spec.dims))
+    if f"--input-shape {spec.name}={example}" not in hints:
+        hints.append(f"--input-shape {spec.name}={example}")
+    if len(hints) == 2:     # one --dim (or one input) plus the per-input form
+        return "; ".join(parts) + "; give its size with " + " or ".join(hints)
+    return "; ".join(parts) + "; give the sizes with " + " ".join(hints[:-1]) + " (or " + hints[-1] + ")"
 
 
 def random_inputs(specs: list[InputSpec], shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:

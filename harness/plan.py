@@ -21,6 +21,9 @@ class BenchConfig:
     threads: int | None = None
     batch_sizes: tuple[int, ...] = ()     # empty: the model's own fixed batch, else 1
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    dims: dict[str, int] = field(default_factory=dict)     # --dim SYMBOL=N
+    inputs: str | None = None                              # --inputs FILE.npz: real calls for ONNX files
+    labels: str | None = None                              # --labels FILE.npy: class per instance of the calls
     # enough for a meaningful p90/p95 (64/130 samples) even for slow models; fast ones get far more from the
     # duration floor
     min_iterations: int = 200

@@ -11,8 +11,10 @@ Metrics (table `quality`, reference = task | base | root):
                          max_abs_diff, and the Compress and Compare kinds over probabilities: difference,
                          abs_difference, ratio, mse and their _argmax forms, kl_divergence_argmax (harness.core.drift)
   base/root, embedding   cosine_similarity, mse, max_abs_diff, difference, abs_difference, ratio
-Drift is computed on the model's first output. A random-weight model (task "none") has no task metric, but its
-logits still drift, so it gets the logits metrics.
+Drift of the shipped examples is computed on the model's first output (logits also get cosine_similarity). A
+random-weight model (task "none") has no task metric, but its logits still drift, so it gets the logits metrics.
+A model given as an ONNX file (harness.onnx_model, `per_output_drift`) gets drift for every output, each with
+the metrics that make sense for it (harness.core.output_drift).
 """
 from __future__ import annotations
 
@@ -71,11 +73,23 @@ class QualityPass:
             return [], layer_rows
         vid = variant.variant_id
         rows = [self._row(run_id, vid, "task", None, m, v, d) for m, v, d in self._task_metrics(variant, outs)]
+        names = list(getattr(self.example, "output_names", []) or [])
         for reference, ref_id in (("base", variant.base_id), ("root", variant.root_id)):
             ref = self.outputs.get(ref_id) if ref_id and ref_id != vid else None
+            if ref is not None and ref and getattr(self.example, "per_output_drift", False):
+                from harness.core.output_drift import all_outputs
+
+                source = getattr(self.eval_data, "source", None)
+                rows += [self._row(run_id, vid, reference, ref_id, m, v, d | ({"data": source} if source else {}))
+                         for m, v, d in all_outputs(names, ref, outs)]
+                continue
             if ref is None or not ref or ref[0].shape != outs[0].shape:
                 continue
             metrics, flips, per_instance = self._drift(ref[0], outs[0])
+            extra = {"output": names[0] if names else "output0"}
+            if getattr(self.eval_data, "source", None):      # seeded random inputs are labelled as such
+                extra["data"] = self.eval_data.source
+            metrics = [(m, v, (d or {}) | extra) for m, v, d in metrics]
             rows += [self._row(run_id, vid, reference, ref_id, m, v, d) for m, v, d in metrics]
             self._write(lambda path, r=reference, i=ref_id, f=flips, p=per_instance:
                         _of().write_drift(path, vid, r, i, f, p))
@@ -91,9 +105,15 @@ class QualityPass:
         data, task = self.eval_data, self.example.task
         if task == "classification" and data is not None and data.labels is not None:
             labels = np.asarray(data.labels)
+            scores = outs[getattr(self.example, "label_output_index", 0)]
+            if len(scores) != len(labels):
+                log.warning("%s: %d labels for %d instances of class scores; no accuracy", variant.name,
+                            len(labels), len(scores))
+                return
+            outs = [scores]
             acc = drift.accuracy(outs[0], labels)
             yield "accuracy", acc, {"correct": int(round(acc * len(labels))), "n": len(labels)}
-            names = data.class_names or []
+            names = getattr(data, "class_names", None) or []
             per = drift.per_class_accuracy(outs[0], labels, len(names) or None)
             if per:
                 label = lambda c: names[c] if c < len(names) else str(c)   # noqa: E731
@@ -122,6 +142,8 @@ class QualityPass:
         per["logits_mse"] = drift.mse(ref, var)
         shown = flips[:MAX_FLIPS_IN_DETAIL].tolist()
         metrics.append(("top1_agreement", drift.top1_agreement(ref, var), {"n": len(ref)}))
+        cos = drift.cosine(ref, var)
+        metrics.append(("cosine_similarity", float(cos.mean()), drift.summary(cos)))
         metrics.append(("flip_count", float(len(flips)),
                         {"flipped": shown, "truncated": len(flips) > len(shown), "n": len(ref)}))
         metrics.append(("logits_mse", float(per["logits_mse"].mean()), drift.summary(per["logits_mse"])))
@@ -142,6 +164,21 @@ class QualityPass:
         except Exception as exc:   # statistics are a view; a model they cannot read is still measured
             log.warning("layer statistics for %s failed: %s", variant.name, exc)
             return []
+
+    def activation_rows(self, run_id: str, variant: Variant, variants: dict[str, Variant]) -> list[dict]:
+        """Per-layer activation similarity to the variant's base (harness.activations), ONNX pairs only."""
+        base = variants.get(variant.base_id) if variant.base_id else None
+        if (self.eval_data is None or base is None or not variant.ok or not base.ok
+                or not str(variant.path or "").endswith(".onnx") or not str(base.path or "").endswith(".onnx")):
+            return []
+        from harness.activations import compare_files
+
+        try:
+            rows = compare_files(base.path, variant.path, self.eval_data)
+        except Exception as exc:   # a view: a graph onnxruntime cannot expose is still measured
+            log.warning("activation comparison for %s failed: %s", variant.name, exc)
+            return []
+        return [dict(r, run_id=run_id, variant_id=variant.variant_id, reference_id=base.variant_id) for r in rows]
 
     def close(self) -> None:
         self.outputs.clear()

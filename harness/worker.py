@@ -26,6 +26,8 @@ class WorkerInit:
     runtime: RuntimeConfig
     feeds: dict[str, np.ndarray]
     env: dict[str, str] = field(default_factory=dict)
+    # the user's real calls (--inputs): the timed loop cycles through them; `feeds` is the first
+    calls: list[dict[str, np.ndarray]] | None = None
 
 
 def _rss() -> int:
@@ -44,11 +46,44 @@ def _has_nan(outputs: list[np.ndarray]) -> bool:
     return any(o.dtype.kind == "f" and not np.all(np.isfinite(o)) for o in outputs)
 
 
+def _cycling_step(runtime, calls: list[dict[str, np.ndarray]]):
+    """One step per call, taken in turn: real inputs vary, and a model's time may depend on them."""
+    import itertools
+
+    steps = itertools.cycle([runtime.make_step(c) for c in calls])
+    return lambda: next(steps)()
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    # scalar outputs (one per call) are stacked; everything else is joined along its first axis
+    return np.stack(arrays) if arrays[0].ndim == 0 else np.concatenate(arrays)
+
+
+def _error_text(exc: BaseException, what: str) -> str:
+    """onnxruntime's exceptions carry a long C++ prefix; keep the status message a user can act on."""
+    if "ONNXRuntimeError" in str(exc):
+        from harness.runtimes.onnxruntime_runtime import summarize_ort_error
+
+        return f"{what}: {summarize_ort_error(exc)}"
+    return first_line(exc, 300)
+
+
 def worker_main(conn, init: WorkerInit) -> None:
+    from harness.core.native_log import NativeStderr, with_log
     from harness.runtimes import runtime_class
     from harness.timing import timed_loop, warmup
 
     os.environ.update(init.env)
+    # onnxruntime's C++ logger writes ANSI-coloured lines to fd 2: they belong in the error, not the terminal
+    native = NativeStderr().start()
+
+    def send(msg):
+        if msg[0] == "error":
+            msg = ("error", with_log(msg[1], native.take()))
+        else:
+            native.take()
+        conn.send(msg)
+
     try:
         rss_before = _rss()
         runtime = runtime_class(init.runtime.name)(init.runtime)
@@ -56,21 +91,22 @@ def worker_main(conn, init: WorkerInit) -> None:
         runtime.load(init.path)
         load_ms = (time.perf_counter() - t0) * 1e3
         rss_loaded = _rss()
-        step = runtime.make_step(init.feeds)
+        step = _cycling_step(runtime, init.calls) if init.calls and len(init.calls) > 1 else \
+            runtime.make_step(init.feeds)
         t0 = time.perf_counter()
         step()
         cold_first_ms = (time.perf_counter() - t0) * 1e3
         outputs = runtime.infer(init.feeds)
-        conn.send(("ready", {
+        send(("ready", {
             "pid": os.getpid(), "load_ms": load_ms, "cold_first_ms": cold_first_ms,
             "model_load_rss_bytes": rss_loaded - rss_before, "nan_outputs": _has_nan(outputs),
             "output_shapes": [list(o.shape) for o in outputs], "runtime": runtime.describe(),
         }))
     except HarnessError as exc:
-        conn.send(("error", str(exc)))
+        send(("error", str(exc)))
         return
     except Exception as exc:  # report, don't traceback: the parent turns it into a one-line failure
-        conn.send(("error", first_line(exc, 300)))
+        send(("error", _error_text(exc, "first inference failed")))
         return
     while True:
         try:
@@ -83,11 +119,11 @@ def worker_main(conn, init: WorkerInit) -> None:
                 _, iterations, duration_s = msg
                 count = warmup(step, iterations, duration_s)
                 runtime.device_timings()  # drop the warmup's device timings: only timed calls are reported
-                conn.send(("warmup", count))
+                send(("warmup", count))
             elif kind == "time":
                 _, iterations, duration_s = msg
                 lat = timed_loop(step, iterations, duration_s)
-                conn.send(("time", {"latencies_ns": lat, "maxrss_bytes": _maxrss_bytes(),
+                send(("time", {"latencies_ns": lat, "maxrss_bytes": _maxrss_bytes(),
                                     "device_timings": runtime.device_timings()}))
             elif kind == "loadgen":
                 from harness.scenarios.loadgen_scenario import run_loadgen
@@ -99,18 +135,18 @@ def worker_main(conn, init: WorkerInit) -> None:
             elif kind == "infer":
                 _, batches = msg
                 per_batch = [runtime.infer(b) for b in batches]
-                outs = [np.concatenate([b[i] for b in per_batch]) for i in range(len(per_batch[0]))]
-                conn.send(("infer", outs))
+                outs = [_concat([b[i] for b in per_batch]) for i in range(len(per_batch[0]))]
+                send(("infer", outs))
             elif kind == "stop":
                 runtime.close()
-                conn.send(("stopped", None))
+                send(("stopped", None))
                 return
             else:
-                conn.send(("error", f"unknown worker command {kind!r}"))
+                send(("error", f"unknown worker command {kind!r}"))
         except HarnessError as exc:
-            conn.send(("error", str(exc)))
+            send(("error", str(exc)))
         except Exception as exc:
-            conn.send(("error", first_line(exc, 300)))
+            send(("error", _error_text(exc, f"{kind} failed")))
 
 
 class WorkerHandle:
@@ -128,6 +164,20 @@ class WorkerHandle:
     def pid(self) -> int:
         return self.process.pid
 
+    def _died(self) -> WorkerError:
+        code = self.process.exitcode if not self.process.is_alive() else None
+        self.process.join(1)
+        code = self.process.exitcode if code is None else code
+        return WorkerError(f"worker process died (exit code {code}); the runtime may have crashed or run out of "
+                           "memory")
+
+    def _send(self, msg: tuple) -> None:
+        # a worker that died since the last answer closed its end: writing raises EPIPE, which is the same failure
+        try:
+            self._conn.send(msg)
+        except OSError:
+            raise self._died() from None
+
     def _expect(self, kind: str, timeout_s: float | None = None) -> Any:
         if timeout_s is not None and not self._conn.poll(timeout_s):
             self.kill()
@@ -135,11 +185,7 @@ class WorkerHandle:
         try:
             got, payload = self._conn.recv()
         except (EOFError, OSError):
-            code = self.process.exitcode if not self.process.is_alive() else None
-            self.process.join(1)
-            code = self.process.exitcode if code is None else code
-            raise WorkerError(f"worker process died (exit code {code}); the runtime may have crashed "
-                              "or run out of memory") from None
+            raise self._died() from None
         if got == "error":
             raise WorkerError(payload)
         if got != kind:
@@ -147,11 +193,11 @@ class WorkerHandle:
         return payload
 
     def warmup(self, iterations: int, duration_s: float) -> int:
-        self._conn.send(("warmup", iterations, duration_s))
+        self._send(("warmup", iterations, duration_s))
         return self._expect("warmup")
 
     def time(self, iterations: int, duration_s: float) -> dict[str, Any]:
-        self._conn.send(("time", iterations, duration_s))
+        self._send(("time", iterations, duration_s))
         return self._expect("time")
 
     def loadgen(self, settings, log_dir: str) -> dict[str, Any]:
@@ -160,7 +206,7 @@ class WorkerHandle:
         return self._expect("loadgen")
 
     def infer(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
-        self._conn.send(("infer", batches))
+        self._send(("infer", batches))
         return self._expect("infer")
 
     def stop(self) -> None:

@@ -34,6 +34,7 @@ class OutputContrast:
     class_names: list[str] | None = None
     instances: Any = None                      # (N, H, W) images or list of sentences
     notes: list[str] = field(default_factory=list)
+    scores_all: dict[str, np.ndarray] = field(default_factory=dict)   # every comparison kind, per instance
 
     def class_name(self, c: int) -> str:
         if self.class_names and 0 <= c < len(self.class_names):
@@ -82,7 +83,7 @@ def contrast(hdf5_path: str | None, variant_a: str, variant_b: str, kind: str = 
         changed = [int(i) for i in np.argsort(cos, kind="stable")[:most_changed]]
     return OutputContrast(n=len(a), classification=classification, kind=kind, scores=scores, changed=changed,
                       pred_a=pa, pred_b=pb, labels=of.labels(), class_names=of.class_names(),
-                      instances=of.instances())
+                      instances=of.instances(), scores_all=scores_all)
 
 
 def digit_svg(image: np.ndarray, cell: int = 6) -> str:

@@ -214,7 +214,12 @@ def build_run_data(run: dict[str, Any], table: pd.DataFrame, quality: pd.DataFra
         threads = "" if row["threads"] is None or row["threads"] != row["threads"] else f" t{int(row['threads'])}"
         return f"{row['name']} bs{int(row['batch_size'])}{threads}"
 
-    table["label"] = [label(r) for _, r in table.iterrows()] if len(table) else []
+    def board_label(row) -> str:
+        board = row.get("board")
+        return label(row) + (f" @{board}" if isinstance(board, str) and board else "")
+
+    table["scenario_label"] = [label(r) for _, r in table.iterrows()] if len(table) else []
+    table["label"] = [board_label(r) for _, r in table.iterrows()] if len(table) else []
     table["warnings"] = [json.loads(w) if isinstance(w, str) and w else [] for w in table["warnings"]]
     table["measurement_status"] = [
         ms if isinstance(ms, str) else (vs if vs != "ok" else "not measured")

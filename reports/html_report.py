@@ -60,6 +60,18 @@ def build_report(db: str | Path, run_id: str, lock_timeout_s: float = 60.0) -> s
                       "</p><h2>Variants</h2><p class='note'>× columns are ratios against "
                       f"{html.escape(data.variant_label(data.root_id) if data.root_id else '–')} (the FP32 root)."
                       "</p>" + table_html(display_table(full)), sizing_mode="stretch_width")]
+    from harness.reports.tables import drift_frame
+
+    drift = drift_frame(data)
+    if len(drift):
+        parts.append(Div(text="<h2>Drift against the original, every output</h2>" + table_html(drift),
+                         sizing_mode="stretch_width"))
+    from harness.reports.tables import no_effect_notes
+
+    flagged = no_effect_notes(full)
+    if flagged:
+        items = "".join(f"<li>{html.escape(n)}: {html.escape(r)}</li>" for n, r in flagged)
+        parts.append(Div(text=f"<h3>Variants that changed nothing</h3><ul>{items}</ul>"))
     failed = full[full["variant_status"] != "ok"]
     if len(failed):
         items = "".join(f"<li>{html.escape(str(r['name']))}: {html.escape(str(r['variant_error']))}</li>"

@@ -32,3 +32,51 @@ def _significant(value: float | None, digits: int = 4) -> float | None:
     if value is None or value != value or value == 0:
         return value
     return float(f"{value:.{digits}g}")
+
+
+def board_table(full: pd.DataFrame) -> pd.DataFrame:
+    """A fleet run side by side: one row per variant (and scenario), one p50 and one energy column per board.
+    Empty for a run measured on one machine."""
+    if "board" not in full or full["board"].isna().all():
+        return pd.DataFrame()
+    ok = full[(full["measurement_status"] == "ok") & full["board"].notna()]
+    out = pd.DataFrame({"variant": list(dict.fromkeys(full["scenario_label"]))})
+    for board in sorted(full["board"].dropna().unique()):
+        mine = ok[ok["board"] == board].set_index("scenario_label")
+        out[f"{board} p50 ms"] = [_significant(mine["p50_ms"].get(v)) if v in mine.index else None
+                                  for v in out["variant"]]
+        if mine["energy_per_inference_mj"].notna().any():
+            out[f"{board} mJ/inference"] = [_significant(mine["energy_per_inference_mj"].get(v))
+                                            if v in mine.index else None for v in out["variant"]]
+    return out
+
+
+def drift_frame(data) -> pd.DataFrame:
+    """Per-output drift of every variant against the root (harness.core.output_drift.drift_table) as a frame."""
+    from harness.core.output_drift import drift_table, present_columns
+
+    if data is None or data.quality is None or data.quality.empty:
+        return pd.DataFrame()
+    names = dict(zip(data.table["variant_id"], data.table["name"]))
+    rows = drift_table(data.quality.to_dict("records"), names)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows, columns=["variant", "output", *present_columns(rows)])
+
+
+def no_effect_notes(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(variant name, reason) of the variants flagged as having changed nothing (harness.exporters.effect)."""
+    import json
+
+    out, seen = [], set()
+    if "variant_info" not in table:
+        return out
+    for name, info in zip(table["name"], table["variant_info"]):
+        try:
+            reason = json.loads(info).get("no_effect") if isinstance(info, str) and info else None
+        except ValueError:
+            reason = None
+        if reason and name not in seen:
+            seen.add(name)
+            out.append((str(name), str(reason)))
+    return out

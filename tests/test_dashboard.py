@@ -135,9 +135,33 @@ def test_history_steps_use_regress_step_detection():
     assert [s["run_id"] for s in steps] == ["r6"] and steps[0]["change"] == pytest.approx(0.5)
 
 
-def test_first_render_builds_bokeh_models(app):
-    root = app.__panel__().get_root(Document())
-    assert root is not None
+def test_first_render_builds_bokeh_models(dash_db):
+    app = Dashboard(str(dash_db))      # a fresh one: the shared `app` has had its tabs switched by other tests
+    doc = Document()
+    root = app.__panel__().get_root(doc)
+    models = root.references()
+    by_type: dict[str, list] = {}
+    for m in models:
+        by_type.setdefault(type(m).__name__, []).append(m)
+    # the heading
+    assert any("harness" in (getattr(m, "text", "") or "") for m in models)
+    # the variant table, holding every variant the store has for the newest run
+    stored = {r["name"] for r in Store(dash_db).query(
+        "SELECT v.name FROM variants v JOIN runs r USING (run_id) WHERE v.status = 'ok' "
+        "AND r.created_at = (SELECT max(created_at) FROM runs)")}
+    tables = by_type.get("DataTabulator", [])
+    assert tables, sorted(by_type)
+    shown = set()
+    for t in tables:
+        shown |= {str(v) for v in t.source.data.get("variant", [])}
+    assert stored and stored <= shown, (stored, shown)
+    # the views' tabs (their plots render when opened), and the run picker set to the newest run
+    tabs = by_type.get("Tabs", [])
+    assert [t.title for t in tabs[0].tabs] == ["Variants", "Pareto", "Provenance", "Latency", "Behaviour", "Layers",
+                                               "History", "Run", "By board", "Recommend"]
+    newest = Store(dash_db).query("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1")[0]["run_id"]
+    pickers = {m.title: m for m in by_type.get("CustomSelect", [])}
+    assert pickers["Run"].value == newest == app.run_id
 
 
 def test_url_run_parameter_is_validated(dash_db):

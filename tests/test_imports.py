@@ -2,7 +2,8 @@
 import subprocess
 import sys
 
-HEAVY = ["pynvml", "tensorrt", "pycuda", "cuda", "torch", "onnxruntime", "panel", "bokeh", "tensorboardX", "h5py"]
+HEAVY = ["pynvml", "tensorrt", "pycuda", "cuda", "torch", "onnxruntime", "panel", "bokeh", "tensorboardX", "h5py",
+         "ray"]
 
 
 def test_import_and_cli_parser_stay_light():

@@ -28,13 +28,22 @@ GROUPS = {
     "harness.examples": (1, "examples"),
     "harness.exporters": (1, "exporters"),
     "harness.reports": (2, "reports"),
+    # predict/recommend read stored measurements and a stored predictor (the dashboard's Recommend tab uses them);
+    # only the sweep, which runs benches, sits with the engine
+    "harness.meta": (2, "meta"), "harness.meta.sweep": (3, "engine"),
     "harness.engine": (3, "engine"), "harness.plan": (3, "engine"), "harness.worker": (3, "engine"),
     "harness.timing": (3, "engine"), "harness.quality": (3, "engine"), "harness.inputs": (3, "engine"),
     "harness.layers": (3, "engine"), "harness.environment": (3, "engine"), "harness.regress": (3, "engine"),
+    "harness.fleet": (3, "engine"),
+    "harness.user_inputs": (3, "engine"), "harness.onnx_model": (3, "engine"),
     "harness.scenarios": (3, "engine"),     # LoadGen scenarios, run inside the worker
     "harness.commands": (4, "commands"), "harness.cli": (4, "commands"), "harness.__main__": (4, "commands"),
+    # the earlier tools' file formats (read into / written from the store), and what builds on them
+    "harness.interop": (2, "interop"),
+    "harness.monitor": (3, "engine"), "harness.monitor_bench": (3, "engine"), "harness.activations": (3, "engine"),
 }
-EXTRA_EDGES = {("exporters", "runtimes")}   # exporters build TensorRT plans with the runtimes' helpers
+# exporters build TensorRT plans with the runtimes' helpers; the dashboard's Recommend tab asks harness.meta
+EXTRA_EDGES = {("exporters", "runtimes"), ("reports", "meta")}
 
 
 def module_name(path: Path) -> str:

@@ -26,11 +26,18 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="export variants and measure them on a device",
                        description="Benchmark ONNX models, or (with no model) the shipped example's variants.")
     p.add_argument("models", nargs="*", metavar="MODEL.onnx", help="ONNX files to benchmark (default: the example)")
+    p.add_argument("--monitor", metavar="DIR",
+                   help="measure the checkpoints of a LocalModelMonitor / Compress and Compare directory")
+    p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
+                   help="--monitor: function returning the torch module its .pth state dicts fit")
     p.add_argument("--example", default=d.example,
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
-                   help='variant recipe, repeatable, e.g. "int8-static" or "prune-structured:0.5>int8-static"')
-    p.add_argument("--device", default=d.device, help=f"device profile: cpu, nvidia-gpu, jetson (default {d.device})")
+                   help='variant recipe, repeatable, e.g. "int8-static" or "prune-unstructured:0.5>int8-static"; '
+                        '"default" gives the standard set for the model (ONNX files: int8-static, int8-dynamic, '
+                        'fp16, prune-unstructured:0.5, and tensorrt on GPUs)')
+    # None (not d.device) so that an explicit --device with --cluster can be refused instead of ignored
+    p.add_argument("--device", default=None, help=f"device profile: cpu, nvidia-gpu, jetson (default {d.device})")
     p.add_argument("--runtime", default=d.runtime, help=f"runtime (default {d.runtime})")
     p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
     p.add_argument("--graph-optimization", default=d.graph_optimization,
@@ -40,6 +47,14 @@ def register(sub) -> None:
                    help="comma-separated batch sizes, e.g. 1,8 (default: the model's fixed batch, else 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=DxD",
                    help="shape of an input with dynamic dimensions, e.g. input=1x3x224x224; repeatable")
+    p.add_argument("--dim", action="append", metavar="SYMBOL=N",
+                   help="size of every input axis carrying this dimension symbol, e.g. --dim sequence=512; "
+                        "repeatable (also fixed in onnxruntime's session)")
+    p.add_argument("--inputs", metavar="FILE.npz",
+                   help="real inputs for ONNX files: one array per graph input, leading axis = calls "
+                        "(a scalar input has shape (N,)); feeds the timed loop, int8-static calibration and drift")
+    p.add_argument("--labels", metavar="FILE.npy",
+                   help="integer class of each instance of the --inputs calls: accuracy of every variant")
     p.add_argument("--min-iterations", type=int, default=None,
                    help=f"timed calls per scenario, at least ({d.min_iterations}; LoadGen server and multi-stream: "
                         f"{EARLY_STOPPING_P99_QUERIES}, the queries LoadGen's early stopping needs to judge a p99)")
@@ -66,17 +81,36 @@ def register(sub) -> None:
     p.add_argument("--target-latency-ms", type=float,
                    help="LoadGen server: latency bound (p99); single/multi-stream: expected latency")
     p.add_argument("--samples-per-query", type=int, help="LoadGen multi-stream: samples per query (8)")
+    # the fleet (harness/fleet): the same bench on every named board of a Ray cluster, one run in this --db
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="bench on the boards of a Ray cluster: HEAD_HOST:PORT, or local:N (N test nodes here)")
+    p.add_argument("--boards", metavar="NAMES",
+                   help="with --cluster: NAME[,NAME...], all, or failed@RUN (the boards that failed in RUN)")
     add_db_argument(p)
     p.set_defaults(func=func)
 
 
 def func(args) -> int:
-    return run(config_from_args(args))
+    config = config_from_args(args)
+    if getattr(args, "monitor", None):
+        if args.models or args.recipes or args.example != config.__class__().example:
+            raise UsageError("--monitor DIR measures that directory's checkpoints: drop the model files, "
+                             "--example and --recipe")
+        if args.cluster or args.boards:
+            raise UsageError("--monitor DIR benches on this machine; --cluster/--boards do not apply to it")
+        return run(config, monitor=args.monitor, model_factory=args.model_factory)
+    if getattr(args, "model_factory", None):
+        raise UsageError("--model-factory applies to --monitor DIR only")
+    if args.cluster or args.boards:
+        from harness.fleet.cli import run_fleet
+
+        return run_fleet(args.cluster, args.boards, config, device_given=args.device is not None)
+    return run(config)
 
 
 def config_from_args(args):
     """The BenchConfig the flags describe; bad values are a UsageError before anything runs."""
-    from harness.inputs import parse_shape_overrides
+    from harness.inputs import parse_dim_overrides, parse_shape_overrides
     from harness.plan import BenchConfig
 
     d = BenchConfig()
@@ -95,9 +129,10 @@ def config_from_args(args):
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
     return BenchConfig(
         models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
-        device=args.device, runtime=args.runtime, provider=args.provider,
+        device=args.device or BenchConfig().device, runtime=args.runtime, provider=args.provider,
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
+        dims=parse_dim_overrides(args.dim), inputs=args.inputs, labels=args.labels,
         min_iterations=min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
         rounds=rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
         lock_timeout_s=args.lock_timeout, quality=not args.no_quality, idle_s=args.idle,
@@ -107,13 +142,23 @@ def config_from_args(args):
     )
 
 
-def run(config) -> int:
-    """Run one bench (a harness.plan.BenchConfig) and report it; callable without argv."""
+def run(config, monitor: str | None = None, model_factory: str | None = None) -> int:
+    """Run one bench (a harness.plan.BenchConfig) and report it; callable without argv. `monitor`: a
+    LocalModelMonitor directory whose checkpoints are measured instead of the example (harness.monitor_bench)."""
     import sys
 
-    from harness.engine import run_bench
+    from harness.commands.bench_summary import print_summary
 
-    result = run_bench(config)
+    if monitor:
+        from harness.monitor_bench import run_monitor_bench
+
+        result = run_monitor_bench(config, monitor, model_factory)
+    else:
+        from harness.engine import run_bench
+
+        result = run_bench(config)
+    print(f"run {result.run_id} {result.status}: {result.variants} variant(s)")
+    print_summary(config.db, result.run_id, lock_timeout_s=config.lock_timeout_s)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"
@@ -121,6 +166,4 @@ def run(config) -> int:
         return 1
     for line in result.failed:
         print(f"harness: error: {line}", file=sys.stderr)
-    print(f"run {result.run_id} {result.status}: {result.variants} variant(s); "
-          f"see `harness show {result.run_id} --db {config.db}`")
     return 1 if result.failed else 0

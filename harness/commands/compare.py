@@ -4,11 +4,11 @@ from __future__ import annotations
 from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
                                      from_args, print_json, print_table, store_at)
 
-COLUMNS = ["name", "batch_size", "size_bytes", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
-           "speedup_p90", "memory_reduction_pct", "quality", "quality_drop", "quality_retention_pct",
-           "energy_reduction_pct", "scenario", "loadgen_verdict", "peak_fraction", "status"]
-HEADERS = ["variant", "bs", "size B", "size x", "size -%", "p50 ms", "speedup p50", "speedup p90", "mem -%",
-           "{metric}", "drop pts", "retained %", "energy -%", "scenario", "LoadGen", "of peak", "status"]
+COLUMNS = ["name", "batch_size", "size", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
+           "speedup_p90", "memory", "memory_reduction_pct", "quality_pct", "quality_drop", "quality_retention_pct",
+           "energy_reduction_pct", "scenario", "loadgen_verdict", "peak_fraction", "status_text"]
+HEADERS = ["variant", "bs", "size", "size x", "size -%", "p50 ms", "speedup p50", "speedup p90", "peak mem",
+           "mem -%", "{metric} %", "drop pts", "retained %", "energy -%", "scenario", "LoadGen", "of peak", "status"]
 SCENARIO_KEYS = ("scenario", "loadgen_verdict", "loadgen_reasons", "loadgen_qps", "macs", "bytes",
                  "arithmetic_intensity", "achieved_gops", "peak_gops", "peak_fraction", "peak_source")
 
@@ -23,29 +23,69 @@ def register(sub) -> None:
 
 
 def run(*, run, base='fp32', db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
-    from harness.core.comparison import against_base
+    from harness.core.comparison import against_base, split_by_board
     from harness.store.queries import comparison_rows
     from harness.store.scenario_queries import scenario_figures
 
     store = store_at(db, lock_timeout)
     run_id = store.resolve_run(run)
+    # a fleet run is compared board by board (each board against its own base), printed side by side
     variants, measurements, quality = comparison_rows(store, run_id)
-    rows = against_base(variants, measurements, quality, base=base)
+    groups = split_by_board(variants, measurements, quality)
+    all_rows = []
+    for board, (board_variants, board_measurements, board_quality) in groups.items():
+        rows = against_base(board_variants, board_measurements, board_quality, base=base)
+        # the base first, then in provenance order (a chain after its base), then by name
+        rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
+        all_rows += [r | {"board": board} for r in rows] if board else rows
+    user = _user_metrics(store, run_id)
     # the scenario, LoadGen verdict and roofline of the measurement behind each row
     figures = {(f["variant_id"], f["batch_size"], f["threads"], f["provider"]): f
                for f in scenario_figures(store, run_id)}
-    for r in rows:
+    for r in all_rows:
         f = figures.get((r["variant_id"], r.get("batch_size"), r.get("threads"), r.get("provider")), {})
         r.update({k: f.get(k) for k in SCENARIO_KEYS})
-    # the base first, then in provenance order (a chain after its base), then by name
-    rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
     if json:
-        print_json({"run_id": run_id, "base": base, "rows": rows})
+        print_json({"run_id": run_id, "base": base, "rows": all_rows, "user_metrics": user})
         return 0
-    metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
-    print(f"run {run_id}: against {rows[0]['base_name'] if rows else base}")
-    print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
-    for r in rows:
-        if r["status"] != "ok" and r.get("error"):
-            print(f"  {r['name']}: {r['status']}: {r['error']}")
+    from harness.core.output_drift import drift_table, formatted, present_columns
+    from harness.core.units import human_bytes
+    from harness.store import queries
+
+    for board in groups:
+        rows = [r for r in all_rows if r.get("board") == board]
+        metric = next((r["quality_metric"] for r in rows if r.get("quality_metric")), None) or "quality"
+        for r in rows:
+            r["size"], r["memory"] = human_bytes(r.get("size_bytes")), human_bytes(r.get("memory_bytes"))
+            r["quality_pct"] = None if r.get("quality") is None else 100.0 * r["quality"]
+            r["status_text"] = "ok, no effect" if r["status"] == "ok" and r.get("no_effect") else r["status"]
+        print(f"run {run_id}" + (f", board {board}" if board else "")
+              + f": against {rows[0]['base_name'] if rows else base}")
+        print_table(rows, COLUMNS, [h.format(metric=metric) for h in HEADERS])
+        for r in rows:
+            if r["status"] != "ok" and r.get("error"):
+                print(f"  {r['name']}: {r['status']}: {r['error']}")
+            elif r.get("no_effect"):
+                print(f"  {r['name']}: no effect: {r['no_effect']}")
+    names = {v["variant_id"]: v["name"] for v in variants}
+    drift = drift_table(queries.drift_rows(store, run_id), names)
+    if drift:
+        print(f"\ndrift against the original ({all_rows[0]['base_name'] if all_rows else 'root'}), every output:")
+        print_table(formatted(drift), ["variant", "output", *present_columns(drift)])
+    if user:
+        # metrics a training script logged (LocalModelMonitor) or an imported file carried, as they were given
+        names = list(dict.fromkeys(m for values in user.values() for m in values))
+        print("\nuser metrics (as logged or imported):")
+        by_name = {r["name"]: r["variant_id"] for r in all_rows}
+        order = dict.fromkeys(r["name"] for r in all_rows if r["variant_id"] in user)
+        print_table([{"name": n, **user[by_name[n]]} for n in order], ["name", *names], ["variant", *names])
     return 0
+
+
+def _user_metrics(store, run_id: str) -> dict[str, dict]:
+    from harness.store import interop
+
+    out: dict[str, dict] = {}
+    for r in interop.user_metrics(store, run_id):
+        out.setdefault(r["variant_id"], {})[r["name"]] = r["value"] if r["raw"] is None else r["raw"]
+    return out

@@ -14,12 +14,14 @@ def register(sub) -> None:
 def run(*, json=False) -> int:
     from harness.device_profiles import PROFILES, profile_class
     from harness.device_profiles.base import ProfileConfig
+    from harness.device_profiles.replay import replay_settings
 
+    root, options, _ = replay_settings()   # HARNESS_SYSFS_ROOT / HARNESS_TOOLS_DIR, as bench sees them
     rows = []
     for name in PROFILES:
         try:
             cls = profile_class(name)
-            found = cls.detect(ProfileConfig())
+            found = cls.detect(ProfileConfig(root=root, options=options))
         except ImportError as exc:
             rows.append({"device": name, "available": False, "reason": f"cannot load profile: {exc}",
                          "description": ""})

@@ -9,8 +9,8 @@ from harness.core.units import fmt
 from harness.environment import effective_status
 from harness.store import queries
 
-MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "scenario", "size_bytes", "p50_ms", "p90_ms",
-                       "p99_ms", "cv", "throughput_sps", "peak_rss_bytes", "energy_per_inference_mj", "peak_fraction",
+MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "scenario", "size", "p50_ms", "p90_ms",
+                       "p99_ms", "cv_pct", "throughput_sps", "peak_rss", "energy_per_inference_mj", "peak_fraction",
                        "count", "status"]
 
 
@@ -96,13 +96,28 @@ def show_run(*, run, db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOU
     run = details["run"]
     print(f"run {run['run_id']}  {run['status']}  model={run['model']}  device={run['device']}  "
           f"tag={run['tag'] or '-'}  created {run['created_at']}")
+    from harness.core.output_drift import drift_table, formatted, present_columns
+    from harness.core.units import human_bytes
+
     failed = [v for v in details["variants"] if v["status"] != "ok"]
-    print_table(details["measurements"], MEASUREMENT_COLUMNS,
-                ["variant", "precision", "batch", "threads", "scenario", "size_B", "p50_ms", "p90_ms", "p99_ms", "cv",
-                 "samples/s", "peak_rss_B", "mJ/inf", "of_peak", "n", "status"])
+    table = [m | {"size": human_bytes(m.get("size_bytes")), "peak_rss": human_bytes(m.get("peak_rss_bytes")),
+                  "cv_pct": None if m.get("cv") is None else 100.0 * m["cv"]} for m in details["measurements"]]
+    columns = list(MEASUREMENT_COLUMNS)
+    headers = ["variant", "precision", "batch", "threads", "scenario", "size", "p50_ms", "p90_ms", "p99_ms", "cv %",
+               "samples/s", "peak_rss", "mJ/inf", "of_peak", "n", "status"]
+    if any(m.get("board") for m in details["measurements"]):     # a fleet run: which board measured it
+        columns, headers = ["board", *columns], ["board", *headers]
+    print_table(table, columns, headers)
     print_loadgen_and_roofline(details["measurements"])
     for v in failed:
         print(f"variant {v['name']}: {v['status']}: {v['error']}")
+    for v in details["variants"]:
+        if v["status"] == "ok" and v["info"].get("no_effect"):
+            print(f"variant {v['name']}: no effect: {v['info']['no_effect']}")
+    drift = drift_table(queries.drift_rows(store, run_id), {v["variant_id"]: v["name"] for v in details["variants"]})
+    if drift:
+        print("drift against the original, every output:")
+        print_table(formatted(drift), ["variant", "output", *present_columns(drift)])
     for m in details["measurements"]:
         if m["status"] != "ok":
             print(f"{m['name']} bs{m['batch_size']}: failed: {m['error']}")

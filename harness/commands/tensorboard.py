@@ -8,8 +8,10 @@ from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export-tensorboard", help="write a run's figures as TensorBoard events (Compression Board's tags)",
-        description="Writes {variant}/accuracy, /latency, /model_size, /compression/size_ratio, /speedup, "
-                    "/accuracy_drop and latency histograms; then `tensorboard --logdir DIR`.")
+        description="Writes Compression Board's layout: {model}/accuracy|latency|model_size/{variant}, "
+                    "{model}/compression/{size_ratio,speedup,...}/{variant}, {model}/latency_distribution/"
+                    "{variant} histograms, HParams per variant and training curves; then "
+                    "`tensorboard --logdir DIR`.")
     add_run_argument(p)
     p.add_argument("--logdir", required=True, help="TensorBoard log directory")
     p.add_argument("--base", default="fp32", help="variant the compression figures compare against (fp32)")

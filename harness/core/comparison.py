@@ -4,12 +4,16 @@
 so the terminal and the page show the same number for the same pair:
   size_ratio            base size / variant size (3.9 = 3.9x smaller); gzip_ratio the same on gzip sizes
   size_reduction_pct    (1 - variant / base) x 100
-  speedup_p50/_p90      base latency / variant latency at that percentile (>1 = faster)
+  speedup_p50/_p90      base latency / variant latency at that percentile (>1 = faster); speedup_mean on the mean
+                        (the only latency an imported Compression Board file has)
   memory_reduction_pct  (1 - variant / base) x 100 of peak memory (device memory where both have it, else RSS)
   quality_drop          base - variant task metric (accuracy, or cosine to FP32 for embeddings), in points x100
   quality_retention_pct variant / base task metric x 100
+  memory_reduction_bytes base - variant peak memory in bytes (Compression Board's memory_reduction_mb)
   energy_reduction_pct  (1 - variant / base) x 100 of energy per inference, where both were measured
-  energy_ratio          base energy / variant energy per inference (>1 = less energy)
+  energy_ratio          base energy / variant energy per inference (>1 = less energy); where neither has energy
+                        but both have an average power (imported Compression Board files), base / variant power,
+                        and energy_ratio_of says which
   relative              variant value / base value: the reports' plain "x base" multiple of any metric
 Latency, memory and energy are compared within the same scenario (batch size, threads, provider). The base is a
 variant found by `find_base`: by name or variant id as the user typed it, "fp32" falling back to the provenance
@@ -88,8 +92,9 @@ def find_base(variants: list[dict[str, Any]], base: str) -> dict[str, Any]:
 
 
 def scenario_key(m) -> tuple:
-    """What latency, memory and energy are compared within; NaN (a pandas missing value) reads as None."""
-    return tuple(None if _missing(m.get(k)) else m.get(k) for k in ("batch_size", "threads", "provider"))
+    """What latency, memory and energy are compared within (a fleet run's board too: each board against its own
+    base); NaN (a pandas missing value) reads as None."""
+    return tuple(None if _missing(m.get(k)) else m.get(k) for k in ("batch_size", "threads", "provider", "board"))
 
 
 def _memory(m: dict[str, Any], other: dict[str, Any]) -> tuple[str | None, Any, Any]:
@@ -117,6 +122,8 @@ def against_base(variants: list[dict[str, Any]], measurements: list[dict[str, An
     q = task_quality(quality)
     agreement = {r["variant_id"]: r["value"] for r in quality
                  if r.get("reference") == "root" and r.get("metric") == "top1_agreement"}
+    cosine = {r["variant_id"]: r["value"] for r in quality
+              if r.get("reference") == "root" and r.get("metric") == "cosine_similarity"}
     ok_meas = [m for m in measurements if m.get("status", "ok") == "ok"]
     base_meas = {scenario_key(m): m for m in ok_meas if m["variant_id"] == b["variant_id"]}
     q_metric, q_base = q.get(b["variant_id"], (None, None))
@@ -137,6 +144,8 @@ def against_base(variants: list[dict[str, Any]], measurements: list[dict[str, An
             "quality_drop": accuracy_drop_pts(q_base, value),
             "quality_retention_pct": retention_pct(q_base, value),
             "top1_agreement_root": agreement.get(v["variant_id"]),
+            "cosine_root": cosine.get(v["variant_id"]),
+            "no_effect": _info(v).get("no_effect"),
         })
         mine = [m for m in ok_meas if m["variant_id"] == v["variant_id"]]
         if not mine:
@@ -150,17 +159,60 @@ def against_base(variants: list[dict[str, Any]], measurements: list[dict[str, An
                 "p50_ms": m.get("p50_ms"), "p90_ms": m.get("p90_ms"),
                 "speedup_p50": speedup(bm.get("p50_ms"), m.get("p50_ms")),
                 "speedup_p90": speedup(bm.get("p90_ms"), m.get("p90_ms")),
+                "mean_ms": m.get("mean_ms"), "speedup_mean": speedup(bm.get("mean_ms"), m.get("mean_ms")),
                 "memory_metric": col, "memory_bytes": mem,
                 "memory_reduction_pct": reduction_pct(mem, mem_base),
+                "memory_reduction_bytes": None if _missing(mem) or _missing(mem_base) else mem_base - mem,
                 "energy_per_inference_mj": m.get("energy_per_inference_mj"),
                 "energy_reduction_pct": reduction_pct(m.get("energy_per_inference_mj"),
                                                       bm.get("energy_per_inference_mj")),
-                "energy_ratio": energy_ratio(bm.get("energy_per_inference_mj"), m.get("energy_per_inference_mj")),
+                **_energy_ratio(m, bm),
             })
     return rows
 
 
+def _energy_ratio(m: dict[str, Any], bm: dict[str, Any]) -> dict[str, Any]:
+    energy = energy_ratio(bm.get("energy_per_inference_mj"), m.get("energy_per_inference_mj"))
+    if energy is not None:
+        return {"energy_ratio": energy, "energy_ratio_of": "energy_per_inference_mj"}
+    power = _ratio(bm.get("avg_power_mw"), m.get("avg_power_mw"))
+    return {"energy_ratio": power, "energy_ratio_of": "avg_power_mw" if power is not None else None}
+
+
+def _info(v: dict[str, Any]) -> dict[str, Any]:
+    info = v.get("info")
+    if isinstance(info, str) and info:
+        import json
+
+        try:
+            info = json.loads(info)
+        except ValueError:
+            info = None
+    return info if isinstance(info, dict) else {}
+
+
 def _empty_perf() -> dict[str, Any]:
-    keys = ("batch_size", "threads", "provider", "p50_ms", "p90_ms", "speedup_p50", "speedup_p90", "memory_metric",
-            "memory_bytes", "memory_reduction_pct", "energy_per_inference_mj", "energy_reduction_pct", "energy_ratio")
+    keys = ("batch_size", "threads", "provider", "p50_ms", "p90_ms", "speedup_p50", "speedup_p90", "mean_ms",
+            "speedup_mean", "memory_metric", "memory_bytes", "memory_reduction_pct", "memory_reduction_bytes",
+            "energy_per_inference_mj", "energy_reduction_pct", "energy_ratio", "energy_ratio_of")
     return dict.fromkeys(keys)
+
+
+def split_by_board(variants: list[dict[str, Any]], measurements: list[dict[str, Any]],
+                   quality: list[dict[str, Any]]) -> dict[str | None, tuple[list, list, list]]:
+    """A fleet run's rows per board, each as `compare` takes them: the variants measured on (or built on) that
+    board plus the run's unmeasured shared variants (failed exports), its measurements and its quality rows.
+    A single-machine run gives {None: (all rows)}."""
+    boards = sorted({m["board"] for m in measurements if m.get("board")})
+    if not boards:
+        return {None: (variants, measurements, quality)}
+    measured_anywhere = {m["variant_id"] for m in measurements}
+    out = {}
+    for board in boards:
+        mine = [m for m in measurements if m.get("board") == board]
+        ids = {m["variant_id"] for m in mine}
+        vs = [v for v in variants if v["variant_id"] in ids or v.get("board") == board
+              or (not v.get("board") and v["variant_id"] not in measured_anywhere)]
+        qs = [q for q in quality if q.get("board") in (board, None)]
+        out[board] = (vs, mine, qs)
+    return out

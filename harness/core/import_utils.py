@@ -59,6 +59,10 @@ def is_bokeh_available() -> bool:
     return _has("bokeh")
 
 
+def is_ray_available() -> bool:
+    return _has("ray")
+
+
 def missing_extra_message(package: str, extra: str) -> str:
     return f"{package} is not installed; install it with: pip install 'harness[{extra}]'"
 
@@ -79,6 +83,8 @@ def require_dashboard() -> None:
 
 def require_tensorboardx() -> None:
     require_extra("dashboard", ("tensorboardX", is_tensorboardx_available))
+def is_lightgbm_available() -> bool:
+    return _has("lightgbm")
 
 
 def is_loadgen_available() -> bool:

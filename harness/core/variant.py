@@ -101,7 +101,7 @@ def onnx_weight_stats(path: str | Path) -> tuple[int, float]:
     except Exception as exc:
         raise ModelError(f"{path} is not a readable ONNX model: {message_line(exc, 200)}") from None
     count = zeros = 0
-    for init in model.graph.initializer:
+    for init in _all_initializers(model.graph):
         if len(init.dims) == 0 or int(np.prod(init.dims)) <= 1:
             continue
         arr = numpy_helper.to_array(init)
@@ -113,6 +113,15 @@ def onnx_weight_stats(path: str | Path) -> tuple[int, float]:
         count += arr.size
         zeros += int(np.count_nonzero(arr == 0))
     return count, (zeros / count if count else 0.0)
+
+
+def _all_initializers(graph):
+    """Initializers of the graph and of its If/Loop/Scan subgraphs (where recurrent models keep weights)."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from _all_initializers(sub)
 
 
 def describe_file(path: str | Path) -> dict[str, Any]:

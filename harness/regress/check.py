@@ -160,8 +160,9 @@ def _regress(store: ReadSession, base_id: str, cand_id: str, gates: Gates, stric
         notes.extend(_busy_notes(base, cand))
         notes.extend(_unsteady_notes(base, checks))
         checks.extend(_measurement_gates(base, cand, gates))
-        if name_key not in variant_level_done:
-            variant_level_done.add(name_key)
+        # once per variant (and per board in a fleet run: key[2] is device@board there)
+        if (*name_key, base.key[2]) not in variant_level_done:
+            variant_level_done.add((*name_key, base.key[2]))
             checks.extend(_variant_gates(base, cand, gates))
 
     base_keys = {e.key for e in base_entries}
@@ -191,7 +192,8 @@ def _regress(store: ReadSession, base_id: str, cand_id: str, gates: Gates, stric
 
 def _check(entry: Entry, metric: str, status: str, baseline: float | None, candidate: float | None, message: str,
            detail: dict | None = None, variant_level: bool = False) -> Check:
-    label = f"{entry.key[0]}/{entry.key[1]}" if variant_level else entry.label
+    board = str(entry.key[2] or "").partition("@")[2]
+    label = (f"{board}: " if board else "") + f"{entry.key[0]}/{entry.key[1]}" if variant_level else entry.label
     scenario = {} if variant_level else entry.scenario
     return Check(label, entry.key[0], entry.key[1], scenario, metric, status, baseline, candidate, message,
                  detail or {})

@@ -33,13 +33,20 @@ class Entry:
         return dict(zip(KEY_FIELDS[3:], self.key[3:]))
 
 
+def device_key(device: str | None, board: str | None) -> str | None:
+    """The `device` part of a key: a fleet measurement is matched on its board too (`jetson@orin-1`), so regress
+    compares each board with itself."""
+    return f"{device}@{board}" if board else device
+
+
 def entry_label(key: tuple) -> str:
-    model, name, _device, batch, threads, provider, _runtime = key
+    model, name, device, batch, threads, provider, _runtime = key
     parts = [f"batch {batch}" if batch is not None else None,
              f"{threads} threads" if threads is not None else None,
              _short_provider(provider)]
     scen = ", ".join(p for p in parts if p)
-    return f"{model}/{name}" + (f" [{scen}]" if scen else "")
+    board = str(device).partition("@")[2] if device else ""
+    return (f"{board}: " if board else "") + f"{model}/{name}" + (f" [{scen}]" if scen else "")
 
 
 def _short_provider(provider: str | None) -> str | None:
@@ -60,9 +67,10 @@ def load_entries(store, run: dict[str, Any]) -> tuple[list[Entry], list[Entry]]:
     run_id = run["run_id"]
     variants = queries.variants_of_run(store, run_id, order="name")
     measurements = queries.measurements_of_run(store, run_id)
-    quality: dict[str, dict[str, float]] = defaultdict(dict)
+    # keyed by (variant, board): a fleet run has each variant's quality once per board (board None otherwise)
+    quality: dict[tuple, dict[str, float]] = defaultdict(dict)
     for row in queries.quality_of_run(store, run_id):
-        quality[row["variant_id"]][f"{row['reference']}.{row['metric']}"] = row["value"]
+        quality[(row["variant_id"], row["board"])][f"{row['reference']}.{row['metric']}"] = row["value"]
     by_id = {v["variant_id"]: v for v in variants}
     measured_ids = set()
     entries = []
@@ -71,11 +79,12 @@ def load_entries(store, run: dict[str, Any]) -> tuple[list[Entry], list[Entry]]:
         if v is None:
             continue
         measured_ids.add(v["variant_id"])
-        key = (v.get("model") or run.get("model"), v["name"], run["device"], m.get("batch_size"), m.get("threads"),
-               m.get("provider"), m.get("runtime"))
-        entries.append(Entry(key, v, m, quality.get(v["variant_id"], {})))
+        board = m.get("board")
+        key = (v.get("model") or run.get("model"), v["name"], device_key(run["device"], board), m.get("batch_size"),
+               m.get("threads"), m.get("provider"), m.get("runtime"))
+        entries.append(Entry(key, v, m, quality.get((v["variant_id"], board), {})))
     unmeasured = [Entry((v.get("model") or run.get("model"), v["name"], run["device"], None, None, None, None),
-                        v, None, quality.get(v["variant_id"], {}))
+                        v, None, quality.get((v["variant_id"], None), {}))
                   for v in variants if v["variant_id"] not in measured_ids]
     return entries, unmeasured
 
@@ -110,7 +119,7 @@ def load_previous_p50(store, candidate: dict[str, Any], max_runs: int) -> dict[t
     out: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
     for row in rows:
         if row["p50_ms"] is not None:
-            key = (row["model"], row["name"], row["device"], row["batch_size"], row["threads"], row["provider"],
+            key = (row["model"], row["name"], device_key(row["device"], row["board"]), row["batch_size"], row["threads"], row["provider"],
                    row["runtime"])
             out[key].append((row["variant_id"], float(row["p50_ms"])))
     return dict(out)

@@ -49,6 +49,9 @@ class OnnxRuntime(Runtime):
             opts.intra_op_num_threads = self.config.threads
             opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # --dim SYMBOL=N: onnxruntime fixes every axis carrying the symbol, so shape-specialised kernels apply
+        for symbol, size in (self.config.options.get("free_dimension_overrides") or {}).items():
+            opts.add_free_dimension_override_by_name(symbol, int(size))
         optimized = self.config.options.get("optimized_model_filepath")
         if optimized:
             opts.optimized_model_filepath = optimized

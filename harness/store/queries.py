@@ -11,7 +11,8 @@ from typing import Any, Iterator, Sequence
 
 from harness.store.store import ReadSession, Store, utcnow
 
-EXPORT_TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers", "loadgen_results")
+EXPORT_TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers", "run_boards",
+                 "loadgen_results")
 
 
 def rows(db, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -66,19 +67,26 @@ def measurements_with_variant(db, run_id: str) -> list[dict[str, Any]]:
 
 
 def quality_of_run(db, run_id: str) -> list[dict[str, Any]]:
-    return rows(db, "SELECT variant_id, reference, metric, value FROM quality WHERE run_id = ?", [run_id])
+    return rows(db, "SELECT variant_id, reference, metric, value, board FROM quality WHERE run_id = ?", [run_id])
 
 
 def comparison_rows(db, run_id: str) -> tuple[list[dict], list[dict], list[dict]]:
     """(variants, measurements, quality) rows of one run, as harness.core.comparison.against_base takes them."""
     variants = variants_of_run(db, run_id, order="created_at, name")
     measurements = rows(
-        db, "SELECT measurement_id, variant_id, status, batch_size, threads, provider, p50_ms, p90_ms, "
-            "peak_rss_bytes, maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj FROM measurements "
-            "WHERE run_id = ?", [run_id])
-    quality = rows(db, "SELECT variant_id, reference, metric, value FROM quality WHERE run_id = ? AND "
-                       "(reference = 'task' OR metric = 'top1_agreement')", [run_id])
+        db, "SELECT measurement_id, variant_id, status, batch_size, threads, provider, p50_ms, p90_ms, mean_ms, "
+            "peak_rss_bytes, maxrss_bytes, device_memory_peak_bytes, energy_per_inference_mj, avg_power_mw, board "
+            "FROM measurements WHERE run_id = ?", [run_id])
+    quality = rows(db, "SELECT variant_id, reference, metric, value, board FROM quality WHERE run_id = ? AND "
+                       "(reference = 'task' OR metric IN ('top1_agreement', 'cosine_similarity'))", [run_id])
     return variants, measurements, quality
+
+
+def drift_rows(db, run_id: str, reference: str = "root") -> list[dict[str, Any]]:
+    """Quality rows of one run against `reference` (base | root) with their detail: the drift of every output
+    (harness.core.output_drift.drift_table reads them)."""
+    return rows(db, "SELECT variant_id, reference, metric, value, detail FROM quality "
+                    "WHERE run_id = ? AND reference = ?", [run_id, reference])
 
 
 def p50_rows_of_runs(db, run_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -87,7 +95,7 @@ def p50_rows_of_runs(db, run_ids: Sequence[str]) -> list[dict[str, Any]]:
         return []
     marks = ", ".join("?" for _ in run_ids)
     return rows(db, "SELECT r.created_at, v.variant_id, coalesce(v.model, r.model) AS model, v.name, r.device, "
-                    "m.batch_size, m.threads, m.provider, m.runtime, m.p50_ms FROM runs r "
+                    "m.batch_size, m.threads, m.provider, m.runtime, m.p50_ms, m.board FROM runs r "
                     "JOIN variants v ON v.run_id = r.run_id "
                     "JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id AND m.status = 'ok' "
                     f"WHERE r.run_id IN ({marks}) ORDER BY r.created_at", list(run_ids))
@@ -187,10 +195,10 @@ REPORT_RUN_COLUMNS = ("run_id, created_at, finished_at, status, tag, model, devi
 REPORT_VARIANT_SQL = """
 SELECT v.variant_id, v.name, coalesce(v.model, r.model) AS model, v.format, v.precision, v.base_id, v.root_id,
        v.operation, v.params, v.size_bytes, v.gzip_bytes, v.param_count, v.sparsity,
-       v.status AS variant_status, v.error AS variant_error,
+       v.status AS variant_status, v.error AS variant_error, v.info AS variant_info,
        m.measurement_id, m.batch_size, m.threads, m.provider, m.status AS measurement_status,
        m.error AS measurement_error, m.count, m.cv, m.p50_ms, m.p90_ms, m.p99_ms, m.throughput_sps,
-       m.peak_rss_bytes, m.energy_per_inference_mj, m.energy_reason, m.warnings
+       m.peak_rss_bytes, m.energy_per_inference_mj, m.energy_reason, m.warnings, m.board
 FROM variants v JOIN runs r ON r.run_id = v.run_id
 LEFT JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id
 WHERE v.run_id = ?

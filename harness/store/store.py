@@ -228,6 +228,12 @@ class Store:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
+    def sample_latencies_ns(self, measurement_id: str) -> list[int]:
+        """The raw per-call latencies of one measurement, in round then call order."""
+        rows = self.query("SELECT latency_ns FROM samples WHERE measurement_id = ? ORDER BY round, seq",
+                          [measurement_id])
+        return [int(r["latency_ns"]) for r in rows]
+
     def resolve_run(self, ref: str) -> str:
         """A run id (or unique prefix), `latest`, `TAG@latest`, `TAG@prev`, `TAG@N` (N-th newest, 0-based),
         or a baseline name set with `harness baseline set`."""
