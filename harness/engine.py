@@ -31,10 +31,12 @@ from harness import environment
 from harness.core.errors import InputSpecError, ModelError, UsageError, WorkerError
 from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
 from harness.plan import BenchConfig, Scenario, scenarios
+from harness.core.roofline import roofline_fields
 from harness.runtimes import runtime_for_format
 from harness.runtimes.base import RuntimeConfig
 from harness.core.stats import summarize
 from harness.store import Store
+from harness.store.scenario_queries import insert_loadgen_results, loadgen_row
 from harness.store.store import to_json, utcnow
 from harness.core.variant import Variant, variant_from_file
 from harness.worker import WorkerHandle, WorkerInit
@@ -58,6 +60,9 @@ class Job:
     windows: list[WindowReading] = field(default_factory=list)
     maxrss_bytes: int | None = None
     device_timings: list[dict] = field(default_factory=list)
+    loadgen: dict[str, Any] | None = None     # LoadGen's parsed result, settings and log dir (LoadGen scenarios)
+    cost: Any = None                          # graph_cost.GraphCost of one call, or None with cost_reason
+    cost_reason: str | None = None
     measurement_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
@@ -86,6 +91,8 @@ class Engine:
     def __init__(self, config: BenchConfig, echo: Callable[[str], None] | None = None):
         self.config = config
         self._profile_warnings: list[str] = []
+        self._peaks = None
+        self._artifacts: Path | None = None
         self.echo = echo or (lambda msg: print(msg, file=sys.stderr))
         self.store = Store(config.db, lock_timeout_s=config.lock_timeout_s)
         self._qualities: dict[str | None, Any] = {}     # root variant id (None: the example) -> QualityPass
@@ -180,6 +187,10 @@ class Engine:
     # -- the run -----------------------------------------------------------------------------------------------
     def run(self) -> BenchResult:
         c = self.config
+        if c.scenario != "harness":
+            from harness.scenarios.loadgen_scenario import require_loadgen
+
+            require_loadgen()   # before anything is written
         profile = self._profile()
         example = None
         user_models: list[Any] = []
@@ -205,6 +216,9 @@ class Engine:
             env["replay"] = dict(self._replayed)
         fp_parts, fp = environment.fingerprint(profile, env)
         env["fingerprint_parts"] = fp_parts
+        self._artifacts = artifacts
+        self._peaks = self._device_peaks(c.device, env.get("device") or {})
+        env["device_peaks"] = self._peaks.as_dict()
         model_name = example.name if example else ",".join(m.name for m in user_models)
         hdf5_path = str(artifacts / "outputs.h5") if example is not None and c.quality else None
         self.store.create_run({
@@ -241,6 +255,7 @@ class Engine:
                     self._qualities[root_id] = QualityPass(m, m.eval_data(), None)
             by_id = {v.variant_id: v for v in variants}
             jobs = self._start_jobs(variants, example, data, provider)
+            self._count_graphs(jobs, by_id)
             if self._qualities:
                 self._quality(jobs)
             self._measure(jobs, profile, idle, run_id, by_id)
@@ -338,6 +353,35 @@ class Engine:
                 jobs.append(job)
         return jobs
 
+    @staticmethod
+    def _device_peaks(device: str, describe: dict[str, Any]):
+        """The device's peak rates for the roofline; never stops a run (null plus the reason instead)."""
+        from harness.device_profiles.peaks import PRECISIONS, DevicePeaks, device_peaks
+
+        try:
+            return device_peaks(device, describe)
+        except Exception as exc:  # a peak is context for the figures, not a reason to lose them
+            why = f"device peak unavailable: {type(exc).__name__}: {exc}"
+            return DevicePeaks(source="none", gops={p: None for p in PRECISIONS}, bandwidth_gbps=None,
+                               reasons={p: why for p in (*PRECISIONS, "bandwidth")})
+
+    def _count_graphs(self, jobs: list[Job], by_id: dict[str, Variant]) -> None:
+        """MACs and bytes of one call of each job, from its ONNX graph at the measured input shapes."""
+        from harness.core.graph_cost import count_graph
+
+        cache: dict[tuple, tuple] = {}
+        for job in jobs:
+            if job.error:
+                continue
+            shapes = {k: tuple(v.shape) for k, v in job.feeds.items()}
+            key = (job.variant.variant_id, tuple(sorted(shapes.items())))
+            if key not in cache:
+                try:
+                    cache[key] = (count_graph(self._graph_path(job.variant, by_id), shapes), None)
+                except Exception as exc:  # an uncountable graph leaves the roofline null, with the reason
+                    cache[key] = (None, f"graph not counted: {type(exc).__name__}: {str(exc)[:200]}")
+            job.cost, job.cost_reason = cache[key]
+
     # -- 5. quality --------------------------------------------------------------------------------------------
     def _quality(self, jobs: list[Job]) -> None:
         seen = set()
@@ -388,11 +432,21 @@ class Engine:
                     try:
                         job.handle.warmup(c.warmup_iterations, c.warmup_s)
                         key = f"{job.measurement_id}:{r}"
+                        settings = self._loadgen_settings() if c.scenario != "harness" else None
+                        log_dir = str(self._loadgen_dir(job)) if settings else None
                         profile.begin_window(key, job.handle.pid)
                         try:
-                            result = job.handle.time(per_round_iters, per_round_s)
+                            if settings is not None:
+                                result = job.handle.loadgen(settings, log_dir)
+                            else:
+                                result = job.handle.time(per_round_iters, per_round_s)
                         finally:
                             reading = profile.end_window(key)
+                        if settings is not None:
+                            job.loadgen = result
+                            # samples: the time of each inference under LoadGen's load, the same quantity
+                            # harness's own loop times; LoadGen's query latencies are in its own figures
+                            result["latencies_ns"] = result["compute_ns"]
                         job.rounds.append(result["latencies_ns"])
                         job.windows.append(reading)
                         job.maxrss_bytes = result["maxrss_bytes"]
@@ -414,6 +468,19 @@ class Engine:
             if bar is not None:
                 bar.close()
 
+    def _loadgen_settings(self):
+        from harness.scenarios.loadgen_scenario import LoadgenSettings
+
+        c = self.config
+        return LoadgenSettings(scenario=c.scenario, min_duration_ms=int(round(c.min_duration_s * 1000)),
+                               min_query_count=c.min_iterations, target_qps=c.target_qps,
+                               target_latency_ms=c.target_latency_ms, samples_per_query=c.samples_per_query,
+                               seed=c.seed)
+
+    def _loadgen_dir(self, job: Job) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in job.variant.name)
+        return self._artifacts / "loadgen" / f"{safe}-{job.scenario.label.replace('/', '-')}-{job.measurement_id}"
+
     # -- commit one variant --------------------------------------------------------------------------------------
     def _commit(self, run_id: str, variant: Variant, jobs: list[Job], profile, idle: IdleBaseline,
                 by_id: dict[str, Variant]) -> None:
@@ -431,10 +498,20 @@ class Engine:
             self.store.insert_rows(con, "quality", q_rows)
             self.store.insert_rows(con, "layers", l_rows)
             self.store.insert_rows(con, "activations", a_rows)
+            lg_rows = [loadgen_row(j.measurement_id, run_id, j.loadgen["summary"], j.loadgen["settings"],
+                                   j.loadgen["log_dir"]) for j in mine if j.loadgen and not j.error]
+            insert_loadgen_results(con, lg_rows)
         for j, row in zip(mine, rows):
             if row["status"] == "ok":
                 self.echo(f"  {variant.name:<40} {j.scenario.label:<6} p50 {row['p50_ms']:.4f} ms  "
                           f"p90 {row['p90_ms']:.4f} ms  n={row['count']}")
+                if j.loadgen:
+                    s = j.loadgen["summary"]
+                    qps = f"{s['qps']:.1f}" if s["qps"] is not None else "-"
+                    why = f" ({'; '.join(s['reasons'])})" if s["reasons"] else ""
+                    ms = {k: "-" if s[k] is None else f"{s[k]:.4f}" for k in ("p90_ms", "p99_ms")}
+                    self.echo(f"    LoadGen {s['scenario']}: {s['verdict']}{why}  qps {qps}  "
+                              f"p90 {ms['p90_ms']} ms  p99 {ms['p99_ms']} ms  logs {j.loadgen['log_dir']}")
 
     def _measurement_row(self, run_id: str, job: Job, idle: IdleBaseline) -> dict[str, Any]:
         sc = job.scenario
@@ -444,7 +521,7 @@ class Engine:
             "runtime": sc.runtime, "provider": sc.provider, "graph_optimization": sc.graph_optimization,
             "batch_size": sc.batch_size, "threads": sc.threads, "inputs_source": job.inputs_source,
             "rounds": len(job.rounds), "warmup": self.config.warmup_iterations, "created_at": utcnow(),
-            "idle_power_mw": idle.power_mw,
+            "idle_power_mw": idle.power_mw, "scenario": self.config.scenario,
         }
         if ready:
             row.update({k: ready[k] for k in ("load_ms", "cold_first_ms", "model_load_rss_bytes")})
@@ -455,6 +532,15 @@ class Engine:
         lat = np.concatenate(job.rounds)
         stats = summarize(lat, sc.batch_size)
         warnings = list(stats.warnings)
+        calls_per_s = stats.throughput_ips
+        if job.loadgen:
+            summary = job.loadgen["summary"]
+            summary = summary if isinstance(summary, dict) else summary.as_dict()
+            job.loadgen["summary"] = summary
+            if summary["qps"] is not None:
+                calls_per_s = summary["qps"]   # LoadGen's rate (one sample = one call), not busy time
+            # LoadGen's notes about its own log buffer say nothing about the measurement
+            warnings.extend(f"LoadGen: {w}" for w in summary["warnings"] if "Logging allocation" not in w)
         if ready and ready.get("nan_outputs"):
             warnings.append("outputs contain NaN or Inf")
         peak_rss = [w.peak_rss_bytes for w in job.windows if w.peak_rss_bytes is not None]
@@ -474,6 +560,8 @@ class Engine:
         warnings.extend(self._profile_warnings)
         throttled = [w.throttled for w in job.windows if w.throttled is not None]
         row.update(stats.as_dict())
+        row.update(throughput_ips=calls_per_s, throughput_sps=calls_per_s * sc.batch_size)
+        row.update(roofline_fields(job.cost, job.cost_reason, calls_per_s, job.variant.precision, self._peaks))
         row.update({
             "status": "ok", "error": None, "peak_rss_bytes": max(peak_rss) if peak_rss else None,
             "maxrss_bytes": job.maxrss_bytes, "device_memory_peak_bytes": max(dev_mem) if dev_mem else None,

@@ -43,6 +43,12 @@ class BenchConfig:
     lock_clocks: bool = False
     gpu_index: int = 0
     progress: bool = True
+    # "harness": harness's own single-stream loop; otherwise an MLPerf LoadGen scenario
+    # (single-stream | multi-stream | offline | server) run once per variant, see harness/scenarios/
+    scenario: str = "harness"
+    target_qps: float | None = None
+    target_latency_ms: float | None = None
+    samples_per_query: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

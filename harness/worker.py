@@ -125,6 +125,13 @@ def worker_main(conn, init: WorkerInit) -> None:
                 lat = timed_loop(step, iterations, duration_s)
                 send(("time", {"latencies_ns": lat, "maxrss_bytes": _maxrss_bytes(),
                                     "device_timings": runtime.device_timings()}))
+            elif kind == "loadgen":
+                from harness.scenarios.loadgen_scenario import run_loadgen
+
+                _, settings, log_dir = msg
+                result = run_loadgen(step, settings, log_dir)
+                result.update(maxrss_bytes=_maxrss_bytes(), device_timings=runtime.device_timings())
+                conn.send(("loadgen", result))
             elif kind == "infer":
                 _, batches = msg
                 per_batch = [runtime.infer(b) for b in batches]
@@ -192,6 +199,11 @@ class WorkerHandle:
     def time(self, iterations: int, duration_s: float) -> dict[str, Any]:
         self._send(("time", iterations, duration_s))
         return self._expect("time")
+
+    def loadgen(self, settings, log_dir: str) -> dict[str, Any]:
+        """One LoadGen test against this worker's variant (harness/scenarios/loadgen_scenario.py)."""
+        self._conn.send(("loadgen", settings, log_dir))
+        return self._expect("loadgen")
 
     def infer(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
         self._send(("infer", batches))

@@ -100,6 +100,7 @@ class Dashboard(pn.viewable.Viewer):
         self.layers_pane = pn.Column(sizing_mode="stretch_width")
         self.history_pane = pn.Column(sizing_mode="stretch_width")
         self.run_info = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
+        self.roofline_pane = pn.Column(sizing_mode="stretch_width")
         # a fleet run (`harness bench --cluster`): every board side by side
         self.board_widget = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
                                                  sizing_mode="stretch_width", layout="fit_data_table")
@@ -147,6 +148,7 @@ class Dashboard(pn.viewable.Viewer):
             ("Run", self.run_info),
             ("By board", pn.Column(self.board_note, self.board_widget, sizing_mode="stretch_width")),
             ("Recommend", self.recommend),
+            ("Roofline", self.roofline_pane),
             dynamic=True, sizing_mode="stretch_width")
         self.tabs = tabs
         # candidates need the stored predictor and graph features: built when the tab is first shown
@@ -264,6 +266,7 @@ class Dashboard(pn.viewable.Viewer):
         self._update_latency()
         self._update_behaviour()
         self._update_layers()
+        self._update_roofline()
         if getattr(self, "tabs", None) is not None and self._tab_title(self.tabs.active) == HISTORY_TAB:
             self._update_history()
 
@@ -395,6 +398,21 @@ class Dashboard(pn.viewable.Viewer):
         self.behaviour_summary.object = head
         self.behaviour_pane.object = changed_table_html(comp, name_a, name_b) if comp.changed else ""
         self.behaviour_more.show(comp, name_a, name_b)
+
+    def _update_roofline(self) -> None:
+        from harness.reports.roofline import loadgen_table_html, roofline_figure, run_roofline
+
+        if self.data is None:
+            self.roofline_pane.objects = []
+            return
+        try:
+            points, loadgen = run_roofline(self.reader.store, self.run_id)
+        except StoreError as exc:   # busy store: keep what is shown, say why
+            self._set_status(f"Roofline not refreshed: {exc}")
+            return
+        table = loadgen_table_html(points, loadgen)
+        self.roofline_pane.objects = [pn.pane.Bokeh(roofline_figure(points), sizing_mode="stretch_width")] + (
+            [pn.pane.HTML(table, sizing_mode="stretch_width", stylesheets=[_CSS])] if table else [])
 
     @param.depends("layer_variant", watch=True)
     def _update_layers(self) -> None:

@@ -89,6 +89,13 @@ def build_report(db: str | Path, run_id: str, lock_timeout_s: float = 60.0) -> s
             parts.append(plots.latency_figure(hist, labels))
     else:
         parts.append(Div(text="<p>No variant of this run was measured.</p>"))
+    from harness.reports.roofline import loadgen_table_html, roofline_figure, run_roofline
+
+    points, loadgen = run_roofline(reader.store, run_id)
+    if points:
+        parts.append(roofline_figure(points))
+    if loadgen:
+        parts.append(Div(text=loadgen_table_html(points, loadgen), sizing_mode="stretch_width"))
     variants = data.table.drop_duplicates("variant_id")
     tree_rows = [{"variant_id": r["variant_id"], "name": r["name"], "base_id": r["base_id"],
                   "operation": r["operation"],

@@ -28,3 +28,12 @@ def default_bench_db(tmp_path_factory) -> Path:
     db = d / "bench.duckdb"
     run_cli("bench", "--db", str(db), "--tag", "test", *FAST, cwd=d, check=True)
     return db
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _peak_cache(tmp_path_factory):
+    """Measured CPU peaks go to a cache of this test session (once per session), not the user's ~/.cache."""
+    import os
+
+    os.environ["HARNESS_CACHE_DIR"] = str(tmp_path_factory.mktemp("harness_cache"))
+    yield

@@ -36,6 +36,7 @@ GROUPS = {
     "harness.layers": (3, "engine"), "harness.environment": (3, "engine"), "harness.regress": (3, "engine"),
     "harness.fleet": (3, "engine"),
     "harness.user_inputs": (3, "engine"), "harness.onnx_model": (3, "engine"),
+    "harness.scenarios": (3, "engine"),     # LoadGen scenarios, run inside the worker
     "harness.commands": (4, "commands"), "harness.cli": (4, "commands"), "harness.__main__": (4, "commands"),
     # the earlier tools' file formats (read into / written from the store), and what builds on them
     "harness.interop": (2, "interop"),

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from harness.commands.common import add_db_argument
 from harness.core.errors import UsageError
+from harness.scenarios.loadgen_scenario import (EARLY_STOPPING_P99_QUERIES, HARNESS_LOOP, SCENARIOS, require_loadgen,
+                                                validate_options)
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
@@ -53,13 +55,15 @@ def register(sub) -> None:
                         "(a scalar input has shape (N,)); feeds the timed loop, int8-static calibration and drift")
     p.add_argument("--labels", metavar="FILE.npy",
                    help="integer class of each instance of the --inputs calls: accuracy of every variant")
-    p.add_argument("--min-iterations", type=int, default=d.min_iterations,
-                   help=f"timed calls per scenario, at least ({d.min_iterations})")
+    p.add_argument("--min-iterations", type=int, default=None,
+                   help=f"timed calls per scenario, at least ({d.min_iterations}; LoadGen server and multi-stream: "
+                        f"{EARLY_STOPPING_P99_QUERIES}, the queries LoadGen's early stopping needs to judge a p99)")
     p.add_argument("--min-duration", type=float, default=d.min_duration_s,
                    help=f"timed seconds per scenario, at least ({d.min_duration_s})")
     p.add_argument("--warmup", type=int, default=d.warmup_iterations,
                    help=f"warmup calls before each round ({d.warmup_iterations})")
-    p.add_argument("--rounds", type=int, default=d.rounds, help=f"interleaved rounds over all variants ({d.rounds})")
+    p.add_argument("--rounds", type=int, default=None,
+                   help=f"interleaved rounds over all variants ({d.rounds}; LoadGen scenarios run once per variant)")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed for random inputs ({d.seed})")
     p.add_argument("--tag", help="label for the run, e.g. nightly (used by regress: nightly@latest)")
     p.add_argument("--artifacts", help="where exported variants go (default: harness-artifacts/ beside --db)")
@@ -69,6 +73,14 @@ def register(sub) -> None:
     p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
     p.add_argument("--gpu", type=int, default=d.gpu_index, help="GPU index (NVML order = PCI bus order)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--scenario", default=d.scenario, choices=[HARNESS_LOOP, *SCENARIOS],
+                   help="harness: its own single-stream loop (default); the others run MLPerf LoadGen's "
+                        "scenario (needs the loadgen extra); --min-duration/--min-iterations become LoadGen's "
+                        "min_duration and min_query_count")
+    p.add_argument("--target-qps", type=float, help="LoadGen server: target QPS; offline: expected QPS")
+    p.add_argument("--target-latency-ms", type=float,
+                   help="LoadGen server: latency bound (p99); single/multi-stream: expected latency")
+    p.add_argument("--samples-per-query", type=int, help="LoadGen multi-stream: samples per query (8)")
     # the fleet (harness/fleet): the same bench on every named board of a Ray cluster, one run in this --db
     p.add_argument("--cluster", metavar="ADDRESS",
                    help="bench on the boards of a Ray cluster: HEAD_HOST:PORT, or local:N (N test nodes here)")
@@ -101,7 +113,19 @@ def config_from_args(args):
     from harness.inputs import parse_dim_overrides, parse_shape_overrides
     from harness.plan import BenchConfig
 
-    if args.min_iterations < 1 or args.min_duration < 0 or args.rounds < 1 or args.warmup < 0:
+    d = BenchConfig()
+    validate_options(args.scenario, args.target_qps, args.target_latency_ms, args.samples_per_query)
+    if args.scenario != HARNESS_LOOP:
+        if args.rounds is not None:
+            raise UsageError("--rounds does not apply to LoadGen scenarios: LoadGen runs once per variant "
+                             "(use --min-duration/--min-iterations for a longer run)")
+        require_loadgen()
+    rounds = 1 if args.scenario != HARNESS_LOOP else (d.rounds if args.rounds is None else args.rounds)
+    min_iterations = args.min_iterations
+    if min_iterations is None:
+        min_iterations = (EARLY_STOPPING_P99_QUERIES if args.scenario in ("server", "multi-stream")
+                          else d.min_iterations)
+    if min_iterations < 1 or args.min_duration < 0 or rounds < 1 or args.warmup < 0:
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
     return BenchConfig(
         models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
@@ -109,11 +133,12 @@ def config_from_args(args):
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
         dims=parse_dim_overrides(args.dim), inputs=args.inputs, labels=args.labels,
-        min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
-        rounds=args.rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
+        min_iterations=min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
+        rounds=rounds, seed=args.seed, tag=args.tag, db=args.db, artifacts_dir=args.artifacts,
         lock_timeout_s=args.lock_timeout, quality=not args.no_quality, idle_s=args.idle,
         exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
-        progress=not args.no_progress,
+        progress=not args.no_progress, scenario=args.scenario, target_qps=args.target_qps,
+        target_latency_ms=args.target_latency_ms, samples_per_query=args.samples_per_query,
     )
 
 

@@ -6,9 +6,11 @@ from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_
 
 COLUMNS = ["name", "batch_size", "size", "size_ratio", "size_reduction_pct", "p50_ms", "speedup_p50",
            "speedup_p90", "memory", "memory_reduction_pct", "quality_pct", "quality_drop", "quality_retention_pct",
-           "energy_reduction_pct", "status_text"]
+           "energy_reduction_pct", "scenario", "loadgen_verdict", "peak_fraction", "status_text"]
 HEADERS = ["variant", "bs", "size", "size x", "size -%", "p50 ms", "speedup p50", "speedup p90", "peak mem",
-           "mem -%", "{metric} %", "drop pts", "retained %", "energy -%", "status"]
+           "mem -%", "{metric} %", "drop pts", "retained %", "energy -%", "scenario", "LoadGen", "of peak", "status"]
+SCENARIO_KEYS = ("scenario", "loadgen_verdict", "loadgen_reasons", "loadgen_qps", "macs", "bytes",
+                 "arithmetic_intensity", "achieved_gops", "peak_gops", "peak_fraction", "peak_source")
 
 
 def register(sub) -> None:
@@ -23,6 +25,7 @@ def register(sub) -> None:
 def run(*, run, base='fp32', db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
     from harness.core.comparison import against_base, split_by_board
     from harness.store.queries import comparison_rows
+    from harness.store.scenario_queries import scenario_figures
 
     store = store_at(db, lock_timeout)
     run_id = store.resolve_run(run)
@@ -36,6 +39,12 @@ def run(*, run, base='fp32', db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOC
         rows.sort(key=lambda r: (not r["is_base"], r["name"].count(">"), r["name"], r.get("batch_size") or 0))
         all_rows += [r | {"board": board} for r in rows] if board else rows
     user = _user_metrics(store, run_id)
+    # the scenario, LoadGen verdict and roofline of the measurement behind each row
+    figures = {(f["variant_id"], f["batch_size"], f["threads"], f["provider"]): f
+               for f in scenario_figures(store, run_id)}
+    for r in all_rows:
+        f = figures.get((r["variant_id"], r.get("batch_size"), r.get("threads"), r.get("provider")), {})
+        r.update({k: f.get(k) for k in SCENARIO_KEYS})
     if json:
         print_json({"run_id": run_id, "base": base, "rows": all_rows, "user_metrics": user})
         return 0

@@ -5,11 +5,13 @@ import json
 
 from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
                                      from_args, print_json, print_table, store_at)
+from harness.core.units import fmt
 from harness.environment import effective_status
 from harness.store import queries
 
-MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "size", "p50_ms", "p90_ms", "p99_ms",
-                       "cv_pct", "throughput_sps", "peak_rss", "energy_per_inference_mj", "count", "status"]
+MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "scenario", "size", "p50_ms", "p90_ms",
+                       "p99_ms", "cv_pct", "throughput_sps", "peak_rss", "energy_per_inference_mj", "peak_fraction",
+                       "count", "status"]
 
 
 def register(sub) -> None:
@@ -51,10 +53,37 @@ def run_details(store, run_id: str) -> dict:
     for m in measurements:
         m["warnings"] = json.loads(m["warnings"]) if m.get("warnings") else []
         m["sensors"] = json.loads(m["sensors"]) if m.get("sensors") else None
+    from harness.store.scenario_queries import loadgen_results_for_run
+
+    loadgen = loadgen_results_for_run(store, run_id)
+    for m in measurements:
+        m["loadgen"] = loadgen.get(m["measurement_id"])
     for v in variants:
         v["params"] = json.loads(v["params"]) if v.get("params") else {}
         v["info"] = json.loads(v["info"]) if v.get("info") else {}
     return {"run": run, "variants": variants, "measurements": measurements}
+
+
+def print_loadgen_and_roofline(measurements: list[dict]) -> None:
+    """LoadGen's verdicts (with the reasons when INVALID) and where each measurement sits on the roofline."""
+    for m in measurements:
+        lg = m.get("loadgen")
+        if not lg:
+            continue
+        qps = f"{lg['qps']:.1f} ({lg['qps_source'].replace('result_', '')})" if lg.get("qps") is not None else "-"
+        print(f"LoadGen {lg['scenario']} {m['name']} bs{m['batch_size']}: {lg['verdict']}  qps {qps}  "
+              f"p50 {fmt(lg['p50_ms'])} ms  p90 {fmt(lg['p90_ms'])} ms  p99 {fmt(lg['p99_ms'])} ms  "
+              f"logs {lg['log_dir']}")
+        for reason in lg.get("reasons") or []:
+            print(f"  INVALID: {reason}")
+    for m in measurements:
+        if m.get("status") != "ok" or m.get("macs") is None:
+            continue
+        frac = f"{m['peak_fraction']:.2%}" if m.get("peak_fraction") is not None else "-"
+        peak = f"{fmt(m.get('peak_gops'))} GOPS ({m.get('peak_source')})" if m.get("peak_gops") else "-"
+        print(f"roofline {m['name']} bs{m['batch_size']}: {fmt(m['macs'])} MACs, {fmt(m['bytes'])} B, "
+              f"{fmt(m.get('arithmetic_intensity'))} FLOP/B, {fmt(m.get('achieved_gops'))} GOPS = {frac} of "
+              f"peak {peak}" + (f"  [{m['roofline_reason']}]" if m.get("roofline_reason") else ""))
 
 
 def show_run(*, run, db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
@@ -74,11 +103,12 @@ def show_run(*, run, db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOU
     table = [m | {"size": human_bytes(m.get("size_bytes")), "peak_rss": human_bytes(m.get("peak_rss_bytes")),
                   "cv_pct": None if m.get("cv") is None else 100.0 * m["cv"]} for m in details["measurements"]]
     columns = list(MEASUREMENT_COLUMNS)
-    headers = ["variant", "precision", "batch", "threads", "size", "p50_ms", "p90_ms", "p99_ms", "cv %",
-               "samples/s", "peak_rss", "mJ/inf", "n", "status"]
+    headers = ["variant", "precision", "batch", "threads", "scenario", "size", "p50_ms", "p90_ms", "p99_ms", "cv %",
+               "samples/s", "peak_rss", "mJ/inf", "of_peak", "n", "status"]
     if any(m.get("board") for m in details["measurements"]):     # a fleet run: which board measured it
         columns, headers = ["board", *columns], ["board", *headers]
     print_table(table, columns, headers)
+    print_loadgen_and_roofline(details["measurements"])
     for v in failed:
         print(f"variant {v['name']}: {v['status']}: {v['error']}")
     for v in details["variants"]:

@@ -85,3 +85,18 @@ def require_tensorboardx() -> None:
     require_extra("dashboard", ("tensorboardX", is_tensorboardx_available))
 def is_lightgbm_available() -> bool:
     return _has("lightgbm")
+
+
+def is_loadgen_available() -> bool:
+    # pip `mlcommons-loadgen` installs the module `mlperf_loadgen`
+    return _has("mlperf_loadgen")
+
+
+def is_onnx_tool_available() -> bool:
+    return _has("onnx_tool")
+
+
+def require_loadgen() -> None:
+    """MLPerf LoadGen: `harness bench --scenario ...` needs it (the `loadgen` extra)."""
+    # looked up at call time, so a test can simulate its absence by replacing is_loadgen_available
+    require_extra("loadgen", ("MLPerf LoadGen (mlperf_loadgen)", lambda: is_loadgen_available()))

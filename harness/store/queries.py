@@ -11,7 +11,8 @@ from typing import Any, Iterator, Sequence
 
 from harness.store.store import ReadSession, Store, utcnow
 
-EXPORT_TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers", "run_boards")
+EXPORT_TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers", "run_boards",
+                 "loadgen_results")
 
 
 def rows(db, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

@@ -232,5 +232,42 @@ CREATE TABLE activations (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5}
+# v6: LoadGen scenarios (the measurement's scenario, LoadGen's verdict and figures) and the roofline of every
+# measurement (work and traffic per inference, achieved rate, fraction of the device's peak)
+V6 = """
+ALTER TABLE measurements ADD COLUMN scenario VARCHAR;     -- harness (its own loop) | single-stream | multi-stream | offline | server
+ALTER TABLE measurements ADD COLUMN macs BIGINT;          -- multiply-accumulates per call (FLOPs = 2 x MACs)
+ALTER TABLE measurements ADD COLUMN bytes BIGINT;         -- weights + activations moved per call (no-reuse bound)
+ALTER TABLE measurements ADD COLUMN arithmetic_intensity DOUBLE;   -- FLOPs per byte
+ALTER TABLE measurements ADD COLUMN achieved_gops DOUBLE;
+ALTER TABLE measurements ADD COLUMN peak_gops DOUBLE;     -- the device's peak for the variant's precision
+ALTER TABLE measurements ADD COLUMN peak_bandwidth_gbps DOUBLE;
+ALTER TABLE measurements ADD COLUMN peak_fraction DOUBLE;
+ALTER TABLE measurements ADD COLUMN peak_source VARCHAR;  -- "datasheet: ..." | "measured peak"
+ALTER TABLE measurements ADD COLUMN roofline_reason VARCHAR;
+CREATE TABLE loadgen_results (
+    measurement_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    scenario VARCHAR NOT NULL,          -- LoadGen's name: SingleStream | MultiStream | Offline | Server
+    valid BOOLEAN NOT NULL,
+    verdict VARCHAR NOT NULL,           -- VALID | INVALID
+    reasons VARCHAR,                    -- JSON list: why INVALID, in LoadGen's terms
+    query_count BIGINT,
+    samples_per_query INTEGER,
+    qps DOUBLE,                         -- LoadGen's throughput figure for the scenario (qps_source says which)
+    qps_source VARCHAR,
+    min_ms DOUBLE, mean_ms DOUBLE, p50_ms DOUBLE, p90_ms DOUBLE, p95_ms DOUBLE, p97_ms DOUBLE, p99_ms DOUBLE,
+    p999_ms DOUBLE, max_ms DOUBLE,      -- LoadGen's own latency percentiles (issue to completion)
+    target_qps DOUBLE,
+    target_latency_ms DOUBLE,
+    target_latency_percentile DOUBLE,
+    early_stopping VARCHAR,
+    settings VARCHAR,                   -- JSON: the TestSettings harness applied
+    summary VARCHAR,                    -- JSON: the whole parsed summary (errors, warnings, per-query figures)
+    log_dir VARCHAR,                    -- LoadGen's summary and detail logs, kept as artifacts
+    loadgen_version VARCHAR
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6}
 LATEST = max(MIGRATIONS)
