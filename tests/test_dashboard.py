@@ -158,7 +158,7 @@ def test_first_render_builds_bokeh_models(dash_db):
     # the views' tabs (their plots render when opened), and the run picker set to the newest run
     tabs = by_type.get("Tabs", [])
     assert [t.title for t in tabs[0].tabs] == ["Variants", "Pareto", "Provenance", "Latency", "Behaviour", "Layers",
-                                               "History", "Run", "By board", "Recommend"]
+                                               "History", "Run", "By board", "Recommend", "Roofline"]
     newest = Store(dash_db).query("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1")[0]["run_id"]
     pickers = {m.title: m for m in by_type.get("CustomSelect", [])}
     assert pickers["Run"].value == newest == app.run_id
