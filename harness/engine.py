@@ -33,7 +33,7 @@ from harness.inputs import default_batch_size, example_inputs, random_inputs, re
 from harness.plan import BenchConfig, Scenario, scenarios
 from harness.runtimes import runtime_for_format
 from harness.runtimes.base import RuntimeConfig
-from harness.stats import summarize
+from harness.stats import dispersion, summarize
 from harness.store import Store
 from harness.store.store import to_json, utcnow
 from harness.variant import Variant, variant_from_file
@@ -366,7 +366,8 @@ class Engine:
             return row
         lat = np.concatenate(job.rounds)
         stats = summarize(lat, sc.batch_size)
-        warnings = list(stats.warnings)
+        spread = dispersion(job.rounds)
+        warnings = list(stats.warnings) + list(spread.warnings)
         if ready and ready.get("nan_outputs"):
             warnings.append("outputs contain NaN or Inf")
         peak_rss = [w.peak_rss_bytes for w in job.windows if w.peak_rss_bytes is not None]
@@ -386,6 +387,7 @@ class Engine:
         warnings.extend(self._profile_warnings)
         throttled = [w.throttled for w in job.windows if w.throttled is not None]
         row.update(stats.as_dict())
+        row.update(spread.as_dict())
         row.update({
             "status": "ok", "error": None, "peak_rss_bytes": max(peak_rss) if peak_rss else None,
             "maxrss_bytes": job.maxrss_bytes, "device_memory_peak_bytes": max(dev_mem) if dev_mem else None,

@@ -1,10 +1,11 @@
-"""`harness baseline set RUN [--name NAME]` / `harness baseline list` / `harness baseline remove NAME`: named
-runs that `harness regress --baseline NAME` compares against."""
+"""`harness baseline set RUN [RUN ...] [--name NAME]` / `harness baseline list` / `harness baseline remove NAME`:
+named runs that `harness regress --baseline NAME` compares against. A baseline made of several runs (several RUNs,
+or TAG@lastN) is pooled by regress, which then judges latency against the spread between those runs."""
 from __future__ import annotations
 
 import re
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
+from harness.commands.common import RUN_REF_HELP, add_db_argument, open_store, print_json, print_table
 
 DEFAULT_NAME = "baseline"
 # a baseline name is also a run reference, so it must not look like one of the other reference forms
@@ -14,8 +15,10 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")
 def register(subparsers) -> None:
     p = subparsers.add_parser("baseline", help="mark a run as a named baseline for `harness regress`")
     sub = p.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
-    s = sub.add_parser("set", help="mark RUN as baseline NAME (replaces the run NAME pointed at before)")
-    add_run_argument(s)
+    s = sub.add_parser("set", help="mark RUN (or several runs) as baseline NAME (replaces what NAME pointed at)")
+    s.add_argument("runs", nargs="+", metavar="RUN",
+                   help=RUN_REF_HELP + ", or TAG@lastN; several runs make one pooled baseline (more reliable on a "
+                                       "noisy machine: regress then uses the spread between them)")
     s.add_argument("--name", default=DEFAULT_NAME, help=f"baseline name (default: {DEFAULT_NAME})")
     s.add_argument("--force", action="store_true", help="allow a run that is not complete")
     add_db_argument(s)
@@ -32,24 +35,33 @@ def register(subparsers) -> None:
 
 def run_set(args) -> int:
     from harness.errors import UsageError
-    from harness.store.store import utcnow
-
     name = args.name
     if not _NAME.match(name) or name == "latest":
         raise UsageError(f"bad baseline name {name!r}: use letters, digits, '_', '-', '.', starting with a letter "
                          "(not 'latest', no '@')")
     store = open_store(args)
-    run_id = store.resolve_run(args.run)
-    run = store.query("SELECT run_id, status, tag, created_at FROM runs WHERE run_id = ?", [run_id])[0]
-    if run["status"] != "complete" and not args.force:
-        raise UsageError(f"run {run_id} is {run['status']}, not complete; pass --force to use it anyway")
+    if store.path.exists():
+        store.migrate()                      # a writing command: an older database gains the baseline_runs table
+    run_ids: list[str] = []
+    for ref in args.runs:
+        for run_id in store.resolve_runs(ref):
+            if run_id not in run_ids:
+                run_ids.append(run_id)
+    marks = ", ".join("?" for _ in run_ids)
+    rows = {r["run_id"]: r for r in store.query(
+        f"SELECT run_id, status, tag, created_at FROM runs WHERE run_id IN ({marks})", run_ids)}
+    for run_id in run_ids:
+        if rows[run_id]["status"] != "complete" and not args.force:
+            raise UsageError(f"run {run_id} is {rows[run_id]['status']}, not complete; pass --force to use it "
+                             "anyway")
+    run_ids.sort(key=lambda r: rows[r]["created_at"], reverse=True)      # newest first: the primary run
     clash = store.query("SELECT run_id FROM runs WHERE starts_with(run_id, ?) LIMIT 1", [name])
-    with store.write() as con:
-        previous = con.execute("SELECT run_id FROM baselines WHERE name = ?", [name]).fetchone()
-        con.execute("DELETE FROM baselines WHERE name = ?", [name])
-        con.execute("INSERT INTO baselines (name, run_id, set_at) VALUES (?, ?, ?)", [name, run_id, utcnow()])
-    was = f" (was {previous[0]})" if previous and previous[0] != run_id else ""
-    print(f"baseline {name!r} -> run {run_id}{was}")
+    previous = store.set_baseline(name, run_ids)
+    was = f" (was {previous})" if previous and previous != run_ids[0] else ""
+    if len(run_ids) == 1:
+        print(f"baseline {name!r} -> run {run_ids[0]}{was}")
+    else:
+        print(f"baseline {name!r} -> {len(run_ids)} runs pooled: {', '.join(run_ids)}{was}")
     if clash:
         print(f"note: {name!r} is also a prefix of run {clash[0]['run_id']}; the baseline name wins in references")
     return 0
@@ -60,12 +72,17 @@ def run_list(args) -> int:
     rows = store.query(
         "SELECT b.name, b.run_id, b.set_at, r.tag, r.device, r.model, r.status, r.created_at "
         "FROM baselines b LEFT JOIN runs r USING (run_id) ORDER BY b.name")
+    members = store.baseline_members()
+    for row in rows:
+        row["runs"] = members.get(row["name"], [row["run_id"]])
+        row["run_count"] = len(row["runs"])
     if args.json:
         print_json(rows)
     elif not rows:
         print("no baselines; mark one with `harness baseline set RUN`")
     else:
-        print_table(rows, ["name", "run_id", "tag", "device", "model", "created_at", "set_at"])
+        print_table(rows, ["name", "run_id", "run_count", "tag", "device", "model", "created_at", "set_at"],
+                    ["name", "run_id (newest)", "runs", "tag", "device", "model", "created_at", "set_at"])
     return 0
 
 
@@ -73,9 +90,9 @@ def run_remove(args) -> int:
     from harness.errors import UsageError
 
     store = open_store(args)
-    if not store.query("SELECT name FROM baselines WHERE name = ?", [args.name]):
+    if store.path.exists():
+        store.migrate()
+    if not store.remove_baseline(args.name):
         raise UsageError(f"no baseline named {args.name!r}; see `harness baseline list`")
-    with store.write() as con:
-        con.execute("DELETE FROM baselines WHERE name = ?", [args.name])
     print(f"baseline {args.name!r} removed")
     return 0

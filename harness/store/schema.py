@@ -121,5 +121,18 @@ CREATE TABLE baselines (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2}
+# v3: robust dispersion figures of a measurement; baselines made of several runs (regress pools them)
+V3 = """
+ALTER TABLE measurements ADD COLUMN iqr_rel DOUBLE;
+ALTER TABLE measurements ADD COLUMN mad_rel DOUBLE;
+ALTER TABLE measurements ADD COLUMN outlier_fraction DOUBLE;
+ALTER TABLE measurements ADD COLUMN round_spread DOUBLE;
+CREATE TABLE baseline_runs (
+    name VARCHAR NOT NULL,              -- baselines.name
+    run_id VARCHAR NOT NULL,
+    position INTEGER NOT NULL           -- 0 = the newest run, the one baselines.run_id names
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3}
 LATEST = max(MIGRATIONS)
