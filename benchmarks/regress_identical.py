@@ -1,11 +1,12 @@
 """Identical default runs must not get a latency verdict; a real ~1.5x slowdown must (issue 15, "done means").
 
 As a new user would: `harness bench --tag t` (the digits example, every default), again, then
-`harness regress --baseline t@prev --candidate t@latest`, for three back-to-back pairs (runs 1-2, 2-3, 3-4), first
-on the machine as it is, then with a noisy neighbour (benchmarks/noisy_neighbour.py: one core burnt in seeded
-bursts of 0.2-1.5 s, 0.3-2.3 s apart). Under the same noise, one more run of the same model with graph optimisation
-off (`--graph-optimization disable`, a real slowdown of the same variants) is regressed against the last
-identical run. Prints, per pair: the exit status, the latency verdicts, whether regress said the host was busy,
+`harness regress --baseline t@prev --candidate t@latest`, for three back-to-back pairs (runs 1-2, 2-3, 3-4), on the
+machine as it is and (tag tn) with a noisy neighbour (benchmarks/noisy_neighbour.py: one core burnt in seeded
+bursts of 0.2-1.5 s, 0.3-2.3 s apart) running during the bench. Under the same noise, one run of the same model with
+graph optimisation off (`--graph-optimization disable`, tag tslow: a real slowdown of the same variants) is
+regressed against the latest noisy identical run. The two conditions are interleaved so that the first pair of
+each and the slowdown come early. Prints, per pair: the exit status, the latency verdicts, whether regress said the host was busy,
 and the dispersion warnings the runs carry.
 
     python benchmarks/regress_identical.py                 # about 10 runs of the digits example
@@ -61,7 +62,16 @@ def warnings_of(db: Path, run_id: str) -> Counter:
 
 
 def regress_pair(db: Path, tag: str, label: str, base: str, cand: str) -> dict:
-    done = harness("regress", "--db", str(db), "--baseline", f"{tag}@prev", "--candidate", f"{tag}@latest", "--json")
+    """`harness regress --baseline TAG@prev --candidate TAG@latest`, as a user runs it right after a bench."""
+    return _regress(db, label, base, cand, f"{tag}@prev", f"{tag}@latest")
+
+
+def regress_runs(db: Path, label: str, base: str, cand: str) -> dict:
+    return _regress(db, label, base, cand, base, cand)
+
+
+def _regress(db: Path, label: str, base: str, cand: str, base_ref: str, cand_ref: str) -> dict:
+    done = harness("regress", "--db", str(db), "--baseline", base_ref, "--candidate", cand_ref, "--json")
     report = json.loads(done.stdout)
     latency = [c for c in report["checks"] if c["metric"].startswith("p") and c["metric"].endswith("_ms")]
     verdicts = Counter(c["status"] for c in latency)
@@ -74,15 +84,19 @@ def regress_pair(db: Path, tag: str, label: str, base: str, cand: str) -> dict:
     return {"exit": done.returncode, "verdicts": verdicts, "busy": busy}
 
 
-def identical_pairs(db: Path, tag: str, pairs: int, label: str) -> list[dict]:
-    out = []
-    previous = bench(db, tag)
-    for i in range(pairs):
-        current = bench(db, tag)
-        out.append(regress_pair(db, tag, f"{label} pair {i + 1} ({previous[-4:]} -> {current[-4:]})",
-                                previous, current))
-        previous = current
-    return out
+def complete_runs(db: Path, tag: str) -> list[str]:
+    """Complete runs of `tag`, oldest first (a --workdir from an interrupted invocation is resumed)."""
+    import duckdb
+
+    if not db.exists():
+        return []
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("SELECT run_id FROM runs WHERE tag = ? AND status = 'complete' ORDER BY created_at",
+                           [tag]).fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
 
 
 def main() -> int:
@@ -91,33 +105,59 @@ def main() -> int:
     ap.add_argument("--no-quiet", action="store_true", help="skip the pairs without added load")
     ap.add_argument("--no-noisy", action="store_true", help="skip the pairs (and the slowdown) with the neighbour")
     ap.add_argument("--seed", type=int, default=2, help="seed of the noisy neighbour's bursts")
-    ap.add_argument("--workdir", help="keep the database here (default: a temporary directory)")
+    ap.add_argument("--workdir", help="keep the database here (default: a temporary directory); runs already in it "
+                                      "are reused, so an interrupted invocation can be resumed")
     args = ap.parse_args()
     t0 = time.monotonic()
-    results: dict[str, list[dict]] = {}
+    results: dict[str, list[dict]] = {"quiet": [], "noisy": [], "slowdown": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
         db = work / "identical.duckdb"
-        if not args.no_quiet:
-            results["quiet"] = identical_pairs(db, "t", args.pairs, "quiet")
-        if not args.no_noisy:
-            with NoisyNeighbour(seed=args.seed, seconds=7200):
-                results["noisy"] = identical_pairs(db, "tn", args.pairs, "noisy")
-                last = bench(db, "tn", "--graph-optimization", "disable")
-                slow = regress_pair(db, "tn", "noisy slowdown (graph optimisation off)",
-                                    _run_before(db, last), last)
-                results["slowdown"] = [slow]
+        # Interleaved, so that the first pair of each condition and the slowdown come early on a slow machine:
+        # quiet run, noisy run, quiet run (pair), noisy run (pair), slowdown under noise, then the other pairs.
+        chains = {"quiet": ("t", False), "noisy": ("tn", True)}
+        wanted = [] if args.no_quiet else ["quiet"]
+        wanted += [] if args.no_noisy else ["noisy"]
+        done = {name: complete_runs(db, chains[name][0]) for name in wanted}
+        for name in wanted:           # pairs a resumed database already holds
+            runs = done[name]
+            for a, b in zip(runs, runs[1:]):
+                if len(results[name]) < args.pairs:
+                    results[name].append(regress_runs(db, f"{name} pair {len(results[name]) + 1} "
+                                                          f"({a[-4:]} -> {b[-4:]}, resumed)", a, b))
+        slow_done = complete_runs(db, "tslow")
+        while True:
+            progressed = False
+            for name in wanted:
+                if len(results[name]) >= args.pairs and done[name]:
+                    continue
+                tag, noisy = chains[name]
+                with NoisyNeighbour(seed=args.seed + len(done[name]), seconds=3600) if noisy else _Nothing():
+                    run_id = bench(db, tag)
+                if done[name]:
+                    results[name].append(regress_pair(db, tag, f"{name} pair {len(results[name]) + 1} "
+                                                               f"({done[name][-1][-4:]} -> {run_id[-4:]})",
+                                                      done[name][-1], run_id))
+                done[name].append(run_id)
+                progressed = True
+            if "noisy" in wanted and not results["slowdown"] and results["noisy"]:
+                with NoisyNeighbour(seed=args.seed + 100, seconds=3600):
+                    slow = slow_done[-1] if slow_done else bench(db, "tslow", "--graph-optimization", "disable")
+                results["slowdown"].append(regress_runs(db, "noisy slowdown (graph optimisation off)",
+                                                        done["noisy"][-1], slow))
+                progressed = True
+            if not progressed:
+                break
     print()
     for name in ("quiet", "noisy"):
-        if name in results:
-            rs = results[name]
+        rs = results[name]
+        if rs:
             flagged = sum(r["verdicts"].get("regressed", 0) + r["verdicts"].get("improved", 0) for r in rs)
             print(f"{name}: {len(rs)} identical pairs, exit codes {[r['exit'] for r in rs]}, latency checks flagged "
                   f"either way {flagged}, inconclusive {sum(r['verdicts'].get('inconclusive', 0) for r in rs)}, "
                   f"host busy said in {sum(r['busy'] for r in rs)} of {len(rs)}")
-    if "slowdown" in results:
-        s = results["slowdown"][0]
+    for s in results["slowdown"]:
         print(f"slowdown: exit {s['exit']}, {s['verdicts'].get('regressed', 0)} latency checks regressed of "
               f"{sum(s['verdicts'].values())} ({dict(s['verdicts'])})")
     print(f"elapsed {time.monotonic() - t0:.0f} s; host: {os.cpu_count()} CPUs, load average at the end "
@@ -125,16 +165,12 @@ def main() -> int:
     return 0
 
 
-def _run_before(db: Path, run_id: str) -> str:
-    import duckdb
+class _Nothing:
+    def __enter__(self):
+        return self
 
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute("SELECT run_id FROM runs WHERE tag = 'tn' AND status = 'complete' AND run_id <> ? "
-                           "ORDER BY created_at DESC LIMIT 1", [run_id]).fetchall()
-    finally:
-        con.close()
-    return rows[0][0]
+    def __exit__(self, *exc):
+        return None
 
 
 if __name__ == "__main__":

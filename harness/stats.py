@@ -27,6 +27,7 @@ OUTLIER_FENCE_IQR = 3.0      # Tukey's "far out" fence: above Q3 + 3 IQR ...
 # a call 8 % slower than the median is its own behaviour (a cache state), not an interruption
 OUTLIER_MIN_REL = 1.5
 TAIL_CHECKED = {"p90_ms": 0.90, "p99_ms": 0.99}
+ROUND_TRIM = 0.2             # share of the fastest and of the slowest rounds left out of the round spread
 
 
 def min_samples_for_percentile(q: float, confidence: float = 0.99, tail: int = 2) -> int:
@@ -100,7 +101,7 @@ class Dispersion:
     iqr_rel: float               # (p75 - p25) / p50 of all calls
     mad_rel: float               # median absolute deviation / p50 (unscaled)
     outlier_fraction: float      # share of calls above max(Q3 + 3 IQR, 1.5 x median) (slow outliers)
-    round_spread: float | None   # slowest round median / fastest - 1; None with one round
+    round_spread: float | None   # slowest round median / fastest - 1 (trimmed, see round_spread); None: one round
     p50_precision_rel: float     # 95 % half-width of p50 if calls were independent (a lower bound), relative
     warnings: tuple[str, ...] = ()
 
@@ -111,12 +112,23 @@ class Dispersion:
         return d
 
 
-def round_spread(rounds) -> float | None:
-    """Slowest round median over the fastest, minus 1 (None with fewer than two non-empty rounds)."""
-    medians = [float(np.median(r)) for r in rounds if len(r)]
-    if len(medians) < 2 or min(medians) <= 0:
+def trimmed_spread(values) -> float | None:
+    """max / min - 1 of `values` after dropping the lowest and highest fifth of them (nothing dropped with fewer
+    than 5 values): the spread that a median over them can feel. None with fewer than two positive values."""
+    v = np.sort(np.asarray([x for x in values if x is not None and x > 0], dtype=np.float64))
+    if len(v) < 2:
         return None
-    return max(medians) / min(medians) - 1.0
+    cut = int(len(v) * ROUND_TRIM)
+    if len(v) - 2 * cut >= 2:
+        v = v[cut:len(v) - cut]
+    return float(v[-1] / v[0] - 1.0)
+
+
+def round_spread(rounds) -> float | None:
+    """Spread of the round medians (trimmed_spread): slowest over fastest minus 1, leaving out the fastest and
+    slowest fifth of the rounds when there are 5 or more (one round hit by a neighbour's burst out of 10 does not
+    make the run's median unreproducible). None with fewer than two non-empty rounds."""
+    return trimmed_spread([float(np.median(r)) for r in rounds if len(r)])
 
 
 def dispersion(rounds, effect_rel: float = EFFECT_REL) -> Dispersion:

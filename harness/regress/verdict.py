@@ -28,21 +28,11 @@ import numpy as np
 
 from harness.regress.gates import IMPROVED, INCONCLUSIVE, PASS, REGRESSED
 from harness.regress.significance import LatencyComparison, as_rounds, auto_block_len, block_medians, compare_latency
+from harness.stats import trimmed_spread
 
-# other processes using more than this many cores during a round make the round "busy" (device_profiles.host_load)
+# other processes using more than this many cores during a round make the round "busy": the same limit as the
+# host-load sensor's warning (device_profiles.host_load.BUSY_OTHER_CORES), not imported so regress needs no sensor
 BUSY_OTHER_CORES = 0.25
-TRIM_FRACTION = 0.2
-
-
-def trimmed_spread(values: Sequence[float]) -> float | None:
-    """max / min - 1 of `values` after dropping the lowest and highest `TRIM_FRACTION` of them (nothing dropped
-    with fewer than 5 values); None with fewer than two positive values."""
-    v = np.sort(np.asarray([x for x in values if x is not None and x > 0], dtype=np.float64))
-    if len(v) < 2:
-        return None
-    cut = int(len(v) * TRIM_FRACTION)
-    v = v[cut:len(v) - cut] if len(v) - 2 * cut >= 2 else v
-    return float(v[-1] / v[0] - 1.0)
 
 
 def round_estimates(rounds: Sequence[np.ndarray], quantile: float) -> list[float]:
