@@ -115,10 +115,10 @@ def main() -> int:
         work.mkdir(parents=True, exist_ok=True)
         db = work / "identical.duckdb"
         # Interleaved, so that the first pair of each condition and the slowdown come early on a slow machine:
-        # quiet run, noisy run, quiet run (pair), noisy run (pair), slowdown under noise, then the other pairs.
+        # noisy run, quiet run, noisy run (pair), quiet run (pair), slowdown under noise, then the other pairs.
         chains = {"quiet": ("t", False), "noisy": ("tn", True)}
-        wanted = [] if args.no_quiet else ["quiet"]
-        wanted += [] if args.no_noisy else ["noisy"]
+        wanted = [] if args.no_noisy else ["noisy"]
+        wanted += [] if args.no_quiet else ["quiet"]
         done = {name: complete_runs(db, chains[name][0]) for name in wanted}
         for name in wanted:           # pairs a resumed database already holds
             runs = done[name]
@@ -141,12 +141,11 @@ def main() -> int:
                                                       done[name][-1], run_id))
                 done[name].append(run_id)
                 progressed = True
-            if "noisy" in wanted and not results["slowdown"] and results["noisy"]:
-                with NoisyNeighbour(seed=args.seed + 100, seconds=3600):
-                    slow = slow_done[-1] if slow_done else bench(db, "tslow", "--graph-optimization", "disable")
-                results["slowdown"].append(regress_runs(db, "noisy slowdown (graph optimisation off)",
-                                                        done["noisy"][-1], slow))
-                progressed = True
+                if name == "noisy" and not results["slowdown"] and results["noisy"]:
+                    with NoisyNeighbour(seed=args.seed + 100, seconds=3600):
+                        slow = slow_done[-1] if slow_done else bench(db, "tslow", "--graph-optimization", "disable")
+                    results["slowdown"].append(regress_runs(db, "noisy slowdown (graph optimisation off)",
+                                                            done["noisy"][-1], slow))
             if not progressed:
                 break
     print()

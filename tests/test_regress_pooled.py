@@ -118,4 +118,4 @@ def test_inconclusive_in_every_format():
     assert suite.get("failures") == "0" and suite.get("skipped") == "1"
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
     assert props["inconclusive"] == "1" and props["baseline_runs"] == "r1,r0"
-    assert report.as_dict()["checks"][0]["status"] == "inconclusive"
+    assert report.as_dict()["checks"][0]["status"] == "inconclusive" and report.as_dict()["inconclusive"] == 1

@@ -84,6 +84,7 @@ class RegressReport:
             "verdict": "pass" if self.passed else "regression",
             "exit_code": self.exit_code,
             "summary": self.summary(),
+            "inconclusive": self.count(INCONCLUSIVE),
             "baseline": self.baseline,
             "candidate": self.candidate,
             "gates": self.gates_source,
@@ -339,10 +340,11 @@ def _latency_checks(base: Entry, others: list[Entry], cand: Entry, samples: dict
                 text += f" ({spread})"
             if v.host_busy:
                 text += f"; {v.busy_text()}"
-        elif status == REGRESSED:
-            text += f"; slower by more than {min_effect:.1%}{floor} and the {spread_text(v) or 'variation'}"
         else:
-            text += f"; faster by more than {min_effect:.1%}{floor} and the {spread_text(v) or 'variation'}"
+            word = "slower" if status == REGRESSED else "faster"
+            spread = spread_text(v)
+            text += f"; {word} by more than {min_effect:.1%}{floor} and than the variation" + (
+                f" ({spread})" if spread else "")
         if v.quiet_only and status != INCONCLUSIVE:
             text += f"; judged on quiet rounds only ({v.busy_text()})"
         out.append(_check(base, gate.metric, status, result.baseline_ms, result.candidate_ms, text,
