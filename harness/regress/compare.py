@@ -219,8 +219,9 @@ def _inconclusive_notes(checks: list[Check], baseline_runs: int) -> list[str]:
     if not undecided:
         return []
     busy = any(c.detail.get("host_busy") for c in undecided)
-    text = (f"{len(undecided)} latency change(s) inconclusive: larger than the minimum effect but within what this "
-            "machine's own variation produces, so neither improved nor regressed (not a failure)")
+    text = (f"{len(undecided)} latency change(s) inconclusive: larger than the minimum effect but not beyond what "
+            "this machine's own variation between rounds or runs (or a busy host) can explain, so neither improved "
+            "nor regressed (not a failure)")
     if busy:
         text += "; the host was busy (other processes used the CPU while timing)"
     if baseline_runs < 2:
