@@ -63,8 +63,8 @@ def interleaved_p50(paths: dict[str, str], feeds: dict, rounds: int, iters: int)
 
 
 def export(example, recipes: dict[str, str], out: Path) -> dict[str, object]:
-    from exporters.base import ExportContext
-    from exporters.recipes import build_variants
+    from harness.exporters.base import ExportContext
+    from harness.exporters.recipes import build_variants
 
     ctx = ExportContext(example=example, out_dir=out, target_device="cpu",
                         target_info={"machine": platform.machine()})
@@ -79,7 +79,7 @@ def export(example, recipes: dict[str, str], out: Path) -> dict[str, object]:
 
 
 def resnet(args, tmp: Path) -> None:
-    from examples import load_example
+    from harness.examples import load_example
 
     ex = load_example("resnet18")
     variants = export(ex, RESNET_RECIPES, tmp / "resnet18")
@@ -97,8 +97,8 @@ def resnet(args, tmp: Path) -> None:
 
 
 def minilm(args, tmp: Path) -> None:
-    from examples import load_example
-    from harness.drift import cosine
+    from harness.examples import load_example
+    from harness.core.drift import cosine
 
     ex = load_example("minilm")
     variants = export(ex, MINILM_RECIPES, tmp / "minilm")

@@ -65,7 +65,7 @@ def main() -> int:
         print(f"built {RUNS} runs, {RUNS * VARIANTS} variants, {SAMPLES:,} samples in {time.perf_counter() - t:.1f} s")
         import panel  # noqa: F401  (import cost is the server's, paid once at start, not per page)
 
-        from reports.dashboard import Dashboard
+        from harness.reports.dashboard import Dashboard
 
         t = time.perf_counter()
         app = Dashboard(str(db))

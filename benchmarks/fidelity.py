@@ -25,9 +25,9 @@ def bare_loop(session, feeds, n: int) -> np.ndarray:
 
 
 def export(example_name: str, out_dir: Path) -> tuple[str, dict]:
-    from examples import load_example
-    from exporters.base import ExportContext
-    from exporters.fp32 import Fp32Exporter
+    from harness.examples import load_example
+    from harness.exporters.base import ExportContext
+    from harness.exporters.fp32 import Fp32Exporter
 
     example = load_example(example_name)
     art = Fp32Exporter().export(None, ExportContext(example=example, out_dir=out_dir))

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def models(batch: int):
     """(name, module, input array) for the digits CNN and the ResNet-18-shaped net of examples/."""
 
-    from examples.digits.model import build_model
-    from examples.resnet18.model import build_model as build_resnet
+    from harness.examples.digits.model import build_model
+    from harness.examples.resnet18.model import build_model as build_resnet
 
     out = []
     rng = np.random.default_rng(0)
@@ -60,7 +60,7 @@ def bare_loop_p50_ms(module, x: np.ndarray, seconds: float) -> float:
 
 def measure(profile, runtime, feeds, seconds: float, idle_mw):
     """Harness path: runtime step in the timed loop inside an NVML window; returns p50 ms and mJ/inference."""
-    from device_profiles.energy import per_inference
+    from harness.device_profiles.energy import per_inference
     from harness.timing import timed_loop, warmup
 
     step = runtime.make_step(feeds)
@@ -84,8 +84,8 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=1)
     args = ap.parse_args()
 
-    from device_profiles.base import ProfileConfig
-    from device_profiles.nvidia_gpu import NvidiaGpuProfile
+    from harness.device_profiles.base import ProfileConfig
+    from harness.device_profiles.nvidia_gpu import NvidiaGpuProfile
 
     found = NvidiaGpuProfile.detect()
     if not found.available:

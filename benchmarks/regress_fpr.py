@@ -76,7 +76,7 @@ def bench(model: Path, db: Path, tag: str, args, rounds: int, min_duration: floa
 
 
 def run_condition(name: str, args, work: Path, base_model: Path, slow_model: Path) -> dict:
-    from harness.regress.compare import regress
+    from harness.regress.check import regress
     from harness.regress.gates import load_gates
     from harness.store import Store
 

@@ -45,15 +45,10 @@ def bench(db: Path, tag: str, *extra: str) -> str:
 
 def warnings_of(db: Path, run_id: str) -> Counter:
     """Dispersion warnings (by kind) across the run's measurements."""
-    import duckdb
+    from harness.store import Store, queries
 
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute("SELECT warnings FROM measurements WHERE run_id = ?", [run_id]).fetchall()
-    finally:
-        con.close()
     kinds: Counter = Counter()
-    for (text,) in rows:
+    for text in (m["warnings"] for m in queries.measurements_of_run(Store(db), run_id)):
         for w in json.loads(text or "[]"):
             kind = w.split(":", 1)[0]
             if kind in ("rounds disagree", "p50 imprecise", "outliers", "high variation", "host busy while timing"):
@@ -88,17 +83,12 @@ def _regress(db: Path, label: str, base: str, cand: str, base_ref: str, cand_ref
 
 def complete_runs(db: Path, tag: str) -> list[str]:
     """Complete runs of `tag`, oldest first (a --workdir from an interrupted invocation is resumed)."""
-    import duckdb
+    from harness.store import Store, queries
 
     if not db.exists():
         return []
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute("SELECT run_id FROM runs WHERE tag = ? AND status = 'complete' ORDER BY created_at",
-                           [tag]).fetchall()
-    finally:
-        con.close()
-    return [r[0] for r in rows]
+    newest_first = queries.list_runs(Store(db), tag, limit=1_000_000)
+    return [r["run_id"] for r in reversed(newest_first) if r["status"] == "complete"]
 
 
 def main() -> int:

@@ -1,14 +1,14 @@
 """Device profiles. Profiles are loaded lazily by name, so importing this package touches no hardware library."""
 from __future__ import annotations
 
-from harness.errors import DeviceError
-from harness.registry import load_entry
+from harness.core.errors import DeviceError
+from harness.core.registry import load_entry
 
 # name -> "module:Class"; adding a profile is adding a file and a line here
 PROFILES: dict[str, str] = {
-    "cpu": "device_profiles.cpu:CpuProfile",
-    "nvidia-gpu": "device_profiles.nvidia_gpu:NvidiaGpuProfile",
-    "jetson": "device_profiles.jetson:JetsonProfile",
+    "cpu": "harness.device_profiles.cpu:CpuProfile",
+    "nvidia-gpu": "harness.device_profiles.nvidia_gpu:NvidiaGpuProfile",
+    "jetson": "harness.device_profiles.jetson:JetsonProfile",
 }
 
 
@@ -18,7 +18,7 @@ def profile_class(name: str):
 
 def load_profile(name: str, config=None):
     """Instantiate profile `name` after checking that its device is present on this host."""
-    from device_profiles.base import ProfileConfig
+    from harness.device_profiles.base import ProfileConfig
 
     cls = profile_class(name)
     config = config or ProfileConfig()

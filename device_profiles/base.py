@@ -24,13 +24,18 @@ class Detection:
     reason: str = ""
 
 
+# The one source of these defaults: BenchConfig and the `harness bench` flags take them from here.
+DEFAULT_SAMPLE_INTERVAL_S = 0.02
+DEFAULT_IDLE_DURATION_S = 2.0        # seconds of idle power measured before the first variant (README, --idle)
+
+
 @dataclass(frozen=True)
 class ProfileConfig:
     """Settings shared by all profiles. `root` lets tests point sysfs/procfs reads at a fake tree."""
 
     root: str = "/"
-    sample_interval_s: float = 0.02
-    idle_duration_s: float = 1.0
+    sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S
+    idle_duration_s: float = DEFAULT_IDLE_DURATION_S
     exclusive: bool = False
     lock_clocks: bool = False
     gpu_index: int = 0
@@ -191,7 +196,7 @@ class DeviceProfile(ABC):
     def begin_window(self, key: str, pid: int | None = None) -> None:
         if key in self._windows:
             raise RuntimeError(f"window {key!r} is already open")
-        from device_profiles.host_load import HostLoadSensor
+        from harness.device_profiles.host_load import HostLoadSensor
 
         # every profile also records how busy the rest of the host was: interference is the commonest error
         self._windows[key] = Window([*self.sensors(), HostLoadSensor()], pid, self.config.sample_interval_s)

@@ -8,9 +8,9 @@ from typing import Any
 
 import psutil
 
-from device_profiles.base import Detection, DeviceProfile, ProfileConfig, Sensor
-from device_profiles.process_memory import ProcessMemorySensor
-from device_profiles.rapl import RaplSensor
+from harness.device_profiles.base import Detection, DeviceProfile, ProfileConfig, Sensor
+from harness.device_profiles.process_memory import ProcessMemorySensor
+from harness.device_profiles.rapl import RaplSensor
 
 
 def _read(root: str, rel: str) -> str | None:

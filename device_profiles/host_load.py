@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 
-from device_profiles.base import Sensor
+from harness.device_profiles.base import Sensor
 
 # a quarter of a core used by others while timing is enough to move a p50 by a few percent on a small host
 BUSY_OTHER_CORES = 0.25

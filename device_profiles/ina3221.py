@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from device_profiles.base import Sensor
-from device_profiles.jetson_power import PowerSeries, TotalRule, total_rule
+from harness.device_profiles.base import Sensor
+from harness.device_profiles.jetson_power import PowerSeries, TotalRule, total_rule
 
 HWMON_GLOB = "sys/bus/i2c/drivers/ina3221*/*/hwmon/hwmon*"
 IIO_GLOB = "sys/bus/i2c/drivers/ina3221*/*/iio:device*"
@@ -141,5 +141,5 @@ class Ina3221Sensor(Sensor):
         out = self._series.reading(self._rule, self._rule_reason, "ina3221", duration_s)
         out["extra"]["power_layout"] = self._rails[0].layout if self._rails else None
         if self._errors:
-            out["warnings"] = list(self._errors)
+            out["warnings"] = [*out.get("warnings", []), *self._errors]
         return out

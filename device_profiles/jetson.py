@@ -22,16 +22,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from device_profiles.base import Detection, DeviceProfile, ProfileConfig, Sensor
-from device_profiles.cpu import cpu_model
-from device_profiles.ina3221 import Ina3221Sensor, find_rails
-from device_profiles.jetson_board import BoardInfo, detect_board
-from device_profiles.jetson_power import total_rule
-from device_profiles.jetson_thermal import JetsonThermalMemorySensor, read_ram_used_bytes
-from device_profiles.jetson_tools import ClockLock, query_jetson_clocks, query_nvpmodel
-from device_profiles.process_memory import ProcessMemorySensor
-from device_profiles.tegrastats import DEFAULT_INTERVAL_MS, TegrastatsSensor, TegrastatsStream, command_args
-from harness.errors import DeviceError
+from harness.device_profiles.base import Detection, DeviceProfile, ProfileConfig, Sensor
+from harness.device_profiles.cpu import cpu_model
+from harness.device_profiles.ina3221 import Ina3221Sensor, find_rails
+from harness.device_profiles.jetson_board import BoardInfo, detect_board
+from harness.device_profiles.jetson_power import total_rule
+from harness.device_profiles.jetson_thermal import JetsonThermalMemorySensor, read_ram_used_bytes
+from harness.device_profiles.jetson_tools import ClockLock, query_jetson_clocks, query_nvpmodel
+from harness.device_profiles.process_memory import ProcessMemorySensor
+from harness.device_profiles.tegrastats import DEFAULT_INTERVAL_MS, TegrastatsSensor, TegrastatsStream, command_args
+from harness.core.errors import DeviceError
 
 NOT_A_JETSON = ("this host is not an NVIDIA Jetson ({why}); install harness on the Jetson board itself "
                 "(JetPack provides CUDA, TensorRT and the power sensors: pip install 'harness[jetson]') and run "
@@ -138,6 +138,7 @@ class JetsonProfile(DeviceProfile):
             "power_rails": [r.name for r in self._rails],
             "power_total_rails": list(rule.rails) if rule else None,
             "power_scope": rule.scope if rule else None,
+            "power_rails_missing": list(rule.missing) if rule and rule.missing else None,
             "power_total_reason": rule_reason,
             "nvpmodel": query_nvpmodel(opts.get("nvpmodel_cmd", "nvpmodel")),
             "jetson_clocks": query_jetson_clocks(opts.get("jetson_clocks_cmd", "jetson_clocks")),

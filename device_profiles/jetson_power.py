@@ -4,18 +4,24 @@ Which rails make the board's total (DESIGN rule 8): where the module has an inpu
 on Nano/TX1) that rail *is* the total and is never added to its own sub-rails. Boards without one (AGX Xavier,
 AGX Orin) get the sum of the channels their board file lists, and the scope says so. An unknown board without an
 input rail gets no total at all (rule 9) unless the user names the rails (`ProfileConfig.options["power_rails"]`).
+
+A module variant that exposes only some of the board's listed channels (AGX Orin under JetPack 6 prints three of
+its four: VDDQ_VDD2_1V8AO is missing) gets the sum of the channels it has, with the scope "partial sum of rails",
+the missing rails named in the record and a warning - never called the total, and not withheld either, since the
+channels present still carry most of the module's draw.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from device_profiles.energy import integrate_power_mj
+from harness.device_profiles.energy import integrate_power_mj
 
 # module-input rails, in order of preference
 INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
 SCOPE_MODULE_INPUT = "module input"
 SCOPE_SUM_OF_RAILS = "sum of rails"
+SCOPE_PARTIAL_SUM = "partial sum of rails"
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,19 @@ class TotalRule:
     rails: tuple[str, ...]
     scope: str
     note: str = ""
+    missing: tuple[str, ...] = ()      # board rails the total should include but this module does not expose
+
+    @property
+    def scope_text(self) -> str:
+        """`scope: A + B` as stored in energy_scope, with the missing rails named for a partial sum."""
+        text = f"{self.scope}: {' + '.join(self.rails)}"
+        return text + (f" (missing: {', '.join(self.missing)})" if self.missing else "")
+
+    def warning(self) -> str | None:
+        if not self.missing:
+            return None
+        return (f"power is a partial sum of rails: {', '.join(self.missing)} not exposed by this module, so the "
+                f"figure ({' + '.join(self.rails)}) is below the board's documented total")
 
 
 def total_rule(available: Sequence[str], board_total_rails: Sequence[str] = (), board_scope: str | None = None,
@@ -46,9 +65,13 @@ def total_rule(available: Sequence[str], board_total_rails: Sequence[str] = (), 
         scope = board_scope or (SCOPE_MODULE_INPUT if len(board_total_rails) == 1 else SCOPE_SUM_OF_RAILS)
         return TotalRule(tuple(board_total_rails), scope), None
     if board_total_rails:
-        missing = [r for r in board_total_rails if r not in have]
-        return None, (f"the board's total needs rails {', '.join(board_total_rails)} but {', '.join(missing)} "
-                      f"not found (found: {', '.join(sorted(have)) or 'none'})")
+        present = tuple(r for r in board_total_rails if r in have)
+        missing = tuple(r for r in board_total_rails if r not in have)
+        if present:
+            return TotalRule(present, SCOPE_PARTIAL_SUM, "the board's documented total needs rails this module "
+                             "does not expose", missing=missing), None
+        return None, (f"the board's total needs rails {', '.join(board_total_rails)} but none of them was found "
+                      f"(found: {', '.join(sorted(have)) or 'none'})")
     return None, (f"no input rail ({' or '.join(INPUT_RAILS)}) among {', '.join(sorted(have)) or 'no rails'} and the "
                   f"board is unknown; name the rails to sum with options['power_rails']")
 
@@ -98,6 +121,7 @@ class PowerSeries:
             rails_energy[rail] = integrate_power_mj(times, [s[rail] for _, s in self.samples])
         extra["rail_energy_mj"] = rails_energy
         span_s = times[-1] - times[0]
+        extra["power_span_s"] = span_s       # first to last reading: the time the energy is integrated over
         if span_s > 0:
             extra["rail_avg_power_mw"] = {r: e / span_s for r, e in rails_energy.items()}
         if rule is None:
@@ -110,13 +134,16 @@ class PowerSeries:
         energy = integrate_power_mj(times, totals)
         out["energy_mj"] = energy
         out["energy_source"] = source
-        out["energy_scope"] = f"{rule.scope}: {' + '.join(rule.rails)}"
+        out["energy_scope"] = rule.scope_text
         if span_s > 0:
             out["avg_power_mw"] = energy / span_s
         extra["power_rails_used"] = list(rule.rails)
         extra["power_scope"] = rule.scope
         if rule.note:
             extra["power_note"] = rule.note
+        if rule.missing:
+            extra["power_rails_missing"] = list(rule.missing)
+            out["warnings"] = [rule.warning()]
         extra["power_peak_mw"] = max(totals)
         return out
 

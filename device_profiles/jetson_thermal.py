@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device_profiles.base import Sensor
+from harness.device_profiles.base import Sensor
 
 # PMIC-Die on Nano reports a constant 100 C placeholder; it says nothing about throttling
 IGNORED_FOR_THROTTLE = ("PMIC",)

@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from harness.errors import DeviceError
+from harness.core.errors import DeviceError
 
 COMMAND_TIMEOUT_S = 20
 FREQ_RE = re.compile(r"(\w+)=(\S+)")

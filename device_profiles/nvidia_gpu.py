@@ -15,11 +15,11 @@ import os
 import time
 from typing import Any, Callable
 
-from device_profiles.base import Detection, DeviceProfile, ProfileConfig, Sensor
-from device_profiles.energy import counter_delta, integrate_power_mj
-from device_profiles.process_memory import ProcessMemorySensor
-from harness.errors import DeviceError
-from harness.import_utils import is_pynvml_available, missing_extra_message
+from harness.device_profiles.base import Detection, DeviceProfile, ProfileConfig, Sensor
+from harness.device_profiles.energy import counter_delta, integrate_power_mj
+from harness.device_profiles.process_memory import ProcessMemorySensor
+from harness.core.errors import DeviceError
+from harness.core.import_utils import is_pynvml_available, missing_extra_message
 
 # The energy counter (and power reading) is refreshed about every 100 ms on recent GPUs (ml.energy's
 # measurements; NVML documents no figure). A window needs many updates for the delta to be meaningful.

@@ -5,7 +5,7 @@ from typing import Any
 
 import psutil
 
-from device_profiles.base import Sensor
+from harness.device_profiles.base import Sensor
 
 
 class ProcessMemorySensor(Sensor):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device_profiles.base import Sensor
-from device_profiles.energy import counter_delta
+from harness.device_profiles.base import Sensor
+from harness.device_profiles.energy import counter_delta
 
 
 @dataclass(frozen=True)

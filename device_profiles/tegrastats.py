@@ -4,7 +4,12 @@ Formats seen across JetPack releases:
 - Nano/TX1 (JetPack 4): `POM_5V_IN 4520/4680` (mW, current/average, no unit);
 - TX2 / Xavier (JetPack 4): `VDD_IN 14025/14416`, AGX Xavier `GPU 0/0 CPU 311/311 ... SYS5V 1681/1681`;
 - Orin and JetPack 5/6: `VDD_IN 2957mW/2957mW`, an optional leading timestamp, `GR3D_FREQ 0%@[305]`;
-- three values per rail (`cur/avg/max`) are accepted too; only the first (current) value is integrated.
+- three values per rail (`cur/avg/max`) are accepted too; only the first (current) value is integrated;
+- AGX Orin on JetPack 5 prints its unconnected INA3221 channels as `NC 0mW/0mW` (skipped, not a rail); on
+  JetPack 6 it prints three of its four channels (see jetson_power's partial sum);
+- temperatures as `CPU@45C`, `cpu@44.125C` or `cpu@50C/50C` (current/max), `CV0@-256C` for an absent sensor;
+- cores powered down print `off` in the CPU list; `EMC_FREQ` can be absent, bare (`0%`) or `0%@2133`.
+The recorded lines of every family are in tests/data/tegrastats (with their sources).
 The current value is the instantaneous reading at the sample; the second is tegrastats' running average since it
 started, which is useless for a window and is kept only for reference.
 """
@@ -16,18 +21,26 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Sequence
 
-from device_profiles.base import Sensor
-from device_profiles.jetson_power import PowerSeries, TotalRule, clip_to_window, total_rule
-from harness.errors import SensorError
+from harness.device_profiles.base import Sensor
+from harness.device_profiles.jetson_power import PowerSeries, TotalRule, clip_to_window, total_rule
+from harness.core.errors import SensorError
 
 DEFAULT_INTERVAL_MS = 100
 
 _NUM = r"(\d+(?:\.\d+)?)"
 # a rail is an upper-case name followed by 2 or 3 slash-separated numbers, each optionally suffixed "mW"
 RAIL_RE = re.compile(rf"(?:(?<=\s)|^)([A-Z][A-Z0-9_]*) {_NUM}(?:mW)?/{_NUM}(?:mW)?(?:/{_NUM}(?:mW)?)?(?=\s|$)")
-TEMP_RE = re.compile(r"(?:(?<=\s)|^)([A-Za-z][\w]*)@(-?\d+(?:\.\d+)?)C(?=\s|$)")
+# `name@45.5C`, or `name@45.5C/47C` (current/max) on newer releases; the current value is kept
+TEMP_RE = re.compile(r"(?:(?<=\s)|^)([A-Za-z][\w]*)@(-?\d+(?:\.\d+)?)C(?:/-?\d+(?:\.\d+)?C)?(?=\s|$)")
+# `tegrastats --logfile` and JetPack 5/6 prefix each line with the local time (1 s resolution)
+TIMESTAMP_RE = re.compile(r"^\s*(\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2})\s")
+TIMESTAMP_FORMAT = "%m-%d-%Y %H:%M:%S"
+# placeholder names, not rails: unconnected INA3221 channels
+NOT_RAILS = ("RAM", "SWAP", "IRAM", "NC")
+ABSENT_SENSOR_C = -256.0
 RAM_RE = re.compile(r"\bRAM (\d+)/(\d+)MB")
 SWAP_RE = re.compile(r"\bSWAP (\d+)/(\d+)MB")
 GR3D_RE = re.compile(r"\bGR3D_FREQ (\d+)%(?:@\[?(\d+))?")
@@ -46,23 +59,32 @@ class TegrastatsSample:
     gpu_freq_mhz: int | None = None
     emc_load_pct: int | None = None
     cpu_load_pct: list[int | None] = field(default_factory=list)
+    timestamp: datetime | None = None
 
 
 def parse_line(line: str) -> TegrastatsSample:
     """Parse one tegrastats line. Raises SensorError when the line holds nothing tegrastats would print."""
     rails, avgs = {}, {}
     for name, cur, avg, _peak in RAIL_RE.findall(line):
-        if name in ("RAM", "SWAP", "IRAM"):
+        if name in NOT_RAILS:
             continue
         rails[name] = float(cur)
         avgs[name] = float(avg)
-    temps = {name: float(v) for name, v in TEMP_RE.findall(line)}
+    # -256 C is what tegrastats prints for a zone whose sensor is absent (CV0@-256C on Orin): not a reading
+    temps = {name: float(v) for name, v in TEMP_RE.findall(line) if float(v) != ABSENT_SENSOR_C}
     ram = RAM_RE.search(line)
     gr3d = GR3D_RE.search(line)
     emc = EMC_RE.search(line)
     cpus = CPU_RE.search(line)
     if not (rails or temps or ram):
         raise SensorError(f"not a tegrastats line: {line.strip()[:80]!r}")
+    stamp = TIMESTAMP_RE.match(line)
+    when = None
+    if stamp:
+        try:
+            when = datetime.strptime(stamp.group(1), TIMESTAMP_FORMAT)
+        except ValueError:   # 13-45-2025: not a date; the line's data still stands
+            when = None
     cpu_load: list[int | None] = []
     if cpus:
         for core in cpus.group(1).split(","):
@@ -73,7 +95,7 @@ def parse_line(line: str) -> TegrastatsSample:
         ram_used_mb=int(ram.group(1)) if ram else None, ram_total_mb=int(ram.group(2)) if ram else None,
         gpu_load_pct=int(gr3d.group(1)) if gr3d else None,
         gpu_freq_mhz=int(gr3d.group(2)) if gr3d and gr3d.group(2) else None,
-        emc_load_pct=int(emc.group(1)) if emc else None, cpu_load_pct=cpu_load)
+        emc_load_pct=int(emc.group(1)) if emc else None, cpu_load_pct=cpu_load, timestamp=when)
 
 
 def command_args(cmd: str | Sequence[str]) -> list[str]:
@@ -209,7 +231,7 @@ class TegrastatsSensor(Sensor):
             warnings.append(f"tegrastats gave only {len(inside)} samples in this window "
                             f"(interval {self._stream.interval_ms} ms); energy is coarse")
         out["extra"].update(_summaries([s for _, s in inside]))
-        out["warnings"] = warnings
+        out["warnings"] = [*out.get("warnings", []), *warnings]
         return out
 
 

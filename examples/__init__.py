@@ -5,11 +5,11 @@ Shipped: `digits` (small CNN trained in seconds; accuracy, flips), `resnet18` (R
 
 Bringing your own model
 -----------------------
-Write a function that returns an `examples.base.Example` (the model factory plus the data provider) and pass it
+Write a function that returns a `harness.examples.base.Example` (the model factory plus the data provider) and pass it
 as `harness bench --example mypkg.mymodel:make_example` (the module must be importable, e.g. on PYTHONPATH):
 
     import numpy as np, torch
-    from examples.base import EvalData, Example
+    from harness.examples.base import EvalData, Example
 
     def make_example() -> Example:
         x_eval, y_eval = np.load("eval.npz").values()           # float32 (N, 3, 64, 64), int64 (N,)
@@ -35,13 +35,17 @@ from __future__ import annotations
 
 import importlib
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 EXAMPLES: dict[str, str] = {
-    "digits": "examples.digits.model:make_example",
-    "resnet18": "examples.resnet18.model:make_example",
-    "minilm": "examples.minilm.model:make_example",
+    "digits": "harness.examples.digits.model:make_example",
+    "resnet18": "harness.examples.resnet18.model:make_example",
+    "minilm": "harness.examples.minilm.model:make_example",
 }
+# the architecture zoo of `harness sweep` (examples/zoo): five digits families and MiniLM
+from harness.examples.zoo import ZOO as _ZOO  # noqa: E402  (a plain dict of names; imports nothing heavy)
+
+EXAMPLES.update(_ZOO)
 
 
 def load_example(ref: str):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import UsageError
-from harness.variant import Variant
+from harness.core.errors import UsageError
+from harness.core.variant import Variant
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Artifact:
 class ExportContext:
     """What every exporter may use: the example (model factory + data), where to write, and the target device."""
 
-    example: Any                          # examples.base.Example
+    example: Any                          # harness.examples.base.Example
     out_dir: Path
     target_device: str = "cpu"            # device profile name; decides e.g. U8S8 (x86 CPU) vs S8S8 (GPU/TensorRT)
     target_info: dict[str, Any] = field(default_factory=dict)   # the profile's describe()

@@ -9,10 +9,10 @@ import time
 import warnings
 from dataclasses import dataclass
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.onnx_tools import check_loads, output_path, require_onnx_source
-from harness.errors import ExportError, first_line
-from harness.variant import variant_from_file
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.exporters.onnx_tools import check_loads, output_path, require_onnx_source
+from harness.core.errors import ExportError, first_line
+from harness.core.variant import variant_from_file
 
 
 @dataclass(frozen=True)

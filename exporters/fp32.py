@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from harness.errors import ExportError, message_line
-from harness.variant import variant_from_file
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.core.errors import ExportError, message_line
+from harness.core.variant import variant_from_file
 
 TWO_GB = 2 * 1024**3
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.onnx_tools import fusion_report, output_path, quiet_logging, require_onnx_source, scratch_dir
-from harness.errors import ExportError, first_line
-from harness.variant import variant_from_file
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.exporters.onnx_tools import fusion_report, output_path, quiet_logging, require_onnx_source, scratch_dir
+from harness.core.errors import ExportError, first_line
+from harness.core.variant import variant_from_file
 
 CONV_WARNING = ("dynamic quantization of convolutions runs as ConvInteger, measured 4-6x slower than FP32 on "
                 "x86 CPUs; use int8-static for conv nets")

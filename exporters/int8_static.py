@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.onnx_tools import (ListReader, check_calibration, fusion_report, is_x86, output_path, quiet_logging,
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.exporters.onnx_tools import (ListReader, check_calibration, fusion_report, is_x86, output_path, quiet_logging,
                                   require_onnx_source, scratch_dir)
-from harness.errors import ExportError, first_line
-from harness.variant import variant_from_file
+from harness.core.errors import ExportError, first_line
+from harness.core.variant import variant_from_file
 
 GPU_TARGETS = {"nvidia-gpu", "gpu", "jetson", "tensorrt", "cuda"}
 FORMATS = ("auto", "u8s8", "s8s8", "u8u8")

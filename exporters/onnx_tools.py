@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from harness.errors import ExportError, first_line
+from harness.core.errors import ExportError, first_line
 
 # onnxruntime kernels that compute in integers vs in floating point, after graph optimisation
 INTEGER_OPS = {"QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "MatMulIntegerToFloat",

@@ -13,12 +13,12 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.fp32 import export_onnx, parity
-from exporters.onnx_tools import output_path
-from exporters.prune_unstructured import require_module
-from harness.errors import ExportError, first_line
-from harness.variant import variant_from_file
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.exporters.fp32 import export_onnx, parity
+from harness.exporters.onnx_tools import output_path
+from harness.exporters.prune_unstructured import require_module
+from harness.core.errors import ExportError, first_line
+from harness.core.variant import variant_from_file
 
 
 @dataclass(frozen=True)
@@ -193,13 +193,13 @@ class PruneStructuredExporter(Exporter):
         module = require_module(source, ctx, self.name)
         layers = prune_channels(module, cfg.amount)
         module.eval()
-        warnings, tuned_s = [], None
+        warnings, tuned_s, curves = [], None, []
         if cfg.fine_tune:
             if ctx.example.fine_tune is None:
                 warnings.append("no fine_tune callable in the example: accuracy not recovered")
             else:
                 t1 = time.perf_counter()
-                module = ctx.example.fine_tune(module) or module
+                module = _fine_tune(ctx.example.fine_tune, module, curves) or module
                 module.eval()
                 tuned_s = time.perf_counter() - t1
         out = output_path(ctx, source.variant.path if source else None, self.name, self.params())
@@ -207,9 +207,24 @@ class PruneStructuredExporter(Exporter):
             export_onnx(module, ctx, out, cfg.opset, "torchscript")
         except Exception as exc:
             raise ExportError(f"prune-structured: ONNX export failed: {first_line(exc)}") from None
-        info = {"layers": layers, "fine_tuned": tuned_s is not None, "fine_tune_s": tuned_s,
+        info = {"layers": layers, "fine_tuned": tuned_s is not None, "fine_tune_s": tuned_s, "curves": curves,
                 "parity_max_abs": parity(module, out, ctx), "warnings": warnings}
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="fp32",
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
                                     info=info)
         return Artifact(variant, module)
+
+
+def _fine_tune(fine_tune, module, curves: list):
+    """Run the example's fine_tune, collecting its curve when it takes a `log` callback (TensorBoard shows it
+    under {model}/training/ and {model}/validation/)."""
+    import inspect
+
+    def log(split: str, metric: str, step: int, value: float) -> None:
+        curves.append({"split": split, "metric": metric, "step": int(step), "value": float(value)})
+
+    try:
+        takes_log = "log" in inspect.signature(fine_tune).parameters
+    except (TypeError, ValueError):
+        takes_log = False
+    return fine_tune(module, log=log) if takes_log else fine_tune(module)

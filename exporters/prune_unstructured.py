@@ -9,11 +9,11 @@ import copy
 import time
 from dataclasses import dataclass
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.fp32 import export_onnx, parity
-from exporters.onnx_tools import output_path
-from harness.errors import ExportError, first_line
-from harness.variant import variant_from_file
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.exporters.fp32 import export_onnx, parity
+from harness.exporters.onnx_tools import output_path
+from harness.core.errors import ExportError, first_line
+from harness.core.variant import variant_from_file
 
 NOTE = ("unstructured zeros stay in dense tensors: dense kernels gain no speed and the file does not shrink; "
         "only the gzip size does")

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exporters import exporter_class
-from exporters.base import Artifact, ExportContext
-from harness.errors import ExportError, ExportSkipped, UsageError, first_line
-from harness.variant import Variant, recipe_hash
+from harness.exporters import exporter_class
+from harness.exporters.base import Artifact, ExportContext
+from harness.core.errors import ExportError, ExportSkipped, UsageError, first_line
+from harness.core.variant import Variant, recipe_hash
 
 log = logging.getLogger(__name__)
 

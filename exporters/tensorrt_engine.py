@@ -5,7 +5,7 @@ the example's calibration data (the calibration cache is kept). Graphs that alre
 int8-static exporter's output) or FP16 tensors are built strongly typed where the version allows, and must be on
 TensorRT 11, which removed weak typing. Kept next to the engine: the build log, the timing cache (reused by later
 builds on this device), the calibration cache, and each layer's precision from the engine inspector.
-The decisions are in exporters.tensorrt_plan; nothing here imports tensorrt until a build starts.
+The decisions are in harness.runtimes.tensorrt_plan; nothing here imports tensorrt until a build starts.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from exporters.tensorrt_plan import (BuildPlan, TensorrtUnavailable, layer_precisions, onnx_precision_info,
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.runtimes.tensorrt_plan import (BuildPlan, TensorrtUnavailable, layer_precisions, onnx_precision_info,
                                      parse_version, plan_build, precision_counts, rebatch, skip_reason)
-from harness.errors import ExportError
-from harness.variant import variant_from_file
+from harness.core.errors import ExportError
+from harness.core.variant import variant_from_file
 
 
 @dataclass(frozen=True)

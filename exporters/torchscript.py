@@ -9,9 +9,9 @@ import time
 import warnings
 from dataclasses import dataclass
 
-from exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from harness.errors import ExportError, message_line
-from harness.variant import variant_from_file
+from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
+from harness.core.errors import ExportError, message_line
+from harness.core.variant import variant_from_file
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 # one module per subcommand; adding a command is adding a file and a line here
 COMMAND_MODULES = [
@@ -26,6 +27,12 @@ COMMAND_MODULES = [
     "harness.commands.report",
     "harness.commands.tensorboard",
     "harness.commands.compare",
+    "harness.commands.node",
+    "harness.commands.power",
+    "harness.commands.sweep",
+    "harness.commands.predict",
+    "harness.commands.recommend",
+    "harness.commands.import_cmd",
 ]
 
 
@@ -51,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()      # inside the try: a closed pipe must surface here, not at interpreter exit
+        return code
     except HarnessError as exc:
         if args.verbose:
             raise
@@ -60,6 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; finished variants are kept in the database", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (`harness show --json | head -1`): stop quietly, like other Unix tools.
+    stdout is pointed at /dev/null so the interpreter's final flush cannot raise a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13     # what a shell reports for a process ended by SIGPIPE
 
 
 if __name__ == "__main__":

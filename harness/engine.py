@@ -23,20 +23,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from device_profiles import load_profile
-from device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
-from device_profiles.energy import per_inference
-from device_profiles.host_load import busy_warning
+from harness.device_profiles import load_profile
+from harness.device_profiles.base import IdleBaseline, ProfileConfig, WindowReading
+from harness.device_profiles.energy import per_inference
+from harness.device_profiles.host_load import busy_warning
 from harness import environment
-from harness.errors import InputSpecError, ModelError, WorkerError
+from harness.core.errors import InputSpecError, ModelError, WorkerError
 from harness.inputs import default_batch_size, example_inputs, random_inputs, read_input_specs, resolve_shapes
 from harness.plan import BenchConfig, Scenario, scenarios
 from harness.runtimes import runtime_for_format
 from harness.runtimes.base import RuntimeConfig
-from harness.stats import dispersion, summarize
+from harness.core.stats import dispersion, summarize
 from harness.store import Store
 from harness.store.store import to_json, utcnow
-from harness.variant import Variant, variant_from_file
+from harness.core.variant import Variant, variant_from_file
 from harness.worker import WorkerHandle, WorkerInit
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,19 @@ class Engine:
 
     # -- 1. resolve everything that can fail on bad input ------------------------------------------------------
     def _profile(self):
+        from harness.device_profiles.replay import replay_settings, replay_warning
+
         c = self.config
-        return load_profile(c.device, ProfileConfig(
-            sample_interval_s=c.sample_interval_s, idle_duration_s=c.idle_s, exclusive=c.exclusive,
-            lock_clocks=c.lock_clocks, gpu_index=c.gpu_index))
+        # HARNESS_SYSFS_ROOT / HARNESS_TOOLS_DIR: a fake or copied board for testing and replay (harness.device_profiles.replay)
+        root, options, replaced = replay_settings()
+        profile = load_profile(c.device, ProfileConfig(
+            root=root, sample_interval_s=c.sample_interval_s, idle_duration_s=c.idle_s, exclusive=c.exclusive,
+            lock_clocks=c.lock_clocks, gpu_index=c.gpu_index, options=options))
+        warning = replay_warning(replaced)
+        if warning:
+            profile.run_warnings.append(warning)
+        self._replayed = replaced
+        return profile
 
     def _user_variants(self) -> list[Variant]:
         variants = []
@@ -131,7 +140,7 @@ class Engine:
         if c.models:
             user_variants = self._user_variants()
         else:
-            from examples import load_example
+            from harness.examples import load_example
 
             example = load_example(c.example)
         self.store.migrate()
@@ -142,6 +151,8 @@ class Engine:
         settings = {"runtime": c.runtime, "provider": provider, "threads": c.threads,
                     "graph_optimization": c.graph_optimization, "batch_sizes": list(c.batch_sizes)}
         env = environment.collect(profile, settings)
+        if getattr(self, "_replayed", None):
+            env["replay"] = dict(self._replayed)
         fp_parts, fp = environment.fingerprint(profile, env)
         env["fingerprint_parts"] = fp_parts
         model_name = example.name if example else ",".join(v.model for v in user_variants)
@@ -206,8 +217,8 @@ class Engine:
 
     # -- 3. export ---------------------------------------------------------------------------------------------
     def _export(self, example, out_dir: Path, profile, run_id: str) -> list[Variant]:
-        from exporters.base import ExportContext
-        from exporters.recipes import build_variants
+        from harness.exporters.base import ExportContext
+        from harness.exporters.recipes import build_variants
 
         recipes = list(self.config.recipes or example.default_recipes)
         ctx = ExportContext(example=example, out_dir=out_dir, target_device=self.config.device,
@@ -335,6 +346,7 @@ class Engine:
         mine = [j for j in jobs if j.variant.variant_id == variant.variant_id]
         rows = [self._measurement_row(run_id, j, idle) for j in mine]
         q_rows, l_rows = quality.rows(run_id, variant, by_id) if quality is not None else ([], [])
+        a_rows = quality.activation_rows(run_id, variant, by_id) if quality is not None else []
         with self.store.write() as con:
             self.store.insert_rows(con, "variants", [variant.row(run_id, utcnow())])
             self.store.insert_rows(con, "measurements", rows)
@@ -343,6 +355,7 @@ class Engine:
                     self.store.insert_samples(con, j.measurement_id, j.rounds)
             self.store.insert_rows(con, "quality", q_rows)
             self.store.insert_rows(con, "layers", l_rows)
+            self.store.insert_rows(con, "activations", a_rows)
         for j, row in zip(mine, rows):
             if row["status"] == "ok":
                 self.echo(f"  {variant.name:<40} {j.scenario.label:<6} p50 {row['p50_ms']:.4f} ms  "

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import InputSpecError, ModelError, message_line
+from harness.core.errors import InputSpecError, ModelError, message_line
 
 _ONNX_TO_NUMPY = {
     1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32, 7: np.int64,

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.device_profiles.base import DEFAULT_IDLE_DURATION_S, DEFAULT_SAMPLE_INTERVAL_S
+
 
 @dataclass(frozen=True)
 class BenchConfig:
@@ -32,8 +34,8 @@ class BenchConfig:
     artifacts_dir: str | None = None
     lock_timeout_s: float = 60.0
     quality: bool = True
-    sample_interval_s: float = 0.02
-    idle_s: float = 2.0
+    sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S
+    idle_s: float = DEFAULT_IDLE_DURATION_S
     exclusive: bool = False
     lock_clocks: bool = False
     gpu_index: int = 0

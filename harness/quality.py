@@ -2,14 +2,14 @@
 
 The engine runs every variant's worker over the example's eval data (same runtime as the timed loop) and hands
 the outputs to `add` (root first); when it commits a variant it stores what `rows` returns in the `quality` and
-`layers` tables. Per-instance values go to the run's HDF5 file (harness.outputs_file) as they arrive.
+`layers` tables. Per-instance values go to the run's HDF5 file (harness.store.outputs_file) as they arrive.
 
 Metrics (table `quality`, reference = task | base | root):
   task, classification   accuracy, per_class_accuracy (value = the worst class; detail has every class)
   task, embedding        cosine_similarity to the FP32 root (mean; detail has min and percentiles)
   base/root, logits      top1_agreement, flip_count (detail: flipped indices), kl_divergence, logits_mse,
                          max_abs_diff, and the Compress and Compare kinds over probabilities: difference,
-                         abs_difference, ratio, mse and their _argmax forms, kl_divergence_argmax (harness.drift)
+                         abs_difference, ratio, mse and their _argmax forms, kl_divergence_argmax (harness.core.drift)
   base/root, embedding   cosine_similarity, mse, max_abs_diff, difference, abs_difference, ratio
 Drift is computed on the model's first output. A random-weight model (task "none") has no task metric, but its
 logits still drift, so it gets the logits metrics.
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from harness import drift
-from harness.variant import Variant
+from harness.core import drift
+from harness.core.variant import Variant
 
 log = logging.getLogger(__name__)
 MAX_FLIPS_IN_DETAIL = 500   # the full list is in the HDF5 file
@@ -143,11 +143,26 @@ class QualityPass:
             log.warning("layer statistics for %s failed: %s", variant.name, exc)
             return []
 
+    def activation_rows(self, run_id: str, variant: Variant, variants: dict[str, Variant]) -> list[dict]:
+        """Per-layer activation similarity to the variant's base (harness.activations), ONNX pairs only."""
+        base = variants.get(variant.base_id) if variant.base_id else None
+        if (self.eval_data is None or base is None or not variant.ok or not base.ok
+                or not str(variant.path or "").endswith(".onnx") or not str(base.path or "").endswith(".onnx")):
+            return []
+        from harness.activations import compare_files
+
+        try:
+            rows = compare_files(base.path, variant.path, self.eval_data)
+        except Exception as exc:   # a view: a graph onnxruntime cannot expose is still measured
+            log.warning("activation comparison for %s failed: %s", variant.name, exc)
+            return []
+        return [dict(r, run_id=run_id, variant_id=variant.variant_id, reference_id=base.variant_id) for r in rows]
+
     def close(self) -> None:
         self.outputs.clear()
 
 
 def _of():
-    from harness import outputs_file
+    from harness.store import outputs_file
 
     return outputs_file

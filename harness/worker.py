@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import HarnessError, WorkerError, first_line
+from harness.core.errors import HarnessError, WorkerError, first_line
 from harness.runtimes.base import RuntimeConfig
 
 
@@ -121,6 +121,20 @@ class WorkerHandle:
     def pid(self) -> int:
         return self.process.pid
 
+    def _died(self) -> WorkerError:
+        code = self.process.exitcode if not self.process.is_alive() else None
+        self.process.join(1)
+        code = self.process.exitcode if code is None else code
+        return WorkerError(f"worker process died (exit code {code}); the runtime may have crashed or run out of "
+                           "memory")
+
+    def _send(self, msg: tuple) -> None:
+        # a worker that died since the last answer closed its end: writing raises EPIPE, which is the same failure
+        try:
+            self._conn.send(msg)
+        except OSError:
+            raise self._died() from None
+
     def _expect(self, kind: str, timeout_s: float | None = None) -> Any:
         if timeout_s is not None and not self._conn.poll(timeout_s):
             self.kill()
@@ -128,11 +142,7 @@ class WorkerHandle:
         try:
             got, payload = self._conn.recv()
         except (EOFError, OSError):
-            code = self.process.exitcode if not self.process.is_alive() else None
-            self.process.join(1)
-            code = self.process.exitcode if code is None else code
-            raise WorkerError(f"worker process died (exit code {code}); the runtime may have crashed "
-                              "or run out of memory") from None
+            raise self._died() from None
         if got == "error":
             raise WorkerError(payload)
         if got != kind:
@@ -140,15 +150,15 @@ class WorkerHandle:
         return payload
 
     def warmup(self, iterations: int, duration_s: float) -> int:
-        self._conn.send(("warmup", iterations, duration_s))
+        self._send(("warmup", iterations, duration_s))
         return self._expect("warmup")
 
     def time(self, iterations: int, duration_s: float) -> dict[str, Any]:
-        self._conn.send(("time", iterations, duration_s))
+        self._send(("time", iterations, duration_s))
         return self._expect("time")
 
     def infer(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
-        self._conn.send(("infer", batches))
+        self._send(("infer", batches))
         return self._expect("infer")
 
     def stop(self) -> None:

@@ -1,7 +1,7 @@
 """Per-instance behaviour of two variants of a run: which instances changed prediction, and by how much.
 
-Reads the run's HDF5 outputs file through harness.outputs_file and compares any two variants with the Compress
-and Compare kinds from harness.drift (the stored drift arrays only cover variant vs base/root; the dashboard lets
+Reads the run's HDF5 outputs file through harness.store.outputs_file and compares any two variants with the Compress
+and Compare kinds from harness.core.drift (the stored drift arrays only cover variant vs base/root; the dashboard lets
 users pick any pair). Variant A is the reference.
 """
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from harness import drift
+from harness.core import drift
 
 CLASSIFICATION_KINDS = [*drift.KINDS, *(f"{k}_argmax" for k in drift.KINDS)]
 EMBEDDING_KINDS = ["cosine_similarity", "difference", "abs_difference", "ratio", "mse"]
 
 
 @dataclass
-class Comparison:
+class OutputContrast:
     """Result of comparing variant B against reference A on the eval set."""
 
     n: int
@@ -34,6 +34,7 @@ class Comparison:
     class_names: list[str] | None = None
     instances: Any = None                      # (N, H, W) images or list of sentences
     notes: list[str] = field(default_factory=list)
+    scores_all: dict[str, np.ndarray] = field(default_factory=dict)   # every comparison kind, per instance
 
     def class_name(self, c: int) -> str:
         if self.class_names and 0 <= c < len(self.class_names):
@@ -45,10 +46,10 @@ class BehaviourUnavailable(Exception):
     """The run has no per-instance outputs for these variants; the message says what to run."""
 
 
-def compare(hdf5_path: str | None, variant_a: str, variant_b: str, kind: str = "kl_divergence",
-            most_changed: int = 20) -> Comparison:
+def contrast(hdf5_path: str | None, variant_a: str, variant_b: str, kind: str = "kl_divergence",
+             most_changed: int = 20) -> OutputContrast:
     """Compare two variants' stored outputs instance by instance."""
-    from harness.outputs_file import OutputsFile
+    from harness.store.outputs_file import OutputsFile
 
     if not hdf5_path or not Path(hdf5_path).exists():
         raise BehaviourUnavailable(
@@ -80,9 +81,9 @@ def compare(hdf5_path: str | None, variant_a: str, variant_b: str, kind: str = "
     else:
         cos = scores_all["cosine_similarity"]
         changed = [int(i) for i in np.argsort(cos, kind="stable")[:most_changed]]
-    return Comparison(n=len(a), classification=classification, kind=kind, scores=scores, changed=changed,
+    return OutputContrast(n=len(a), classification=classification, kind=kind, scores=scores, changed=changed,
                       pred_a=pa, pred_b=pb, labels=of.labels(), class_names=of.class_names(),
-                      instances=of.instances())
+                      instances=of.instances(), scores_all=scores_all)
 
 
 def digit_svg(image: np.ndarray, cell: int = 6) -> str:
@@ -100,7 +101,7 @@ def digit_svg(image: np.ndarray, cell: int = 6) -> str:
             f'role="img" aria-label="instance image">{rects}</svg>')
 
 
-def instance_html(comparison: Comparison, index: int) -> str:
+def instance_html(comparison: OutputContrast, index: int) -> str:
     inst = comparison.instances
     if inst is None:
         return "–"
@@ -109,7 +110,7 @@ def instance_html(comparison: Comparison, index: int) -> str:
     return digit_svg(inst[index])
 
 
-def changed_table_html(comparison: Comparison, name_a: str, name_b: str, limit: int = 60) -> str:
+def changed_table_html(comparison: OutputContrast, name_a: str, name_b: str, limit: int = 60) -> str:
     """HTML table of the flipped (or most changed) instances with the instance shown and both predictions."""
     rows = []
     for i in comparison.changed[:limit]:

@@ -6,6 +6,8 @@ interaction to one short DuckDB read (or none: axis changes only redraw from the
 """
 from __future__ import annotations
 
+import html
+
 import io
 import json
 from typing import Any
@@ -14,17 +16,21 @@ import pandas as pd
 import panel as pn
 import param
 
-from harness.errors import StoreError
-from harness.regress.steps import detect_steps
-from reports import plots
-from reports.behaviour import CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html, compare
-from reports.data import Reader, RunData, StoreBusy, StoreState, probe, with_ratios
-from reports.metrics import METRICS, metric_options
-from reports.tables import display_table
+from harness.core.errors import StoreError
+from harness.core.steps import detect_steps
+from harness.reports import plots
+from harness.reports.behaviour import (CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html,
+                                      contrast)
+from harness.reports.data import ReportReader, RunData, StoreBusy, StoreState, probe, with_ratios
+from harness.reports.metrics import METRICS, metric_options
+from harness.reports.behaviour_panel import BehaviourPanel, activation_pane
+from harness.reports.tables import board_table, display_table
 
 ALL = "(all)"
 MAX_LATENCY_SERIES = 8      # more overlaid histograms stop being readable
-HISTORY_TAB = 6             # index of the History tab
+# tabs are found by title, not index: other views add tabs
+HISTORY_TAB = "History"
+RECOMMEND_TAB = "Recommend"     # reports/recommend_view.py
 MAX_HISTORY_RUNS = 100      # step detection is O(m^2 log m); the last 100 nights are what people compare
 
 _CSS = """
@@ -59,7 +65,7 @@ class Dashboard(pn.viewable.Viewer):
 
     def __init__(self, db: str, lock_timeout_s: float = 2.0, run: str | None = None, **params):
         super().__init__(**params)
-        self.reader = Reader(db, lock_timeout_s=lock_timeout_s)
+        self.reader = ReportReader(db, lock_timeout_s=lock_timeout_s)
         self.state: StoreState = probe(db, lock_timeout_s)
         self.runs = pd.DataFrame()
         self.data: RunData | None = None
@@ -80,15 +86,24 @@ class Dashboard(pn.viewable.Viewer):
         self.table_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.download = pn.widgets.FileDownload(callback=self._csv, filename="variants.csv",
                                                 label="Download CSV", width=180)
-        self.pareto_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
-        self.tree_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+        # fixed-size frames: their labels are placed in pixels (harness.reports.label_layout), stretching would move them
+        self.pareto_pane = pn.pane.Bokeh()
+        self.tree_pane = pn.pane.Bokeh()
         self.latency_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.latency_note = pn.Column(sizing_mode="stretch_width")
         self.behaviour_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.behaviour_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS])
+        self.behaviour_more = BehaviourPanel(_CSS)
         self.layers_pane = pn.Column(sizing_mode="stretch_width")
         self.history_pane = pn.Column(sizing_mode="stretch_width")
         self.run_info = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
+        # a fleet run (`harness bench --cluster`): every board side by side
+        self.board_widget = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
+                                                 sizing_mode="stretch_width", layout="fit_data_table")
+        self.board_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        from harness.reports.recommend_view import RecommendView
+
+        self.recommend = RecommendView(str(self.reader.path), self.reader.store.lock_timeout_s)
 
     def _layout(self) -> None:
         if not self.state.ok:
@@ -121,15 +136,29 @@ class Dashboard(pn.viewable.Viewer):
             ("Pareto", pn.Column(axes, self.pareto_pane, sizing_mode="stretch_width")),
             ("Provenance", pn.Column(colour, self.tree_pane, sizing_mode="stretch_width")),
             ("Latency", pn.Column(lat, self.latency_note, self.latency_pane, sizing_mode="stretch_width")),
-            ("Behaviour", pn.Column(beh, self.behaviour_summary, self.behaviour_pane, sizing_mode="stretch_width")),
+            ("Behaviour", pn.Column(beh, self.behaviour_summary, self.behaviour_pane, self.behaviour_more.view,
+                                    sizing_mode="stretch_width")),
             ("Layers", pn.Column(lay, self.layers_pane, sizing_mode="stretch_width")),
             ("History", pn.Column(hist, self.history_pane, sizing_mode="stretch_width")),
             ("Run", self.run_info),
+            ("By board", pn.Column(self.board_note, self.board_widget, sizing_mode="stretch_width")),
+            ("Recommend", self.recommend),
             dynamic=True, sizing_mode="stretch_width")
         self.tabs = tabs
+        # candidates need the stored predictor and graph features: built when the tab is first shown
+        tabs.param.watch(lambda event: self.recommend.load() if self._tab_title(event.new) == RECOMMEND_TAB else None,
+                         "active")
         # history reads every run with the tag and fits steps: only worth doing when someone looks at it
-        tabs.param.watch(lambda event: self._update_history() if event.new == HISTORY_TAB else None, "active")
+        tabs.param.watch(lambda event: self._update_history() if self._tab_title(event.new) == HISTORY_TAB else None,
+                         "active")
         self._main.objects = [pn.Row(pn.Column(pick, width=320), tabs, sizing_mode="stretch_width")]
+
+    def tab_index(self, title: str) -> int:
+        return list(self.tabs._names).index(title)
+
+    def _tab_title(self, index: int) -> str | None:
+        names = list(self.tabs._names)
+        return names[index] if 0 <= index < len(names) else None
 
     def __panel__(self):
         return pn.Column(pn.pane.Markdown("## harness · compressed variants"), self._banner, self._main,
@@ -138,7 +167,8 @@ class Dashboard(pn.viewable.Viewer):
     # -- loading -----------------------------------------------------------------------------------------------
     def _set_status(self, text: str) -> None:
         self.status = text
-        self._banner.object = text
+        # the banner renders markup, and its text can hold user input (a run name from the URL): shown as text
+        self._banner.object = html.escape(text)
         self._banner.visible = bool(text)
 
     def _load_runs(self, requested: str | None = None) -> None:
@@ -230,7 +260,7 @@ class Dashboard(pn.viewable.Viewer):
         self._update_latency()
         self._update_behaviour()
         self._update_layers()
-        if getattr(self, "tabs", None) is not None and self.tabs.active == HISTORY_TAB:
+        if getattr(self, "tabs", None) is not None and self._tab_title(self.tabs.active) == HISTORY_TAB:
             self._update_history()
 
     # -- views -------------------------------------------------------------------------------------------------
@@ -244,6 +274,12 @@ class Dashboard(pn.viewable.Viewer):
         full = with_ratios(self.data.table, self.base_id)
         self.table = display_table(full)
         self.table_widget.value = self.table
+        boards = board_table(full)
+        self.board_widget.value = boards
+        self.board_note.object = ("p50 latency and energy per inference of each variant on each board of this fleet "
+                                  "run; `harness compare RUN` prints the same per board." if len(boards) else
+                                  "This run was measured on one machine. A fleet run (`harness bench --cluster "
+                                  "HEAD:PORT --boards ...`) shows its boards side by side here.")
         base = self.data.variant_label(self.base_id) if self.base_id else "–"
         notes = [f"Ratios (×) are against **{base}** in the same batch size and thread count; click a column "
                  "header to sort."]
@@ -316,17 +352,20 @@ class Dashboard(pn.viewable.Viewer):
         if data is None or self.variant_a is None or self.variant_b is None:
             self.behaviour_summary.object = "Pick two variants."
             self.behaviour_pane.object = ""
+            self.behaviour_more.clear()
             return
         name_a, name_b = data.variant_label(self.variant_a), data.variant_label(self.variant_b)
         try:
-            comp = compare(data.run.get("hdf5_path"), self.variant_a, self.variant_b, self.kind)
+            comp = contrast(data.run.get("hdf5_path"), self.variant_a, self.variant_b, self.kind)
         except BehaviourUnavailable as exc:
             self.behaviour_summary.object = f"**No per-instance comparison.** {exc}"
             self.behaviour_pane.object = ""
+            self.behaviour_more.clear()
             return
         except OSError as exc:   # a half-written or removed HDF5 file
             self.behaviour_summary.object = f"**Cannot read the outputs file:** {exc}"
             self.behaviour_pane.object = ""
+            self.behaviour_more.clear()
             return
         kinds = CLASSIFICATION_KINDS if comp.classification else EMBEDDING_KINDS
         if comp.kind != self.kind:
@@ -338,12 +377,14 @@ class Dashboard(pn.viewable.Viewer):
             head = (f"**{len(comp.changed)} of {comp.n} instances flipped** between {name_a} and {name_b} "
                     f"(top-1 agreement {agree:.1f} %). Mean {comp.kind}: {comp.scores.mean():.4g}.")
             if not comp.changed:
-                head += " Nothing to list: both variants predict the same class for every instance."
+                head += (" No flips: both variants predict the same class for every instance; the instances "
+                         "whose outputs moved most are listed below.")
         else:
             head = (f"Embeddings: the {len(comp.changed)} instances whose output moved most between {name_a} and "
                     f"{name_b} (lowest cosine similarity first). Mean {comp.kind}: {comp.scores.mean():.4g}.")
         self.behaviour_summary.object = head
         self.behaviour_pane.object = changed_table_html(comp, name_a, name_b) if comp.changed else ""
+        self.behaviour_more.show(comp, name_a, name_b)
 
     @param.depends("layer_variant", watch=True)
     def _update_layers(self) -> None:
@@ -364,8 +405,20 @@ class Dashboard(pn.viewable.Viewer):
             "param_count": "parameters", "sparsity": "sparsity (%)",
             "change_mean_rel": "mean rel. change vs base (%)", "change_max_rel": "max rel. change vs base (%)"})
         self.layers_pane.objects = [
-            pn.pane.Bokeh(plots.layers_figure(layers, name), sizing_mode="stretch_width"),
+            pn.Row(pn.pane.Bokeh(plots.layers_figure(layers, name), sizing_mode="stretch_width"),
+                   self._activations(name), sizing_mode="stretch_width"),
             pn.widgets.Tabulator(shown, disabled=True, show_index=False, sizing_mode="stretch_width")]
+
+    def _activations(self, name: str):
+        """Activation similarity to the base, beside the weight change (same variant)."""
+        from harness.store import interop
+
+        try:
+            rows = interop.activations(self.reader.store, self.run_id, self.layer_variant)
+        except StoreError:
+            rows = []
+        base = rows[0]["reference_id"] if rows else None
+        return activation_pane(rows, name, self.data.variant_label(base) if base else "its base")
 
     @param.depends("history_metric", watch=True)
     def _update_history(self) -> None:

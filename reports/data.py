@@ -15,13 +15,15 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import StoreError
-from harness.store import Store
+from harness.core.errors import (NotAHarnessStoreError, StoreError, StoreLockedError, StoreMissingError,
+                                 StoreSchemaError)
+from harness.store import Store, queries
 from harness.store.schema import LATEST
-from reports.metrics import METRICS, QUALITY_COLUMNS, ratio_key
+from harness.core.comparison import relative, scenario_key, size_ratio, speedup
+from harness.reports.metrics import COMPARISON_COLUMNS, METRICS, QUALITY_COLUMNS, ratio_key
 
 
-class StoreBusy(StoreError):
+class StoreBusy(StoreLockedError):
     """A bench held the database past the reader's short lock timeout; try again on the next refresh."""
 
 
@@ -46,20 +48,21 @@ def probe(path: str | Path, lock_timeout_s: float = 2.0) -> StoreState:
     store = Store(path, lock_timeout_s=lock_timeout_s)
     try:
         with store.read() as con:
-            runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+            runs = queries.run_count(con)
+    except StoreLockedError as exc:
+        return StoreState("busy", f"{exc}. The page retries on its next refresh.")
+    except NotAHarnessStoreError:
+        return StoreState("not_harness", f"{path} is not a harness result database (no schema_version "
+                                         "table). Point --db at a file written by `harness bench`.")
+    except StoreSchemaError as exc:
+        if exc.newer:
+            return StoreState("newer_schema", str(exc))
+        return StoreState("old_schema", f"{exc}. The dashboard only reads, so it never upgrades a file "
+                                        f"itself (schema v{LATEST} needed).")
+    except StoreMissingError as exc:   # removed between the exists() check and the open
+        return StoreState("missing", str(exc))
     except StoreError as exc:
-        text = str(exc)
-        if "held by" in text:
-            return StoreState("busy", f"{text}. The page retries on its next refresh.")
-        if "not a harness database" in text:
-            return StoreState("not_harness", f"{path} is not a harness result database (no schema_version "
-                                             "table). Point --db at a file written by `harness bench`.")
-        if "newer than this harness" in text:
-            return StoreState("newer_schema", text)
-        if "to upgrade it" in text:
-            return StoreState("old_schema", f"{text}. The dashboard only reads, so it never upgrades a file "
-                                            f"itself (schema v{LATEST} needed).")
-        return StoreState("error", text)
+        return StoreState("error", str(exc))
     if not runs:
         return StoreState("empty", f"{path} holds no runs yet. Run `harness bench --db {path}`; the page "
                                    "refreshes when the first run lands.")
@@ -87,29 +90,12 @@ class RunData:
         return str(rows["name"].iloc[0]) if len(rows) else variant_id
 
 
-_RUN_COLUMNS = ("run_id, created_at, finished_at, status, tag, model, device, host, git_sha, harness_version, "
-                "fingerprint, hdf5_path")
-
-_VARIANT_SQL = """
-SELECT v.variant_id, v.name, coalesce(v.model, r.model) AS model, v.format, v.precision, v.base_id, v.root_id,
-       v.operation, v.params, v.size_bytes, v.gzip_bytes, v.param_count, v.sparsity,
-       v.status AS variant_status, v.error AS variant_error,
-       m.measurement_id, m.batch_size, m.threads, m.provider, m.status AS measurement_status,
-       m.error AS measurement_error, m.count, m.cv, m.p50_ms, m.p90_ms, m.p99_ms, m.throughput_sps,
-       m.peak_rss_bytes, m.energy_per_inference_mj, m.energy_reason, m.warnings
-FROM variants v JOIN runs r ON r.run_id = v.run_id
-LEFT JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id
-WHERE v.run_id = ?
-ORDER BY v.created_at, v.name, m.batch_size, m.threads
-"""
-
-
 def _frame(cursor) -> pd.DataFrame:
     names = [d[0] for d in cursor.description]
     return pd.DataFrame(cursor.fetchall(), columns=names)
 
 
-class Reader:
+class ReportReader:
     """Short read-only connections over one store file."""
 
     def __init__(self, path: str | Path, lock_timeout_s: float = 2.0):
@@ -121,39 +107,28 @@ class Reader:
         try:
             with self.store.read() as con:
                 yield con
-        except StoreError as exc:
-            if "held by" in str(exc):
-                raise StoreBusy(str(exc)) from None
-            raise
+        except StoreLockedError as exc:
+            raise StoreBusy(str(exc)) from None
 
     # -- what changed --------------------------------------------------------------------------------------------
     def change_token(self) -> tuple:
         """Cheap summary that changes whenever a run starts, gains a variant or finishes."""
         with self._connection() as con:
-            return tuple(con.execute(
-                "SELECT (SELECT count(*) FROM runs), (SELECT max(created_at) FROM runs), "
-                "(SELECT count(*) FROM runs WHERE status <> 'running'), (SELECT count(*) FROM variants), "
-                "(SELECT count(*) FROM measurements)").fetchone())
+            return queries.change_token(con)
 
     # -- runs ----------------------------------------------------------------------------------------------------
     def runs(self) -> pd.DataFrame:
         with self._connection() as con:
-            return _frame(con.execute(
-                f"SELECT {_RUN_COLUMNS}, (SELECT count(*) FROM variants v WHERE v.run_id = r.run_id) AS variants "
-                "FROM runs r ORDER BY created_at DESC, run_id"))
+            return _frame(queries.report_runs(con))
 
     def run_data(self, run_id: str) -> RunData:
         with self._connection() as con:
-            run_rows = _frame(con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", [run_id]))
+            run_rows = _frame(queries.report_run(con, run_id))
             if run_rows.empty:
                 raise StoreError(f"no run {run_id!r} in {self.path}")
-            table = _frame(con.execute(_VARIANT_SQL, [run_id]))
-            quality = _frame(con.execute(
-                "SELECT variant_id, reference, reference_id, metric, value, detail FROM quality WHERE run_id = ?",
-                [run_id]))
-            layers = _frame(con.execute(
-                "SELECT variant_id, layer, kind, param_count, zeros, sparsity, change_mean_rel, change_max_rel, "
-                "change_hist FROM layers WHERE run_id = ? ORDER BY variant_id, layer", [run_id]))
+            table = _frame(queries.report_variant_table(con, run_id))
+            quality = _frame(queries.report_quality(con, run_id))
+            layers = _frame(queries.report_layers(con, run_id))
         return build_run_data(run_rows.iloc[0].to_dict(), table, quality, layers)
 
     # -- samples -------------------------------------------------------------------------------------------------
@@ -167,18 +142,12 @@ class Reader:
         if not measurement_ids:
             return {"edges_ms": [], "series": {}}
         with self._connection() as con:
-            lo, hi, total = con.execute(
-                "SELECT min(latency_ns), quantile_cont(latency_ns, ?), count(*) FROM samples "
-                "WHERE list_contains(?, measurement_id)", [upper_quantile, measurement_ids]).fetchone()
+            lo, hi, total = queries.latency_range(con, measurement_ids, upper_quantile)
             if not total:
                 return {"edges_ms": [], "series": {}}
             hi = max(float(hi), float(lo) + 1.0)
             width = (hi - float(lo)) / bins
-            rows = con.execute(
-                "SELECT measurement_id, least(CAST(floor((latency_ns - ?) / ?) AS INTEGER), ?) AS b, "
-                "count(*) AS n, sum(CASE WHEN latency_ns > ? THEN 1 ELSE 0 END) AS over "
-                "FROM samples WHERE list_contains(?, measurement_id) GROUP BY ALL",
-                [float(lo), width, bins - 1, hi, measurement_ids]).fetchall()
+            rows = queries.latency_bins(con, measurement_ids, float(lo), width, bins, hi)
         series: dict[str, dict[str, Any]] = {}
         for mid, b, n, over in rows:
             s = series.setdefault(mid, {"counts": [0] * bins, "total": 0, "overflow": 0})
@@ -192,9 +161,7 @@ class Reader:
         """What a TensorBoard histogram needs (min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
         in ms, computed in DuckDB; bucket limits are right edges, the last one the slowest sample."""
         with self._connection() as con:
-            row = con.execute(
-                "SELECT min(latency_ns) / 1e6, max(latency_ns) / 1e6, count(*), sum(latency_ns / 1e6), "
-                "sum((latency_ns / 1e6) ^ 2) FROM samples WHERE measurement_id = ?", [measurement_id]).fetchone()
+            row = queries.latency_moments_ms(con, measurement_id)
         if not row or not row[2]:
             return None
         lo, hi, num, total, squares = row
@@ -211,15 +178,7 @@ class Reader:
         """p50 and task accuracy per variant name across complete runs with the same tag, model and device
         (runs without a tag are compared with other untagged runs), oldest first."""
         with self._connection() as con:
-            return _frame(con.execute(
-                "SELECT r.run_id, r.created_at, v.name, m.batch_size, m.threads, m.p50_ms, "
-                "(SELECT max(q.value) FROM quality q WHERE q.run_id = v.run_id AND q.variant_id = v.variant_id "
-                " AND q.reference = 'task' AND q.metric = 'accuracy') AS accuracy "
-                "FROM runs r JOIN variants v ON v.run_id = r.run_id "
-                "JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id AND m.status = 'ok' "
-                "WHERE r.status = 'complete' AND r.tag IS NOT DISTINCT FROM ? "
-                "AND r.model IS NOT DISTINCT FROM ? AND r.device IS NOT DISTINCT FROM ? "
-                "ORDER BY r.created_at, r.run_id", [tag, model, device]))
+            return _frame(queries.report_history(con, tag, model, device))
 
 
 def build_run_data(run: dict[str, Any], table: pd.DataFrame, quality: pd.DataFrame,
@@ -255,7 +214,12 @@ def build_run_data(run: dict[str, Any], table: pd.DataFrame, quality: pd.DataFra
         threads = "" if row["threads"] is None or row["threads"] != row["threads"] else f" t{int(row['threads'])}"
         return f"{row['name']} bs{int(row['batch_size'])}{threads}"
 
-    table["label"] = [label(r) for _, r in table.iterrows()] if len(table) else []
+    def board_label(row) -> str:
+        board = row.get("board")
+        return label(row) + (f" @{board}" if isinstance(board, str) and board else "")
+
+    table["scenario_label"] = [label(r) for _, r in table.iterrows()] if len(table) else []
+    table["label"] = [board_label(r) for _, r in table.iterrows()] if len(table) else []
     table["warnings"] = [json.loads(w) if isinstance(w, str) and w else [] for w in table["warnings"]]
     table["measurement_status"] = [
         ms if isinstance(ms, str) else (vs if vs != "ok" else "not measured")
@@ -265,25 +229,31 @@ def build_run_data(run: dict[str, Any], table: pd.DataFrame, quality: pd.DataFra
 
 
 def with_ratios(table: pd.DataFrame, base_id: str | None) -> pd.DataFrame:
-    """Add `<metric>_ratio` = value / the base variant's value in the same scenario (batch size, threads)."""
+    """Add the figures against the base variant, all from harness.core.comparison (the same functions
+    `harness compare` uses): `<metric>_ratio` = value / base value (the "x base" multiples), and Compression
+    Board's `size_ratio` = base / variant size and `speedup_p50` / `speedup_p90` = base / variant latency.
+    Latency-type metrics are compared within the same scenario (batch size, threads, provider); size is a property
+    of the variant, so every row of a variant, measured or not, gets the same size figures."""
     out = table.copy()
-    for key in METRICS:
-        out[ratio_key(key)] = float("nan")
+    for key in [*(ratio_key(k) for k in METRICS), *COMPARISON_COLUMNS]:
+        out[key] = float("nan")
     if base_id is None or out.empty:
         return out
-    base = out[(out["variant_id"] == base_id) & (out["measurement_status"] == "ok")]
-    for _, b in base.iterrows():
-        same = (out["batch_size"] == b["batch_size"]) & (
-            (out["threads"] == b["threads"]) | (out["threads"].isna() & pd.isna(b["threads"])))
-        for key in METRICS:
-            bv = b[key]
-            if bv is None or pd.isna(bv) or bv == 0:
-                continue
-            out.loc[same, ratio_key(key)] = pd.to_numeric(out.loc[same, key], errors="coerce") / float(bv)
-    # a variant with no measurement still has a size: compare it against any base row
-    if len(base):
-        bsize = base["size_bytes"].iloc[0]
-        if bsize:
-            missing = out[ratio_key("size_bytes")].isna()
-            out.loc[missing, ratio_key("size_bytes")] = pd.to_numeric(out.loc[missing, "size_bytes"]) / bsize
+    base_rows = out[out["variant_id"] == base_id]
+    base = base_rows[base_rows["measurement_status"] == "ok"]
+    by_scenario = {scenario_key(b): b for _, b in base.iterrows()}
+    base_size = next((s for s in base_rows["size_bytes"] if not pd.isna(s)), None)
+
+    def figures(row) -> dict[str, float | None]:
+        b = by_scenario.get(scenario_key(row))
+        values = {ratio_key(k): relative(row[k], b[k]) if b is not None else None for k in METRICS}
+        values[ratio_key("size_bytes")] = relative(row["size_bytes"], base_size)
+        values["size_ratio"] = size_ratio(base_size, row["size_bytes"])
+        values["speedup_p50"] = speedup(b["p50_ms"], row["p50_ms"]) if b is not None else None
+        values["speedup_p90"] = speedup(b["p90_ms"], row["p90_ms"]) if b is not None else None
+        return values
+
+    computed = pd.DataFrame([figures(r) for _, r in out.iterrows()], index=out.index, dtype="float64")
+    for key in computed.columns:
+        out[key] = computed[key]
     return out

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.data import Reader, with_ratios
-from reports.metrics import METRICS
+from harness.reports.data import ReportReader, with_ratios
+from harness.reports.metrics import METRICS
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
@@ -45,10 +45,10 @@ def build_report(db: str | Path, run_id: str, lock_timeout_s: float = 60.0) -> s
     from bokeh.models import Div
     from bokeh.resources import INLINE
 
-    from reports import plots
-    from reports.tables import display_table
+    from harness.reports import plots
+    from harness.reports.tables import display_table
 
-    reader = Reader(db, lock_timeout_s=lock_timeout_s)
+    reader = ReportReader(db, lock_timeout_s=lock_timeout_s)
     data = reader.run_data(run_id)
     run = data.run
     full = with_ratios(data.table, data.root_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Metric:
-    key: str              # column of the run table (reports.data.RunData.table)
+    key: str              # column of the run table (harness.reports.data.RunData.table)
     label: str
     unit: str
     better: str           # "lower" | "higher"
@@ -47,13 +47,22 @@ METRICS: dict[str, Metric] = {m.key: m for m in [
     Metric("kl", "KL divergence vs FP32", "nats", "lower", 1.0),
 ]}
 
-# quality table (reference, metric names) -> run table column; first match wins, so both the exporters'
-# names and plausible older spellings are read
+# quality table (reference, metric names) -> run table column; first match wins. Only names the quality pass
+# (harness/quality.py) writes: classifiers get top1_agreement and kl_divergence, embedding models
+# cosine_similarity against the FP32 root.
 QUALITY_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "accuracy": [("task", "accuracy")],
-    "agreement": [("root", "agreement"), ("root", "top1_agreement"), ("root", "top1"),
-                  ("root", "cosine"), ("root", "cosine_similarity")],
-    "kl": [("root", "kl_divergence"), ("root", "kl")],
+    "agreement": [("root", "top1_agreement"), ("root", "cosine_similarity")],
+    "kl": [("root", "kl_divergence")],
+}
+
+
+# Compression Board's figures against the base (harness.core.comparison), shown next to the metrics:
+# column of the run table -> display title
+COMPARISON_COLUMNS: dict[str, str] = {
+    "size_ratio": "Size ratio (base/variant)",
+    "speedup_p50": "Speedup p50 (base/variant)",
+    "speedup_p90": "Speedup p90 (base/variant)",
 }
 
 

@@ -44,7 +44,7 @@ def requested_run() -> str | None:
 
 def session_app(db: str | Path, lock_timeout_s: float, refresh_s: float):
     """Build one session's page."""
-    from reports.dashboard import Dashboard
+    from harness.reports.dashboard import Dashboard
 
     app = Dashboard(str(db), lock_timeout_s=lock_timeout_s, run=requested_run())
     app.start_polling(refresh_s)

@@ -1,4 +1,6 @@
-"""The variant table as people read it: display units in the headers, a ×base column per metric.
+"""The variant table as people read it: display units in the headers, a ×base column per metric (the variant's
+value as a multiple of the base's), and Compression Board's size ratio and speedups (base / variant, the numbers
+`harness compare` prints).
 
 Kept free of Panel so the static report can use it without pulling Panel's resources into its page.
 """
@@ -6,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.metrics import METRICS, ratio_key
+from harness.reports.metrics import COMPARISON_COLUMNS, METRICS, ratio_key
 
 
 def display_table(full: pd.DataFrame) -> pd.DataFrame:
@@ -19,6 +21,9 @@ def display_table(full: pd.DataFrame) -> pd.DataFrame:
             continue
         out[m.title] = [_significant(m.display(v)) for v in full[key]]
         out[f"{m.label} ×base"] = pd.to_numeric(full[ratio_key(key)], errors="coerce").round(4)
+    for key, title in COMPARISON_COLUMNS.items():
+        if key in full and full[key].notna().any():
+            out[title] = pd.to_numeric(full[key], errors="coerce").round(4)
     return out.reset_index(drop=True)
 
 
@@ -27,3 +32,20 @@ def _significant(value: float | None, digits: int = 4) -> float | None:
     if value is None or value != value or value == 0:
         return value
     return float(f"{value:.{digits}g}")
+
+
+def board_table(full: pd.DataFrame) -> pd.DataFrame:
+    """A fleet run side by side: one row per variant (and scenario), one p50 and one energy column per board.
+    Empty for a run measured on one machine."""
+    if "board" not in full or full["board"].isna().all():
+        return pd.DataFrame()
+    ok = full[(full["measurement_status"] == "ok") & full["board"].notna()]
+    out = pd.DataFrame({"variant": list(dict.fromkeys(full["scenario_label"]))})
+    for board in sorted(full["board"].dropna().unique()):
+        mine = ok[ok["board"] == board].set_index("scenario_label")
+        out[f"{board} p50 ms"] = [_significant(mine["p50_ms"].get(v)) if v in mine.index else None
+                                  for v in out["variant"]]
+        if mine["energy_per_inference_mj"].notna().any():
+            out[f"{board} mJ/inference"] = [_significant(mine["energy_per_inference_mj"].get(v))
+                                            if v in mine.index else None for v in out["variant"]]
+    return out

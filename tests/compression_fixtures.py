@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from examples.base import EvalData, Example
+from harness.examples.base import EvalData, Example
 
 N_EVAL = 48
 

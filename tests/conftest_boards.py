@@ -6,7 +6,9 @@ recorded output and keep their state in a file.
 """
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -50,6 +52,25 @@ BOARDS: dict[str, FakeBoard] = {
     "agx-orin": FakeBoard("agx-orin", "NVIDIA Jetson AGX Orin Developer Kit", R36, "hwmon", {
         "1-0040": [("VDD_GPU_SOC", 19000, 100), ("VDD_CPU_CV", 19000, 50), ("VIN_SYS_5V0", 5000, 600)],
         "1-0041": [("NC", 0, 0), ("VDDQ_VDD2_1V8AO", 5000, 100), ("NC", 0, 0)]}),
+}
+
+# the same families in their other sysfs layouts: JetPack 4's ina3221x iio driver on the Xaviers (rail_name_N,
+# in_power{N}_input), and an AGX Orin module whose second INA3221 (VDDQ_VDD2_1V8AO) is not populated
+LAYOUT_VARIANTS: dict[str, FakeBoard] = {
+    "xavier-nx-jp4": FakeBoard("xavier-nx", "NVIDIA Jetson Xavier NX Developer Kit", R32.replace("t210ref", "t186ref"),
+                               "iio", {"7-0040": [("VDD_IN", 5000, 1200), ("VDD_CPU_GPU_CV", 5000, 300),
+                                                  ("VDD_SOC", 5000, 250)]}),
+    "agx-xavier-jp4": FakeBoard("agx-xavier", "Jetson-AGX", R32.replace("t210ref", "t186ref"), "iio", {
+        "1-0040": [("GPU", 19000, 10), ("CPU", 19000, 20), ("SOC", 19000, 60)],
+        "1-0041": [("CV", 19000, 0), ("VDDRQ", 19000, 10), ("SYS5V", 5000, 300)]}),
+    "agx-orin-3rail": FakeBoard("agx-orin", "NVIDIA Jetson AGX Orin Developer Kit", R36, "hwmon", {
+        "1-0040": [("VDD_GPU_SOC", 19000, 100), ("VDD_CPU_CV", 19000, 50), ("VIN_SYS_5V0", 5000, 600)]}),
+}
+# (total mW, scope, missing rails) by hand from the channels above
+LAYOUT_VARIANT_TOTALS = {
+    "xavier-nx-jp4": (6000.0, "module input", ()),
+    "agx-xavier-jp4": (190 + 380 + 1140 + 0 + 190 + 1500.0, "sum of rails", ()),
+    "agx-orin-3rail": (1900 + 950 + 3000.0, "partial sum of rails", ("VDDQ_VDD2_1V8AO",)),
 }
 
 # hand-computed totals (mW) from the channel values above
@@ -132,6 +153,40 @@ def fake_tegrastats(folder: Path, trace: Path) -> Path:
         """)
 
 
+def build_powercap_tree(root: Path, max_range_uj: int) -> Path:
+    """A fake `/` whose RAPL package domain's `energy_uj` is a FIFO: each read gets the next value a fake counter
+    script writes (see fake_rapl_counter). Returns the FIFO's path."""
+    zone = root / "sys/class/powercap/intel-rapl:0"
+    _write(zone / "name", "package-0\n")
+    _write(zone / "max_energy_range_uj", f"{max_range_uj}\n")
+    _write(root / "proc/meminfo", "MemTotal: 16000000 kB\nMemAvailable: 8000000 kB\n")
+    fifo = zone / "energy_uj"
+    os.mkfifo(fifo)
+    return fifo
+
+
+def fake_rapl_counter(folder: Path, fifo: Path, start_uj: int, increments_uj: list[int], max_range_uj: int,
+                      pause_s: float = 0.1) -> subprocess.Popen:
+    """A RAPL package counter at the OS boundary, read by read: the k-th read of `fifo` returns start + the first k
+    increments, wrapped at max_range (as the hardware counter wraps). After the list it keeps adding the last one.
+
+    The writer opens the FIFO (blocking until a reader opens it), writes one value, closes, and pauses `pause_s`
+    before serving the next read, so a reader always gets exactly one value before EOF. A reader that comes during
+    the pause simply waits: the pause lengthens windows, never changes a value."""
+    script = _script(folder / "fake_rapl_counter", f"""\
+        import sys, time
+        value, incs, top = {start_uj}, {list(increments_uj)!r}, {max_range_uj}
+        k = 0
+        while True:
+            with open({str(fifo)!r}, "w") as f:
+                f.write(f"{{value}}\\n")
+            value = (value + incs[min(k, len(incs) - 1)]) % top
+            k += 1
+            time.sleep({pause_s})
+        """)
+    return subprocess.Popen([str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 NVPMODEL_OUTPUT = "NV Fan Mode:quiet\nNV Power Mode: MAXN\n0\n"
 
 
@@ -178,6 +233,15 @@ def fake_jetson_clocks(folder: Path, state: Path) -> Path:
         """)
 
 
+def make_tools_dir(folder: Path, tegrastats_trace: Path, clocks_state: Path) -> Path:
+    """A HARNESS_TOOLS_DIR: tegrastats printing `tegrastats_trace`, nvpmodel, jetson_clocks (state in a file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fake_tegrastats(folder, tegrastats_trace)
+    fake_nvpmodel(folder)
+    fake_jetson_clocks(folder, clocks_state)
+    return folder
+
+
 @pytest.fixture(params=sorted(BOARDS))
 def board_key(request) -> str:
     return request.param
@@ -201,6 +265,6 @@ def options_without_private(opts: dict) -> dict:
     return {k: v for k, v in opts.items() if not k.startswith("_")}
 
 
-__all__ = ["BOARDS", "EXPECTED_TOTAL_MW", "TEGRASTATS_TRACES", "FakeBoard", "board_key", "build_board_tree",
-           "build_host_tree", "fake_jetson_clocks", "fake_nvpmodel", "fake_tegrastats", "options_without_private",
+__all__ = ["BOARDS", "EXPECTED_TOTAL_MW", "LAYOUT_VARIANTS", "LAYOUT_VARIANT_TOTALS", "TEGRASTATS_TRACES", "FakeBoard", "board_key", "build_board_tree",
+           "build_host_tree", "build_powercap_tree", "fake_rapl_counter", "make_tools_dir", "fake_jetson_clocks", "fake_nvpmodel", "fake_tegrastats", "options_without_private",
            "tools"]

@@ -63,7 +63,7 @@ def make_example():
     accuracy is 1.0 and noise on its weights (DEGRADE_ENV) lowers it."""
     import torch
 
-    from examples.base import EvalData, Example
+    from harness.examples.base import EvalData, Example
 
     hidden = int(os.environ.get(WIDEN_ENV, "16"))
     degrade = float(os.environ.get(DEGRADE_ENV, "0"))

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from harness.comparisons import compare
-from harness.errors import UsageError
+from harness.core.comparison import against_base as compare
+from harness.core.errors import UsageError
 from helpers import run_cli
 
 
@@ -103,7 +103,7 @@ def test_default_bench_provenance_in_duckdb(default_bench_db):
 
 
 def test_default_bench_outputs_file(default_bench_db):
-    from harness.outputs_file import OutputsFile
+    from harness.store.outputs_file import OutputsFile
     from harness.store import Store
 
     store = Store(default_bench_db)

@@ -3,11 +3,11 @@ import os
 
 import pytest
 
-from device_profiles import load_profile, profile_class
-from device_profiles.base import ProfileConfig
-from device_profiles.energy import counter_delta, integrate_power_mj, per_inference
-from device_profiles.rapl import RaplSensor, find_package_domains
-from harness.errors import DeviceError
+from harness.device_profiles import load_profile, profile_class
+from harness.device_profiles.base import ProfileConfig
+from harness.device_profiles.energy import counter_delta, integrate_power_mj, per_inference
+from harness.device_profiles.rapl import RaplSensor, find_package_domains
+from harness.core.errors import DeviceError
 
 
 def _zone(root, name, label, energy_uj, max_uj=262143328850):

@@ -11,11 +11,11 @@ from bokeh.document import Document
 
 from dashboard_fixtures import *  # noqa: F403
 from harness.store import Store
-from reports.dashboard import Dashboard, history_steps
-from reports.data import Reader, probe
-from reports.metrics import METRICS
-from reports.pareto import pareto_front
-from reports.server import allowed_origins
+from harness.reports.dashboard import Dashboard, history_steps
+from harness.reports.data import ReportReader, probe
+from harness.reports.metrics import METRICS
+from harness.reports.pareto import pareto_front
+from harness.reports.server import allowed_origins
 
 
 HOLD_WRITE_LOCK = """
@@ -101,7 +101,7 @@ def test_latency_histograms_are_computed_in_duckdb(app):
 
 
 def test_behaviour_lists_flips_with_instance_and_both_predictions(app, dash_db):
-    flips = Reader(dash_db).store.query(
+    flips = ReportReader(dash_db).store.query(
         "SELECT v.variant_id, q.value FROM quality q JOIN variants v USING (run_id, variant_id) "
         "WHERE q.reference = 'root' AND q.metric = 'flip_count' ORDER BY q.value DESC, v.name LIMIT 1")
     if not flips or not flips[0]["value"]:
@@ -135,9 +135,33 @@ def test_history_steps_use_regress_step_detection():
     assert [s["run_id"] for s in steps] == ["r6"] and steps[0]["change"] == pytest.approx(0.5)
 
 
-def test_first_render_builds_bokeh_models(app):
-    root = app.__panel__().get_root(Document())
-    assert root is not None
+def test_first_render_builds_bokeh_models(dash_db):
+    app = Dashboard(str(dash_db))      # a fresh one: the shared `app` has had its tabs switched by other tests
+    doc = Document()
+    root = app.__panel__().get_root(doc)
+    models = root.references()
+    by_type: dict[str, list] = {}
+    for m in models:
+        by_type.setdefault(type(m).__name__, []).append(m)
+    # the heading
+    assert any("harness" in (getattr(m, "text", "") or "") for m in models)
+    # the variant table, holding every variant the store has for the newest run
+    stored = {r["name"] for r in Store(dash_db).query(
+        "SELECT v.name FROM variants v JOIN runs r USING (run_id) WHERE v.status = 'ok' "
+        "AND r.created_at = (SELECT max(created_at) FROM runs)")}
+    tables = by_type.get("DataTabulator", [])
+    assert tables, sorted(by_type)
+    shown = set()
+    for t in tables:
+        shown |= {str(v) for v in t.source.data.get("variant", [])}
+    assert stored and stored <= shown, (stored, shown)
+    # the views' tabs (their plots render when opened), and the run picker set to the newest run
+    tabs = by_type.get("Tabs", [])
+    assert [t.title for t in tabs[0].tabs] == ["Variants", "Pareto", "Provenance", "Latency", "Behaviour", "Layers",
+                                               "History", "Run", "By board", "Recommend"]
+    newest = Store(dash_db).query("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1")[0]["run_id"]
+    pickers = {m.title: m for m in by_type.get("CustomSelect", [])}
+    assert pickers["Run"].value == newest == app.run_id
 
 
 def test_url_run_parameter_is_validated(dash_db):
@@ -211,7 +235,7 @@ def test_only_loopback_origins_by_default():
 
 
 def test_reader_connections_are_read_only(dash_db):
-    with Reader(dash_db).store.read() as con:
+    with ReportReader(dash_db).store.read() as con:
         with pytest.raises(duckdb.Error):
             con.execute("CREATE TABLE evil (a INTEGER)")
 

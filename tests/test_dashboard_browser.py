@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -85,12 +86,26 @@ def test_dashboard_in_chromium(browser, dash_db):
             page.close()
 
 
+# markup that runs script when inserted as HTML (an inline <script> inserted that way would not run, so it alone
+# proves nothing): the page must show it as text
+PAYLOAD = '<img src=x onerror="window.__pwned=1;alert(1)">'
+
+
 def test_unknown_run_in_url_and_missing_db_get_clear_pages(browser, dash_db, tmp_path):
     with serve_dashboard(dash_db) as server:
-        page, errors = _open(browser, server.url + "?run=%3Cscript%3Ealert(1)%3C/script%3E")
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         try:
-            page.get_by_text(re.compile("Unknown run")).first.wait_for(timeout=30_000)
+            page.goto(server.url + "?run=" + quote(PAYLOAD), wait_until="networkidle", timeout=60_000)
+            banner = page.get_by_text(re.compile("Unknown run")).first
+            banner.wait_for(timeout=30_000)
             page.locator(".tabulator-cell").get_by_text("int8-static", exact=True).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(500)      # give an injected onerror handler time to fire
+            assert page.evaluate("() => window.__pwned") is None, "the run name from the URL ran as script"
+            assert dialogs == []
+            # shown as the literal text the user typed, not as an element
+            assert PAYLOAD in banner.inner_text()
         finally:
             page.close()
     with serve_dashboard(tmp_path / "nothing.duckdb") as server:

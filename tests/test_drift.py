@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from harness import drift
+from harness.core import drift
 
 # two instances, three classes; reference and variant logits
 REF = np.array([[0.0, 0.0, 0.0], [math.log(2.0), 0.0, 0.0]])

@@ -4,16 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from examples import load_example
-from exporters.base import ExportContext
-from exporters.recipes import build_variants
+from harness.examples import load_example
+from harness.exporters.base import ExportContext
+from harness.exporters.recipes import build_variants
 
 
 def test_resnet18_is_resnet18_shaped_and_prunes_around_residuals():
     import torch
     import torch.nn as nn
 
-    from exporters.prune_structured import prune_channels
+    from harness.exporters.prune_structured import prune_channels
 
     ex = load_example("resnet18")
     assert ex.task == "none" and ex.example_inputs[0].shape == (1, 3, 224, 224)
@@ -39,8 +39,8 @@ def test_minilm_int8_dynamic_keeps_the_embeddings(tmp_path):
     (fp16 also checks the Cast repair: the pooling's mask cast would otherwise not load)."""
     import onnxruntime as ort
 
-    from harness.drift import cosine
-    from harness.outputs_file import OutputsFile
+    from harness.core.drift import cosine
+    from harness.store.outputs_file import OutputsFile
     from harness.quality import QualityPass
 
     ex = load_example("minilm")
@@ -54,7 +54,7 @@ def test_minilm_int8_dynamic_keeps_the_embeddings(tmp_path):
             for v in variants]
     assert outs[0][0].shape == (64, 384)
 
-    from examples.minilm.model import model_dir, sentences
+    from harness.examples.minilm.model import model_dir, sentences
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(str(model_dir()), device="cpu").encode(sentences()[:8], convert_to_numpy=True)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from compression_fixtures import residual_net, tiny_example
-from exporters.base import ExportContext
-from exporters.recipes import build_variants
+from harness.exporters.base import ExportContext
+from harness.exporters.recipes import build_variants
 
 X86 = {"machine": "x86_64"}
 RECIPES = ["fp32", "int8-static", "int8-dynamic", "fp16", "prune-unstructured:0.5", "prune-structured:0.5",
@@ -115,7 +115,7 @@ def test_structured_pruning_removes_channels_and_fine_tunes(exported):
 def test_structured_pruning_keeps_residual_widths(tmp_path):
     import torch
 
-    from exporters.prune_structured import prune_channels
+    from harness.exporters.prune_structured import prune_channels
 
     model = residual_net()
     x = torch.rand(2, 1, 6, 6)
@@ -131,7 +131,7 @@ def test_structured_pruning_is_exact_when_only_dead_channels_go():
     import torch
     import torch.nn as nn
 
-    from exporters.prune_structured import prune_channels
+    from harness.exporters.prune_structured import prune_channels
 
     class Net(nn.Module):
         def __init__(self) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.regress.gates import IMPROVED, PASS, REGRESSED, SKIPPED, ThresholdGate, load_gates
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from harness.regress.steps import best_partitions, detect_steps, l1_costs
+from harness.core.steps import best_partitions, detect_steps, l1_costs
 
 
 def test_l1_costs_by_hand():
@@ -110,7 +110,7 @@ def test_history_command_names_the_run_where_the_model_got_slower(nightly_series
 
 @pytest.mark.slow
 def test_regress_learns_run_to_run_noise_from_earlier_nights_of_the_same_file(nightly_series):
-    from harness.regress.compare import regress
+    from harness.regress.check import regress
     from harness.regress.gates import load_gates
     from harness.store import Store
 

@@ -3,7 +3,7 @@ import subprocess
 import sys
 import time
 
-from device_profiles.host_load import HostLoadSensor, busy_warning
+from harness.device_profiles.host_load import HostLoadSensor, busy_warning
 
 
 def test_a_spinning_neighbour_is_counted_and_flagged():

@@ -2,14 +2,15 @@
 import subprocess
 import sys
 
-HEAVY = ["pynvml", "tensorrt", "pycuda", "cuda", "torch", "onnxruntime", "panel", "bokeh", "tensorboardX", "h5py"]
+HEAVY = ["pynvml", "tensorrt", "pycuda", "cuda", "torch", "onnxruntime", "panel", "bokeh", "tensorboardX", "h5py",
+         "ray"]
 
 
 def test_import_and_cli_parser_stay_light():
     code = (
-        "import sys, harness, harness.cli, device_profiles, exporters, examples, reports\n"
+        "import sys, harness, harness.cli, harness.device_profiles, harness.exporters, harness.examples, harness.reports\n"
         "harness.cli.build_parser()\n"
-        "from device_profiles import PROFILES, profile_class\n"
+        "from harness.device_profiles import PROFILES, profile_class\n"
         "[profile_class(n) for n in PROFILES]\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )

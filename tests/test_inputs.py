@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from harness.errors import InputSpecError, ModelError
+from harness.core.errors import InputSpecError, ModelError
 from harness.inputs import (default_batch_size, example_inputs, parse_shape_overrides, random_inputs,
                             read_input_specs, resolve_shapes)
 

@@ -1,8 +1,8 @@
 """Jetson power arithmetic: which rails make the total, and energy integrated by time on hand-computed traces."""
 import pytest
 
-from device_profiles.jetson_power import (SCOPE_MODULE_INPUT, SCOPE_SUM_OF_RAILS, PowerSeries, clip_to_window,
-                                          total_rule)
+from harness.device_profiles.jetson_power import (SCOPE_MODULE_INPUT, SCOPE_PARTIAL_SUM, SCOPE_SUM_OF_RAILS,
+                                                  PowerSeries, clip_to_window, total_rule)
 
 AGX_ORIN = ("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0", "VDDQ_VDD2_1V8AO")
 
@@ -24,9 +24,34 @@ def test_unknown_board_without_input_rail_gets_no_total():
     assert rule is None and "power_rails" in reason
 
 
-def test_board_rails_missing_gives_reason():
-    rule, reason = total_rule(["VDD_GPU_SOC"], board_total_rails=AGX_ORIN)
-    assert rule is None and "VDD_CPU_CV" in reason
+def test_board_rails_all_missing_gives_reason():
+    rule, reason = total_rule(["VDD_SOC"], board_total_rails=AGX_ORIN)
+    assert rule is None and "VDD_CPU_CV" in reason and "none of them" in reason
+
+
+def test_agx_orin_with_three_of_four_rails_is_a_named_partial_sum():
+    rails = ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"]     # what tegrastats prints on JetPack 6
+    rule, reason = total_rule(rails, board_total_rails=AGX_ORIN, board_scope=SCOPE_SUM_OF_RAILS)
+    assert reason is None
+    assert rule.rails == tuple(rails) and rule.scope == SCOPE_PARTIAL_SUM and rule.missing == ("VDDQ_VDD2_1V8AO",)
+    series = PowerSeries()
+    series.add(0.0, {"VDD_GPU_SOC": 3000.0, "VDD_CPU_CV": 1000.0, "VIN_SYS_5V0": 4000.0})
+    series.add(2.0, {"VDD_GPU_SOC": 5000.0, "VDD_CPU_CV": 1000.0, "VIN_SYS_5V0": 4000.0})
+    out = series.reading(rule, None, "tegrastats", 2.0)
+    # totals 8000 -> 10000 mW over 2 s: 2 * 9000 = 18000 mJ, labelled partial with the missing rail named
+    assert out["energy_mj"] == pytest.approx(18000.0)
+    assert out["energy_scope"] == ("partial sum of rails: VDD_GPU_SOC + VDD_CPU_CV + VIN_SYS_5V0 "
+                                   "(missing: VDDQ_VDD2_1V8AO)")
+    assert out["extra"]["power_rails_missing"] == ["VDDQ_VDD2_1V8AO"]
+    assert any("VDDQ_VDD2_1V8AO" in w and "partial" in w for w in out["warnings"])
+
+
+def test_input_rail_boards_never_become_partial():
+    # an Orin Nano whose sub-rails are missing still reports its input rail alone, as the module input
+    rule, _ = total_rule(["VDD_IN"], board_total_rails=("VDD_IN",), board_scope=SCOPE_MODULE_INPUT)
+    assert rule.rails == ("VDD_IN",) and rule.scope == SCOPE_MODULE_INPUT and not rule.missing
+    rule, _ = total_rule(["VDD_IN", "VDD_GPU_SOC"], board_total_rails=AGX_ORIN)
+    assert rule.rails == ("VDD_IN",) and not rule.missing
 
 
 def test_override_rails():

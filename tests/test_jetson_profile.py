@@ -2,13 +2,13 @@
 import time
 
 import pytest
-from conftest_boards import (BOARDS, EXPECTED_TOTAL_MW, TEGRASTATS_TRACES, board_key, build_board_tree,  # noqa: F401
+from conftest_boards import (BOARDS, EXPECTED_TOTAL_MW, LAYOUT_VARIANT_TOTALS, LAYOUT_VARIANTS, TEGRASTATS_TRACES, board_key, build_board_tree,  # noqa: F401
                              build_host_tree, fake_tegrastats, options_without_private, tools)
 
-from device_profiles import load_profile
-from device_profiles.base import ProfileConfig
-from device_profiles.jetson import JetsonProfile
-from harness.errors import DeviceError
+from harness.device_profiles import load_profile
+from harness.device_profiles.base import ProfileConfig
+from harness.device_profiles.jetson import JetsonProfile
+from harness.core.errors import DeviceError
 
 
 def _profile(root, **opts) -> JetsonProfile:
@@ -48,13 +48,34 @@ def test_window_energy_matches_hand_computed_rails(tmp_path, board_key):
     prof.begin_window("r0", pid=None)
     time.sleep(0.05)
     r = prof.end_window("r0")
-    # constant rails: the time integral divided by its span is exactly the hand-computed total
-    assert r.avg_power_mw == pytest.approx(EXPECTED_TOTAL_MW[board_key])
-    assert r.energy_mj == pytest.approx(EXPECTED_TOTAL_MW[board_key] * (r.energy_mj / r.avg_power_mw))
+    # constant rails: the energy is the hand-computed total times the time between the first and last readings.
+    # Those are taken by the sensor's start and stop calls, which run just after the window's clock starts and
+    # just after it stops: the span matches the window's duration to within those calls (10 ms is ample)
+    span_s = r.extra["power_span_s"]
+    assert abs(span_s - r.duration_s) < 0.01 and span_s >= 0.05
+    assert r.energy_mj == pytest.approx(EXPECTED_TOTAL_MW[board_key] * span_s, rel=1e-9)
+    assert r.avg_power_mw == pytest.approx(EXPECTED_TOTAL_MW[board_key], rel=1e-9)
     assert r.energy_source == "ina3221"
     assert r.extra["power_rails_used"] and r.extra["power_samples"] >= 2
     assert r.throttled is False
     assert r.extra["ram_used_peak_bytes"] == (7620000 - 3810000) * 1024
+
+
+@pytest.mark.parametrize("variant", sorted(LAYOUT_VARIANTS))
+def test_other_sysfs_layouts_and_module_variants(tmp_path, variant):
+    board = LAYOUT_VARIANTS[variant]
+    total_mw, scope, missing = LAYOUT_VARIANT_TOTALS[variant]
+    prof = _profile(build_board_tree(tmp_path, board))
+    d = prof.describe()
+    assert d["board"] == board.key and d["power_source"] == "ina3221" and d["power_scope"] == scope
+    assert (d["power_rails_missing"] or []) == list(missing)
+    prof.begin_window("r0")
+    time.sleep(0.05)
+    r = prof.end_window("r0")
+    assert r.energy_mj == pytest.approx(total_mw * r.extra["power_span_s"], rel=1e-9)
+    assert r.extra["power_layout"] == board.layout
+    assert r.energy_scope.startswith(scope + ":")
+    assert bool(missing) == any("partial sum of rails" in w for w in r.warnings)
 
 
 def test_idle_baseline_has_power(tmp_path):
@@ -77,7 +98,9 @@ def test_unreadable_rails_fall_back_to_tegrastats(tmp_path):
     # rails present but their value files gone (as when the driver is half loaded): unreadable
     for f in root.glob("sys/bus/i2c/drivers/ina3221x/*/iio:device*/in_*_input"):
         f.unlink()
-    script = fake_tegrastats(tmp_path, TEGRASTATS_TRACES / "nano.txt")
+    one = tmp_path / "nano-line.txt"
+    one.write_text((TEGRASTATS_TRACES / "nano.txt").read_text().splitlines()[0] + "\n")
+    script = fake_tegrastats(tmp_path, one)
     prof = _profile(root, tegrastats_cmd=str(script), tegrastats_interval_ms=20)
     assert prof.power_source == "tegrastats" and "not readable" in prof.power_reason
     prof.setup()

@@ -5,9 +5,9 @@ import time
 import pytest
 from conftest_boards import TEGRASTATS_TRACES, fake_tegrastats
 
-from device_profiles.jetson_power import total_rule
-from device_profiles.tegrastats import TegrastatsSensor, TegrastatsStream, parse_line
-from harness.errors import SensorError
+from harness.device_profiles.jetson_power import total_rule
+from harness.device_profiles.tegrastats import TegrastatsSensor, TegrastatsStream, parse_line
+from harness.core.errors import SensorError
 
 
 def _line(name: str) -> str:
@@ -27,8 +27,7 @@ def test_nano_line_values_without_unit():
 
 
 def test_tx2_family_line():
-    # the trace file is named xavier.txt but holds a TX2-format line (see tests/data/tegrastats/NOTES.md)
-    s = parse_line(_line("xavier"))
+    s = parse_line(_line("tx2"))
     assert s.rails_mw == {"VDD_IN": 14025.0, "VDD_CPU": 2209.0, "VDD_GPU": 6854.0, "VDD_SOC": 1371.0,
                           "VDD_WIFI": 19.0, "VDD_DDR": 2702.0}
     assert s.temps_c["BCPU"] == -45.0 and s.gpu_freq_mhz == 1300
@@ -57,9 +56,11 @@ def test_garbage_is_rejected():
         parse_line("Segmentation fault")
 
 
-@pytest.mark.parametrize("trace,total", [("nano", 4520.0), ("orin-nano", 2957.0), ("xavier", 14025.0)])
+@pytest.mark.parametrize("trace,total", [("nano", 4520.0), ("orin-nano", 2957.0), ("tx2", 14025.0)])
 def test_stream_and_sensor_end_to_end(tmp_path, trace, total):
-    script = fake_tegrastats(tmp_path, TEGRASTATS_TRACES / f"{trace}.txt")
+    one = tmp_path / "line.txt"
+    one.write_text(_line(trace) + "\n")      # one recorded line repeated: a constant trace
+    script = fake_tegrastats(tmp_path, one)
     stream = TegrastatsStream(str(script), interval_ms=20)
     try:
         sensor = TegrastatsSensor(stream)

@@ -1,16 +1,19 @@
 """nvidia-gpu profile. The sensor arithmetic runs against a stand-in for the NVML driver library (the OS boundary,
 like a fake sysfs tree); the profile against the real NVML runs only under the `gpu` marker on a GPU host."""
+import importlib.machinery
 import os
+import sys
 import time
+import types
 from types import SimpleNamespace
 
 import pytest
 
-from device_profiles.base import ProfileConfig, merge_readings
-from device_profiles.nvidia_gpu import (MIN_WINDOW_PERIODS, NVML_ENERGY_UPDATE_PERIOD_S, NvidiaGpuProfile,
+from harness.device_profiles.base import ProfileConfig, merge_readings
+from harness.device_profiles.nvidia_gpu import (MIN_WINDOW_PERIODS, NVML_ENERGY_UPDATE_PERIOD_S, NvidiaGpuProfile,
                                         NvmlSensor, cuda_version_text, decode_reasons, ensure_device_order,
-                                        is_throttling)
-from harness.errors import DeviceError
+                                        gpu_processes, is_throttling)
+from harness.core.errors import DeviceError
 
 
 class DriverNvml:
@@ -110,6 +113,170 @@ def test_device_order_is_set_or_required(monkeypatch):
         ensure_device_order()
 
 
+class FakePynvml(types.ModuleType):
+    """Stands in for the `pynvml` module itself (the binding to libnvidia-ml), so the profile's own calls -
+    nvmlInit, handles, describe's queries, process lists - run unchanged. Byte strings and the "not available"
+    memory sentinel are what real drivers return."""
+
+    class NVMLError(Exception):
+        pass
+
+    NVML_CLOCK_SM, NVML_CLOCK_MEM, NVML_TEMPERATURE_GPU = 1, 2, 0
+
+    def __init__(self, count=1, init_error=None, procs=(), graphics=(), energy=True):
+        super().__init__("pynvml")
+        self.__spec__ = importlib.machinery.ModuleSpec("pynvml", None)
+        self.count, self.init_error, self.procs, self.graphics, self.energy = count, init_error, procs, graphics, energy
+        self.calls: list[str] = []
+
+    def nvmlInit(self):
+        self.calls.append("init")
+        if self.init_error:
+            raise self.NVMLError(self.init_error)
+
+    def nvmlShutdown(self):
+        self.calls.append("shutdown")
+
+    def nvmlDeviceGetCount(self):
+        return self.count
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        if i >= self.count:
+            raise self.NVMLError("Invalid Argument")
+        return f"handle-{i}"
+
+    def nvmlDeviceGetName(self, h):
+        return b"NVIDIA A100-SXM4-80GB"
+
+    def nvmlDeviceGetUUID(self, h):
+        return b"GPU-0123"
+
+    def nvmlDeviceGetPciInfo(self, h):
+        return SimpleNamespace(busId=b"00000000:07:00.0")
+
+    def nvmlSystemGetDriverVersion(self):
+        return b"550.54.15"
+
+    def nvmlSystemGetCudaDriverVersion_v2(self):
+        return 12040
+
+    def nvmlDeviceGetCudaComputeCapability(self, h):
+        return (8, 0)
+
+    def nvmlDeviceGetMemoryInfo(self, h):
+        return SimpleNamespace(used=3 * 2**30, total=80 * 2**30)
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h):
+        return 400_000
+
+    def nvmlDeviceGetClockInfo(self, h, kind):
+        return 1410 if kind == self.NVML_CLOCK_SM else 1593
+
+    def nvmlDeviceGetMaxClockInfo(self, h, kind):
+        return 1410 if kind == self.NVML_CLOCK_SM else 1593
+
+    def nvmlDeviceGetPersistenceMode(self, h):
+        return 1
+
+    def nvmlDeviceGetPerformanceState(self, h):
+        raise self.NVMLError("Not Supported")      # describe must record None, not fail
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h):
+        if not self.energy:
+            raise self.NVMLError("Not Supported")
+        return 123_456
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        return [SimpleNamespace(pid=p, usedGpuMemory=m) for p, m in self.procs]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, h):
+        return [SimpleNamespace(pid=p, usedGpuMemory=m) for p, m in self.graphics]
+
+
+NOT_AVAILABLE = 2**64 - 1     # what NVML puts in usedGpuMemory when it cannot tell (containers, MIG)
+
+
+@pytest.fixture
+def fake_pynvml(monkeypatch):
+    """Install a FakePynvml as `pynvml`; the test configures it through the returned factory."""
+    from harness.core import import_utils
+
+    def install(**kwargs) -> FakePynvml:
+        fake = FakePynvml(**kwargs)
+        monkeypatch.setitem(sys.modules, "pynvml", fake)
+        import_utils._has.cache_clear()
+        return fake
+
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    yield install
+    import_utils._has.cache_clear()
+
+
+def test_detect_through_nvml(fake_pynvml):
+    fake = fake_pynvml(count=2)
+    assert NvidiaGpuProfile.detect(ProfileConfig(gpu_index=1)).available
+    assert fake.calls == ["init", "shutdown"]          # detect leaves NVML as it found it
+    found = NvidiaGpuProfile.detect(ProfileConfig(gpu_index=2))
+    assert not found.available and "index 2" in found.reason and "2 GPU(s)" in found.reason
+    fake_pynvml(init_error="Driver Not Loaded")
+    found = NvidiaGpuProfile.detect()
+    assert not found.available and "NVML cannot start" in found.reason and "--device cpu" in found.reason
+
+
+def test_describe_and_fingerprint_through_nvml(fake_pynvml):
+    fake = fake_pynvml(procs=[(os.getpid(), 2**20)])
+    prof = NvidiaGpuProfile(ProfileConfig(gpu_index=0))
+    try:
+        d = prof.describe()
+        assert d["gpu_name"] == "NVIDIA A100-SXM4-80GB" and d["driver"] == "550.54.15"    # bytes decoded
+        assert d["pci_bus_id"] == "00000000:07:00.0" and d["compute_capability"] == "8.0"
+        assert d["cuda_driver"] == "12.4" and d["memory_total_bytes"] == 80 * 2**30
+        assert d["pstate"] is None                       # unsupported query: None, not an exception
+        assert d["energy_counter"] is True and d["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+        assert d["other_gpu_pids"] == []                 # harness's own process is not "another process"
+        fp = prof.fingerprint()
+        assert fp == {"device": "nvidia-gpu", "gpu_name": "NVIDIA A100-SXM4-80GB", "driver": "550.54.15",
+                      "compute_capability": "8.0", "power_limit_mw": 400_000, "memory_total_bytes": 80 * 2**30}
+    finally:
+        prof.teardown()
+    prof.teardown()
+    assert fake.calls.count("shutdown") == 1             # teardown is idempotent
+    fake_pynvml(energy=False)
+    prof = NvidiaGpuProfile(ProfileConfig())
+    assert prof.describe()["energy_counter"] is False
+    prof.teardown()
+
+
+def test_shared_gpu_warns_and_exclusive_refuses(fake_pynvml):
+    fake_pynvml(procs=[(31337, 512 * 2**20)], graphics=[(4040, None)])
+    shared = NvidiaGpuProfile(ProfileConfig())
+    shared.setup()
+    assert len(shared.run_warnings) == 1
+    assert "pid 4040" in shared.run_warnings[0] and "pid 31337 (512 MiB)" in shared.run_warnings[0]
+    shared.teardown()
+    exclusive = NvidiaGpuProfile(ProfileConfig(exclusive=True))
+    with pytest.raises(DeviceError, match=r"in use by pid 4040, pid 31337 \(512 MiB\).*drop --exclusive"):
+        exclusive.setup()
+    exclusive.teardown()
+
+
+def test_exclusive_on_a_free_gpu_proceeds_without_warnings(fake_pynvml):
+    fake_pynvml(procs=[(os.getpid(), 2**20)])
+    prof = NvidiaGpuProfile(ProfileConfig(exclusive=True))
+    prof.setup()
+    assert prof.run_warnings == [] and prof.describe()["other_gpu_pids"] == []
+    prof.teardown()
+
+
+def test_memory_sentinel_means_unknown_not_sixteen_exabytes(fake_pynvml):
+    fake = fake_pynvml(procs=[(4242, NOT_AVAILABLE), (77, 3 * 2**30)], graphics=[(77, NOT_AVAILABLE)])
+    assert gpu_processes(fake, "handle-0") == [(77, 3 * 2**30), (4242, None)]
+    r = _window(NvmlSensor(fake, "handle-0"))
+    # the worker's own figure is unknown: the whole-GPU figure is stored, labelled as such
+    assert r.device_memory_peak_bytes == 3 * 2**30
+    assert r.extra["device_memory_scope"].startswith("whole GPU") and r.extra["other_gpu_pids"] == [77]
+
+
 def _gpu_present() -> tuple[bool, str]:
     found = NvidiaGpuProfile.detect()
     return found.available, found.reason
@@ -127,7 +294,7 @@ def test_real_nvml_window_and_describe():
     present, reason = _gpu_present()
     if not present:
         pytest.skip(f"no NVIDIA GPU: {reason}")
-    from device_profiles import load_profile
+    from harness.device_profiles import load_profile
 
     prof = load_profile("nvidia-gpu", ProfileConfig(sample_interval_s=0.02))
     try:
@@ -150,10 +317,13 @@ def test_real_nvml_exclusive_refuses_shared_gpu():
         pytest.skip(f"no NVIDIA GPU: {reason}")
     prof = NvidiaGpuProfile(ProfileConfig(exclusive=True))
     try:
-        if prof.describe()["other_gpu_pids"]:
-            with pytest.raises(DeviceError):
+        others = prof.describe()["other_gpu_pids"]
+        if others:
+            with pytest.raises(DeviceError, match=f"pid {others[0]}"):
                 prof.setup()
         else:
+            # a free GPU: setup proceeds and records no sharing
             prof.setup()
+            assert prof.run_warnings == []
     finally:
         prof.teardown()

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from compression_fixtures import tiny_example
-from examples.base import EvalData, Example
-from exporters.base import ExportContext
-from exporters.recipes import build_variants
-from harness.outputs_file import OutputsFile
+from harness.examples.base import EvalData, Example
+from harness.exporters.base import ExportContext
+from harness.exporters.recipes import build_variants
+from harness.store.outputs_file import OutputsFile
 from harness.quality import QualityPass
-from harness.variant import Variant
+from harness.core.variant import Variant
 
 LABELS = np.array([0, 1, 2, 1])
 ROOT_LOGITS = np.array([[3.0, 0, 0], [0, 3.0, 0], [0, 0, 3.0], [0, 3.0, 0]])   # all correct

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from compression_fixtures import tiny_example
-from exporters.base import ExportContext
-from exporters.recipes import build_variants, parse_recipe
-from harness.errors import UsageError
+from harness.exporters.base import ExportContext
+from harness.exporters.recipes import build_variants, parse_recipe
+from harness.core.errors import UsageError
 
 X86 = {"machine": "x86_64"}
 

@@ -95,7 +95,7 @@ def test_bad_pooled_references(pooled_runs, capsys, argv, fragment):
 def test_inconclusive_in_every_format():
     """An inconclusive latency check is its own state: named in the table, Markdown, JUnit (as skipped, with the
     reason) and JSON; it does not fail the comparison."""
-    from harness.regress.compare import Check, RegressReport
+    from harness.regress.check import Check, RegressReport
     from harness.regress.gates import INCONCLUSIVE, PASS
     from harness.regress.report import render_junit, render_markdown, render_text
 

@@ -3,7 +3,7 @@ CPU; the CUDA paths run under the `gpu` marker where a GPU and CUDA builds are p
 import numpy as np
 import pytest
 
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 from harness.runtimes import runtime_class
 from harness.runtimes.base import RuntimeConfig
 from harness.runtimes.onnxruntime_gpu import OnnxRuntimeIoBinding
@@ -89,16 +89,34 @@ def test_torch_runtime_loads_each_file_kind_on_cpu(tmp_path, kind):
     rt.close()
 
 
-def test_torch_fp16_autocast_option_runs(tmp_path):
+def test_torch_fp16_autocast_changes_the_arithmetic(tmp_path):
+    """The outputs always come back as float32, so their dtype says nothing; the values do. On CPU the autocast
+    dtype is bfloat16 (8-bit mantissa): its result must equal torch's own bfloat16 autocast of the same module and
+    differ from the float32 one, while the runtime without the option reproduces float32."""
     import torch
 
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 8)).eval()
     path = tmp_path / "m.pt"
-    torch.save(_net(), str(path))
-    rt = runtime_class("torch")(RuntimeConfig(name="torch", options={"device": "cpu", "fp16": True}))
-    rt.load(str(path))
-    out = rt.infer(FEEDS)[0]
-    assert out.dtype == np.float32 and out.shape == (2, 3)
-    assert rt.describe()["fp16_autocast"] is True
+    torch.save(net, str(path))
+    feeds = {"x": np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)}
+    x = torch.from_numpy(feeds["x"])
+    with torch.no_grad():
+        ref32 = net(x).numpy()
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            ref_bf16 = net(x).float().numpy()
+    assert not np.allclose(ref_bf16, ref32, rtol=1e-4, atol=1e-5)   # the check can tell the two apart
+    half = runtime_class("torch")(RuntimeConfig(name="torch", options={"device": "cpu", "fp16": True}))
+    half.load(str(path))
+    out = half.infer(feeds)[0]
+    assert out.dtype == np.float32 and out.shape == (2, 8)
+    np.testing.assert_allclose(out, ref_bf16, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(out, ref32, rtol=1e-4, atol=1e-5)
+    assert half.describe()["fp16_autocast"] is True
+    full = runtime_class("torch")(RuntimeConfig(name="torch", options={"device": "cpu"}))
+    full.load(str(path))
+    np.testing.assert_allclose(full.infer(feeds)[0], ref32, rtol=1e-6, atol=1e-7)
+    assert full.describe()["fp16_autocast"] is False
 
 
 def test_torch_state_dict_is_refused(tmp_path):

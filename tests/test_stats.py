@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from harness.stats import dispersion, min_samples_for_percentile, round_spread, summarize
+from harness.core.stats import dispersion, min_samples_for_percentile, round_spread, summarize
 
 
 def test_summary_against_hand_computed_values():

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from harness.errors import StoreError, UsageError
+from harness.core.errors import StoreError, UsageError
 from harness.store import Store
 from harness.store.schema import LATEST
 from harness.store.store import utcnow
@@ -33,6 +33,22 @@ def test_round_trip(tmp_path):
     store.finish_run("r1", "complete")
     assert store.query("SELECT status, finished_at IS NOT NULL AS done FROM runs")[0] == \
         {"status": "complete", "done": True}
+
+
+def test_rows_with_different_keys_keep_every_column(tmp_path):
+    # a failed measurement (no latency columns) before an ok one in one batch, as a fleet board's rows arrive
+    store = Store(tmp_path / "r.duckdb")
+    store.migrate()
+    store.create_run(_run_row("r1"))
+    with store.write() as con:
+        store.insert_rows(con, "measurements", [
+            {"measurement_id": "m0", "run_id": "r1", "variant_id": "v", "status": "failed", "error": "boom"},
+            {"measurement_id": "m1", "run_id": "r1", "variant_id": "v", "status": "ok", "p50_ms": 1.5,
+             "iqr_rel": 0.02}])
+    rows = {r["measurement_id"]: r for r in store.query("SELECT measurement_id, p50_ms, iqr_rel, error "
+                                                         "FROM measurements")}
+    assert rows["m1"]["p50_ms"] == 1.5 and rows["m1"]["iqr_rel"] == 0.02
+    assert rows["m0"]["p50_ms"] is None and rows["m0"]["error"] == "boom"
 
 
 def test_failed_transaction_writes_nothing(tmp_path):

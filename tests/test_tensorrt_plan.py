@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from exporters.tensorrt_engine import TensorrtConfig, TensorrtEngineExporter, build_engine
-from exporters.tensorrt_plan import (TensorrtUnavailable, layer_precisions, onnx_precision_info, parse_version,
+from harness.exporters.tensorrt_engine import TensorrtConfig, TensorrtEngineExporter, build_engine
+from harness.runtimes.tensorrt_plan import (TensorrtUnavailable, layer_precisions, onnx_precision_info, parse_version,
                                      plan_build, precision_counts, rebatch, skip_reason)
-from harness.errors import ExportError, ModelError
+from harness.core.errors import ExportError, ModelError
 
 
 @pytest.mark.parametrize("version,precision,qdq,fp16,typing,flags,calibrate", [
@@ -131,8 +131,8 @@ def test_skip_reason_and_typed_errors_without_tensorrt(tmp_path):
 def test_exporter_params_and_source_check(tmp_path):
     from types import SimpleNamespace
 
-    from exporters.base import Artifact, ExportContext
-    from harness.variant import Variant
+    from harness.exporters.base import Artifact, ExportContext
+    from harness.core.variant import Variant
 
     exp = TensorrtEngineExporter.from_params({"precision": "int8", "calibration_batch_size": 16})
     assert exp.params()["precision"] == "int8"

@@ -1,1 +1,1 @@
-"""Board description data files (TOML), one per Jetson family; read by device_profiles.jetson_board."""
+"""Board description data files (TOML), one per Jetson family; read by harness.device_profiles.jetson_board."""

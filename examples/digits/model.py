@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from examples.base import EvalData, Example
+from harness.examples.base import EvalData, Example
 
 SEED = 0
 EPOCHS = 20
@@ -51,8 +51,9 @@ def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
-def train(model, epochs: int = EPOCHS, lr: float = 3e-3):
-    """Deterministic full training run (CPU, fixed seeds, fixed batch order)."""
+def train(model, epochs: int = EPOCHS, lr: float = 3e-3, on_epoch=None):
+    """Deterministic full training run (CPU, fixed seeds, fixed batch order). `on_epoch(epoch, mean_loss)` is
+    called after each epoch."""
     import torch
 
     x_train, y_train, _, _ = load_split()
@@ -62,13 +63,18 @@ def train(model, epochs: int = EPOCHS, lr: float = 3e-3):
     loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(SEED)
     model.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
         perm = torch.randperm(len(xt), generator=gen)
+        total, batches = 0.0, 0
         for i in range(0, len(xt), 64):
             idx = perm[i:i + 64]
             opt.zero_grad()
-            loss_fn(model(xt[idx]), yt[idx]).backward()
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss.backward()
             opt.step()
+            total, batches = total + float(loss.detach()), batches + 1
+        if on_epoch is not None:
+            on_epoch(epoch, total / max(batches, 1))
     model.eval()
     return model
 
@@ -81,9 +87,24 @@ def build_model():
         return train(_net())
 
 
-def fine_tune(model):
-    """A few epochs at a lower rate: enough to recover accuracy after channels are removed."""
-    return train(model, epochs=5, lr=1e-3)
+def fine_tune(model, log=None):
+    """A few epochs at a lower rate: enough to recover accuracy after channels are removed. `log(split, metric,
+    step, value)` receives the curve: training loss per epoch, and accuracy on the held-out split (the one the
+    quality pass evaluates) as validation."""
+    import torch
+
+    def on_epoch(epoch, loss):
+        if log is None:
+            return
+        log("training", "loss", epoch, loss)
+        _, _, x_test, y_test = load_split()
+        model.eval()
+        with torch.no_grad():
+            pred = model(torch.from_numpy(x_test)).argmax(dim=1).numpy()
+        model.train()
+        log("validation", "accuracy", epoch, float(np.mean(pred == y_test)))
+
+    return train(model, epochs=5, lr=1e-3, on_epoch=on_epoch)
 
 
 def eval_data() -> EvalData:

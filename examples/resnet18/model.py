@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from examples.base import EvalData, Example
+from harness.examples.base import EvalData, Example
 
 SEED = 0
 SIZE = 224

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness.commands.common import add_db_argument
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
@@ -18,51 +18,84 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 
 
 def register(sub) -> None:
+    from harness.plan import BenchConfig
+
+    d = BenchConfig()      # every default below comes from the config dataclass, never written twice
     p = sub.add_parser("bench", help="export variants and measure them on a device",
                        description="Benchmark ONNX models, or (with no model) the shipped example's variants.")
     p.add_argument("models", nargs="*", metavar="MODEL.onnx", help="ONNX files to benchmark (default: the example)")
-    p.add_argument("--example", default="digits",
+    p.add_argument("--monitor", metavar="DIR",
+                   help="measure the checkpoints of a LocalModelMonitor / Compress and Compare directory")
+    p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
+                   help="--monitor: function returning the torch module its .pth state dicts fit")
+    p.add_argument("--example", default=d.example,
                    help="shipped example (digits, resnet18, minilm) or your own as module:function")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
                    help='variant recipe, repeatable, e.g. "int8-static" or "prune-structured:0.5>int8-static"')
-    p.add_argument("--device", default="cpu", help="device profile: cpu, nvidia-gpu, jetson (default cpu)")
-    p.add_argument("--runtime", default="onnxruntime", help="runtime (default onnxruntime)")
+    # None (not d.device) so that an explicit --device with --cluster can be refused instead of ignored
+    p.add_argument("--device", default=None, help=f"device profile: cpu, nvidia-gpu, jetson (default {d.device})")
+    p.add_argument("--runtime", default=d.runtime, help=f"runtime (default {d.runtime})")
     p.add_argument("--provider", help="onnxruntime execution provider (default: the device's first)")
-    p.add_argument("--graph-optimization", default="all", choices=["disable", "basic", "extended", "all"])
+    p.add_argument("--graph-optimization", default=d.graph_optimization,
+                   choices=["disable", "basic", "extended", "all"])
     p.add_argument("--threads", type=int, help="intra-op threads (default: runtime default)")
     p.add_argument("--batch-size", default="",
                    help="comma-separated batch sizes, e.g. 1,8 (default: the model's fixed batch, else 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=DxD",
                    help="shape of an input with dynamic dimensions, e.g. input=1x3x224x224; repeatable")
-    p.add_argument("--min-iterations", type=int, default=200, help="timed calls per scenario, at least (200)")
-    p.add_argument("--min-duration", type=float, default=1.0, help="timed seconds per scenario, at least (1.0)")
-    p.add_argument("--warmup", type=int, default=10, help="warmup calls before each round (10)")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all variants (3)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random inputs (0)")
+    p.add_argument("--min-iterations", type=int, default=d.min_iterations,
+                   help=f"timed calls per scenario, at least ({d.min_iterations})")
+    p.add_argument("--min-duration", type=float, default=d.min_duration_s,
+                   help=f"timed seconds per scenario, at least ({d.min_duration_s})")
+    p.add_argument("--warmup", type=int, default=d.warmup_iterations,
+                   help=f"warmup calls before each round ({d.warmup_iterations})")
+    p.add_argument("--rounds", type=int, default=d.rounds, help=f"interleaved rounds over all variants ({d.rounds})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed for random inputs ({d.seed})")
     p.add_argument("--tag", help="label for the run, e.g. nightly (used by regress: nightly@latest)")
     p.add_argument("--artifacts", help="where exported variants go (default: harness-artifacts/ beside --db)")
     p.add_argument("--no-quality", action="store_true", help="skip the accuracy/drift pass")
-    p.add_argument("--idle", type=float, default=2.0, help="seconds of idle power measured first (2)")
+    p.add_argument("--idle", type=float, default=d.idle_s, help=f"seconds of idle power measured first ({d.idle_s:g})")
     p.add_argument("--exclusive", action="store_true", help="refuse to run when other processes use the GPU")
     p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
-    p.add_argument("--gpu", type=int, default=0, help="GPU index (NVML order = PCI bus order)")
+    p.add_argument("--gpu", type=int, default=d.gpu_index, help="GPU index (NVML order = PCI bus order)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # the fleet (harness/fleet): the same bench on every named board of a Ray cluster, one run in this --db
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="bench on the boards of a Ray cluster: HEAD_HOST:PORT, or local:N (N test nodes here)")
+    p.add_argument("--boards", metavar="NAMES",
+                   help="with --cluster: NAME[,NAME...], all, or failed@RUN (the boards that failed in RUN)")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=func)
 
 
-def run(args) -> int:
-    import sys
+def func(args) -> int:
+    config = config_from_args(args)
+    if getattr(args, "monitor", None):
+        if args.models or args.recipes or args.example != config.__class__().example:
+            raise UsageError("--monitor DIR measures that directory's checkpoints: drop the model files, "
+                             "--example and --recipe")
+        if args.cluster or args.boards:
+            raise UsageError("--monitor DIR benches on this machine; --cluster/--boards do not apply to it")
+        return run(config, monitor=args.monitor, model_factory=args.model_factory)
+    if getattr(args, "model_factory", None):
+        raise UsageError("--model-factory applies to --monitor DIR only")
+    if args.cluster or args.boards:
+        from harness.fleet.cli import run_fleet
 
-    from harness.engine import run_bench
+        return run_fleet(args.cluster, args.boards, config, device_given=args.device is not None)
+    return run(config)
+
+
+def config_from_args(args):
+    """The BenchConfig the flags describe; bad values are a UsageError before anything runs."""
     from harness.inputs import parse_shape_overrides
     from harness.plan import BenchConfig
 
     if args.min_iterations < 1 or args.min_duration < 0 or args.rounds < 1 or args.warmup < 0:
         raise UsageError("--min-iterations and --rounds must be >= 1, --min-duration and --warmup >= 0")
-    config = BenchConfig(
+    return BenchConfig(
         models=tuple(args.models), example=args.example, recipes=tuple(args.recipes) if args.recipes else None,
-        device=args.device, runtime=args.runtime, provider=args.provider,
+        device=args.device or BenchConfig().device, runtime=args.runtime, provider=args.provider,
         graph_optimization=args.graph_optimization, threads=args.threads,
         batch_sizes=_batch_sizes(args.batch_size), input_shapes=parse_shape_overrides(args.input_shape),
         min_iterations=args.min_iterations, min_duration_s=args.min_duration, warmup_iterations=args.warmup,
@@ -71,7 +104,21 @@ def run(args) -> int:
         exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
         progress=not args.no_progress,
     )
-    result = run_bench(config)
+
+
+def run(config, monitor: str | None = None, model_factory: str | None = None) -> int:
+    """Run one bench (a harness.plan.BenchConfig) and report it; callable without argv. `monitor`: a
+    LocalModelMonitor directory whose checkpoints are measured instead of the example (harness.monitor_bench)."""
+    import sys
+
+    if monitor:
+        from harness.monitor_bench import run_monitor_bench
+
+        result = run_monitor_bench(config, monitor, model_factory)
+    else:
+        from harness.engine import run_bench
+
+        result = run_bench(config)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"
@@ -80,5 +127,5 @@ def run(args) -> int:
     for line in result.failed:
         print(f"harness: error: {line}", file=sys.stderr)
     print(f"run {result.run_id} {result.status}: {result.variants} variant(s); "
-          f"see `harness show {result.run_id} --db {args.db}`")
+          f"see `harness show {result.run_id} --db {config.db}`")
     return 1 if result.failed else 0

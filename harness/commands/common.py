@@ -1,15 +1,21 @@
 """Arguments and output helpers shared by several subcommands."""
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any, Sequence
+import inspect
+from typing import Any, Callable
+
+from harness.core.units import fmt, print_json, print_table  # noqa: F401  (re-exported for the commands)
+
+# one source for the store options' defaults
+DEFAULT_DB = "harness.duckdb"
+DEFAULT_LOCK_TIMEOUT_S = 60.0
 
 
 def add_db_argument(parser) -> None:
-    parser.add_argument("--db", default="harness.duckdb", help="result database (default: ./harness.duckdb)")
-    parser.add_argument("--lock-timeout", type=float, default=60.0, metavar="S",
-                        help="seconds to wait while another process holds the database (default 60)")
+    parser.add_argument("--db", default=DEFAULT_DB, help=f"result database (default: ./{DEFAULT_DB})")
+    parser.add_argument("--lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT_S, metavar="S",
+                        help=f"seconds to wait while another process holds the database "
+                             f"(default {DEFAULT_LOCK_TIMEOUT_S:g})")
 
 
 RUN_REF_HELP = "run id (or unique prefix), latest, TAG@latest, TAG@prev, TAG@N, or a baseline name"
@@ -21,36 +27,22 @@ def add_run_argument(parser) -> None:
 
 
 def open_store(args):
+    return store_at(args.db, args.lock_timeout)
+
+
+def store_at(db: str = DEFAULT_DB, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S):
     from harness.store import Store
 
-    return Store(args.db, lock_timeout_s=args.lock_timeout)
+    return Store(db, lock_timeout_s=lock_timeout)
 
 
-def print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+def from_args(command: Callable[..., int]) -> Callable[[Any], int]:
+    """`func(args)` for a plain command function (asv style): the parsed options it names are passed as keyword
+    arguments, so the same function is callable from Python without argv."""
+    names = set(inspect.signature(command).parameters)
 
+    def func(args) -> int:
+        return command(**{k: v for k, v in vars(args).items() if k in names})
 
-def fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if value != value:
-            return "nan"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
-    return str(value)
-
-
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str] | None = None,
-                out=None) -> None:
-    """Plain aligned table; no dependency so it works in any CI log."""
-    out = out or sys.stdout
-    headers = list(headers or columns)
-    cells = [[fmt(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
-    out.write("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip() + "\n")
-    out.write("  ".join("-" * w for w in widths) + "\n")
-    for row in cells:
-        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
+    func.__name__ = f"{command.__name__}_from_args"
+    return func

@@ -1,7 +1,7 @@
 """`harness dashboard`: serve the comparison dashboard over a result database (read-only)."""
 from __future__ import annotations
 
-from harness.commands.common import add_db_argument
+from harness.commands.common import DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, from_args
 
 
 def register(subparsers) -> None:
@@ -19,19 +19,24 @@ def register(subparsers) -> None:
                    help="seconds between checks for new runs (default 5)")
     p.add_argument("--no-show", action="store_true", help="do not open a browser")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=from_args(run))
 
 
-def run(args) -> int:
-    from harness.errors import UsageError
-    from reports.server import serve
+def run(
+        *, address='127.0.0.1', allow_origin=(), db=DEFAULT_DB, lock_timeout=DEFAULT_LOCK_TIMEOUT_S, no_show=False, port=5006,
+        refresh=5.0) -> int:
+    from harness.core.errors import UsageError
+    from harness.core.import_utils import require_dashboard
 
-    if not 0 < args.port < 65536:
-        raise UsageError(f"--port {args.port}: use 1-65535")
-    if args.refresh <= 0:
+    require_dashboard()      # one line naming the extra, not an ImportError traceback
+    from harness.reports.server import serve
+
+    if not 0 < port < 65536:
+        raise UsageError(f"--port {port}: use 1-65535")
+    if refresh <= 0:
         raise UsageError("--refresh must be > 0")
-    print(f"harness dashboard: http://{args.address}:{args.port}/  (database {args.db}; Ctrl-C to stop)",
+    print(f"harness dashboard: http://{address}:{port}/  (database {db}; Ctrl-C to stop)",
           flush=True)
-    serve(args.db, port=args.port, address=args.address, show=not args.no_show,
-          lock_timeout_s=min(args.lock_timeout, 5.0), refresh_s=args.refresh, allow_origin=args.allow_origin)
+    serve(db, port=port, address=address, show=not no_show,
+          lock_timeout_s=min(lock_timeout, 5.0), refresh_s=refresh, allow_origin=allow_origin)
     return 0

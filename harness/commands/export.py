@@ -1,55 +1,75 @@
-"""`harness export RUN --format parquet|csv|json`: a run's tables as files for other tools."""
+"""`harness export RUN --format parquet|csv|json|cc|cb`: a run's tables as files for other tools, or the run in
+Compress and Compare's models.json layout (cc) or Compression Board's benchmark JSON (cb)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store
-from harness.errors import StoreError
-
-TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers")
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, store_at)
+from harness.core.errors import StoreError, UsageError
 
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="write a run's tables to parquet, csv or json files")
     add_run_argument(p)
-    p.add_argument("--format", choices=["parquet", "csv", "json"], default="parquet")
-    p.add_argument("-o", "--out", default=".", help="output directory (default: current directory)")
+    p.add_argument("--format", choices=["parquet", "csv", "json", "cc", "cb"], default="parquet",
+                   help="table files, or cc (a C&C models.json directory) / cb (Compression Board JSON)")
+    p.add_argument("-o", "--out", default=".", help="output directory (default: current directory); for cb "
+                   "a file name or a directory")
+    p.add_argument("--outputs-type", choices=["pickle", "numpy", "json"], default=None,
+                   help="cc: file type of the per-instance outputs (C&C's outputs_type; default pickle)")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=from_args(run))
 
 
-def run(args) -> int:
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
-    out = Path(args.out)
+def run(*, run, db=DEFAULT_DB, format='parquet', lock_timeout=DEFAULT_LOCK_TIMEOUT_S, out='.',
+        outputs_type=None) -> int:
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
+    if outputs_type is not None and format != "cc":
+        raise UsageError("--outputs-type applies to --format cc only")
+    if format in ("cc", "cb"):
+        return _export_interop(store, run_id, format, out, outputs_type or "pickle")
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create output directory {out}: {exc.strerror}") from None
     written = []
-    with store.read() as con:
-        for table in TABLES:
-            if table == "samples":
-                sql = ("SELECT s.* FROM samples s JOIN measurements m USING (measurement_id) "
-                       "WHERE m.run_id = $1 ORDER BY s.measurement_id, s.round, s.seq")
-            else:
-                sql = f"SELECT * FROM {table} WHERE run_id = $1"
-            arrow = con.sql(sql, params=[run_id]).to_arrow_table()
-            path = out / f"{run_id}-{table}.{args.format}"
-            if args.format == "parquet":
-                import pyarrow.parquet as pq
+    from harness.store.queries import run_tables_arrow
 
-                pq.write_table(arrow, path)
-            elif args.format == "csv":
-                import pyarrow.csv as pacsv
+    for table, arrow in run_tables_arrow(store, run_id):
+        path = out / f"{run_id}-{table}.{format}"
+        if format == "parquet":
+            import pyarrow.parquet as pq
 
-                pacsv.write_csv(arrow, path)
-            else:
-                import json
+            pq.write_table(arrow, path)
+        elif format == "csv":
+            import pyarrow.csv as pacsv
 
-                with open(path, "w") as f:
-                    json.dump(arrow.to_pylist(), f, default=str)
-            written.append(str(path))
+            pacsv.write_csv(arrow, path)
+        else:
+            import json
+
+            with open(path, "w") as f:
+                json.dump(arrow.to_pylist(), f, default=str)
+        written.append(str(path))
     for w in written:
         print(w)
+    return 0
+
+
+def _export_interop(store, run_id: str, format: str, out: str, outputs_type: str) -> int:
+    if format == "cc":
+        from harness.interop.cc import export_cc
+
+        notes = export_cc(store, run_id, out, outputs_type=outputs_type)
+        where = Path(out) / "models.json"
+    else:
+        from harness.interop.cb import export_cb
+
+        where, notes = export_cb(store, run_id, out)
+    for note in notes:
+        print(f"note: {note}")
+    print(where)
     return 0

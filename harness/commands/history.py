@@ -1,7 +1,8 @@
 """`harness history`: one variant's metric across runs, with the runs where it stepped up or down."""
 from __future__ import annotations
 
-from harness.commands.common import add_db_argument, fmt, open_store, print_json, print_table
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, fmt, from_args, print_json,
+                                     print_table, store_at)
 
 
 def register(subparsers) -> None:
@@ -22,30 +23,32 @@ def register(subparsers) -> None:
                    help="smallest relative level change reported as a step (default 0.05)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=from_args(run))
 
 
-def run(args) -> int:
-    from harness.errors import UsageError
+def run(
+        *, variant, batch_size=None, db=DEFAULT_DB, device=None, json=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S, metric='p50',
+        min_change=0.05, model=None, tag=None, threads=None) -> int:
+    from harness.core.errors import UsageError
     from harness.regress.history import load_history
 
-    if args.min_change < 0:
+    if min_change < 0:
         raise UsageError("--min-change must be >= 0")
-    store = open_store(args)
-    column, series = load_history(store, args.model, args.variant, args.metric, tag=args.tag, device=args.device,
-                                  batch_size=args.batch_size, threads=args.threads, min_change=args.min_change)
+    store = store_at(db, lock_timeout)
+    column, series = load_history(store, model, variant, metric, tag=tag, device=device,
+                                  batch_size=batch_size, threads=threads, min_change=min_change)
     if not series:
-        what = f"variant {args.variant!r}" + (f" of model {args.model!r}" if args.model else "")
+        what = f"variant {variant!r}" + (f" of model {model!r}" if model else "")
         raise UsageError(f"no complete runs with {what} and a value for {column}"
-                         + (f" tagged {args.tag!r}" if args.tag else "") + f" in {args.db}")
-    if args.json:
-        print_json({"metric": column, "variant": args.variant, "series": [s.as_dict() for s in series]})
+                         + (f" tagged {tag!r}" if tag else "") + f" in {db}")
+    if json:
+        print_json({"metric": column, "variant": variant, "series": [s.as_dict() for s in series]})
         return 0
     for i, s in enumerate(series):
         if i:
             print()
         scen = ", ".join(f"{k} {v}" for k, v in s.scenario.items() if v is not None)
-        print(f"{args.variant} {column} ({scen}): {len(s.points)} run(s)")
+        print(f"{variant} {column} ({scen}): {len(s.points)} run(s)")
         step_at = {st.index: st for st in s.steps}
         level = {}
         for seg in s.segments:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.commands.common import add_db_argument, open_store, print_json
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, from_args, print_json,
+                                     store_at)
 
 
 def register(subparsers) -> None:
@@ -29,11 +30,11 @@ def register(subparsers) -> None:
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (one testcase per variant and metric)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=from_args(run))
 
 
 def _write(path: str, text: str) -> None:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     target = Path(path)
     try:
@@ -43,18 +44,20 @@ def _write(path: str, text: str) -> None:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
-def run(args) -> int:
-    from harness.regress.compare import regress
+def run(
+        *, baseline, candidate, db=DEFAULT_DB, gates=None, json=False, junit=None, lock_timeout=DEFAULT_LOCK_TIMEOUT_S,
+        markdown=None, strict=False) -> int:
+    from harness.regress.check import regress
     from harness.regress.gates import load_gates
     from harness.regress.report import render_junit, render_markdown, render_text
 
-    gates = load_gates(args.gates)          # a bad gate file is a usage error before anything is read
-    report = regress(open_store(args), args.baseline, args.candidate, gates, strict=args.strict)
-    if args.markdown:
-        _write(args.markdown, render_markdown(report))
-    if args.junit:
-        _write(args.junit, render_junit(report))
-    if args.json:
+    gates = load_gates(gates)          # a bad gate file is a usage error before anything is read
+    report = regress(store_at(db, lock_timeout), baseline, candidate, gates, strict=strict)
+    if markdown:
+        _write(markdown, render_markdown(report))
+    if junit:
+        _write(junit, render_junit(report))
+    if json:
         print_json(report.as_dict())
     else:
         print(render_text(report), end="")

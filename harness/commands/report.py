@@ -1,7 +1,8 @@
 """`harness report RUN -o report.html`: a self-contained HTML report of one run."""
 from __future__ import annotations
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, store_at)
 
 
 def register(subparsers) -> None:
@@ -9,14 +10,17 @@ def register(subparsers) -> None:
     add_run_argument(p)
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
     add_db_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=from_args(run))
 
 
-def run(args) -> int:
-    from reports.html_report import write_report
+def run(*, run, db=DEFAULT_DB, lock_timeout=DEFAULT_LOCK_TIMEOUT_S, output='report.html') -> int:
+    from harness.core.import_utils import is_bokeh_available, require_extra
 
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
-    out = write_report(args.db, run_id, args.output, lock_timeout_s=args.lock_timeout)
+    require_extra("dashboard", ("bokeh", is_bokeh_available))
+    from harness.reports.html_report import write_report
+
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
+    out = write_report(db, run_id, output, lock_timeout_s=lock_timeout)
     print(f"wrote {out} (run {run_id})")
     return 0

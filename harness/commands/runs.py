@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 
-from harness.commands.common import add_db_argument, add_run_argument, open_store, print_json, print_table
+from harness.commands.common import (DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S, add_db_argument, add_run_argument,
+                                     from_args, print_json, print_table, store_at)
 from harness.environment import effective_status
+from harness.store import queries
 
 MEASUREMENT_COLUMNS = ["name", "precision", "batch_size", "threads", "size_bytes", "p50_ms", "p90_ms", "p99_ms",
                        "cv", "throughput_sps", "peak_rss_bytes", "energy_per_inference_mj", "count", "status"]
@@ -16,46 +18,36 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_db_argument(p)
-    p.set_defaults(func=list_runs)
+    p.set_defaults(func=from_args(list_runs))
 
     s = sub.add_parser("show", help="show one run's variants and measurements")
     add_run_argument(s)
     s.add_argument("--json", action="store_true", help="machine-readable output (includes warnings and env)")
     add_db_argument(s)
-    s.set_defaults(func=show_run)
+    s.set_defaults(func=from_args(show_run))
 
 
-def list_runs(args) -> int:
-    store = open_store(args)
-    sql = ("SELECT r.run_id, r.created_at, r.status, r.tag, r.model, r.device, r.host, r.git_sha, r.environment, "
-           "(SELECT count(*) FROM variants v WHERE v.run_id = r.run_id) AS variants "
-           "FROM runs r {where} ORDER BY r.created_at DESC LIMIT ?")
-    params: list = []
-    where = ""
-    if args.tag:
-        where, params = "WHERE r.tag = ?", [args.tag]
-    rows = store.query(sql.format(where=where), [*params, args.limit])
+def list_runs(*, db=DEFAULT_DB, json=False, limit=50, lock_timeout=DEFAULT_LOCK_TIMEOUT_S, tag=None) -> int:
+    store = store_at(db, lock_timeout)
+    rows = queries.list_runs(store, tag, limit)
     for row in rows:
         row["status"] = effective_status(row["status"], row["host"], row.pop("environment"))
-    if args.json:
+    if json:
         print_json(rows)
     elif not rows:
-        print(f"no runs in {args.db}; run `harness bench --db {args.db}`")
+        print(f"no runs in {db}; run `harness bench --db {db}`")
     else:
         print_table(rows, ["run_id", "created_at", "status", "tag", "model", "device", "variants"])
     return 0
 
 
 def run_details(store, run_id: str) -> dict:
-    run = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])[0]
+    run = queries.run_row(store, run_id)
     run["status"] = effective_status(run["status"], run["host"], run["environment"])
     for key in ("environment", "config"):
         run[key] = json.loads(run[key]) if run.get(key) else None
-    variants = store.query("SELECT * FROM variants WHERE run_id = ? ORDER BY created_at", [run_id])
-    measurements = store.query(
-        "SELECT m.*, v.name, v.precision, v.size_bytes FROM measurements m "
-        "JOIN variants v ON v.run_id = m.run_id AND v.variant_id = m.variant_id "
-        "WHERE m.run_id = ? ORDER BY v.created_at, m.batch_size", [run_id])
+    variants = queries.variants_of_run(store, run_id)
+    measurements = queries.measurements_with_variant(store, run_id)
     for m in measurements:
         m["warnings"] = json.loads(m["warnings"]) if m.get("warnings") else []
         m["sensors"] = json.loads(m["sensors"]) if m.get("sensors") else None
@@ -65,20 +57,23 @@ def run_details(store, run_id: str) -> dict:
     return {"run": run, "variants": variants, "measurements": measurements}
 
 
-def show_run(args) -> int:
-    store = open_store(args)
-    run_id = store.resolve_run(args.run)
+def show_run(*, run, db=DEFAULT_DB, json=False, lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
+    store = store_at(db, lock_timeout)
+    run_id = store.resolve_run(run)
     details = run_details(store, run_id)
-    if args.json:
+    if json:
         print_json(details)
         return 0
     run = details["run"]
     print(f"run {run['run_id']}  {run['status']}  model={run['model']}  device={run['device']}  "
           f"tag={run['tag'] or '-'}  created {run['created_at']}")
     failed = [v for v in details["variants"] if v["status"] != "ok"]
-    print_table(details["measurements"], MEASUREMENT_COLUMNS,
-                ["variant", "precision", "batch", "threads", "size_B", "p50_ms", "p90_ms", "p99_ms", "cv",
-                 "samples/s", "peak_rss_B", "mJ/inf", "n", "status"])
+    columns = list(MEASUREMENT_COLUMNS)
+    headers = ["variant", "precision", "batch", "threads", "size_B", "p50_ms", "p90_ms", "p99_ms", "cv",
+               "samples/s", "peak_rss_B", "mJ/inf", "n", "status"]
+    if any(m.get("board") for m in details["measurements"]):     # a fleet run: which board measured it
+        columns, headers = ["board", *columns], ["board", *headers]
+    print_table(details["measurements"], columns, headers)
     for v in failed:
         print(f"variant {v['name']}: {v['status']}: {v['error']}")
     for m in details["measurements"]:

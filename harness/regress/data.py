@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
+from harness.store import queries
 
 # How a variant measured in one run is found again in another. The variant_id is a content hash that changes
 # whenever the model is retrained, so variants match on their name, not their id.
@@ -32,27 +33,20 @@ class Entry:
         return dict(zip(KEY_FIELDS[3:], self.key[3:]))
 
 
-class Reader:
-    """Fixed internal queries on one open read-only connection: regress runs a dozen of them, and opening the
-    DuckDB file for each costs tens of milliseconds."""
-
-    def __init__(self, con, path):
-        self.con = con
-        self.path = path
-
-    def query(self, sql: str, params=()) -> list[dict[str, Any]]:
-        cur = self.con.execute(sql, list(params))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+def device_key(device: str | None, board: str | None) -> str | None:
+    """The `device` part of a key: a fleet measurement is matched on its board too (`jetson@orin-1`), so regress
+    compares each board with itself."""
+    return f"{device}@{board}" if board else device
 
 
 def entry_label(key: tuple) -> str:
-    model, name, _device, batch, threads, provider, _runtime = key
+    model, name, device, batch, threads, provider, _runtime = key
     parts = [f"batch {batch}" if batch is not None else None,
              f"{threads} threads" if threads is not None else None,
              _short_provider(provider)]
     scen = ", ".join(p for p in parts if p)
-    return f"{model}/{name}" + (f" [{scen}]" if scen else "")
+    board = str(device).partition("@")[2] if device else ""
+    return (f"{board}: " if board else "") + f"{model}/{name}" + (f" [{scen}]" if scen else "")
 
 
 def _short_provider(provider: str | None) -> str | None:
@@ -62,21 +56,21 @@ def _short_provider(provider: str | None) -> str | None:
 
 
 def load_run(store, run_id: str) -> dict[str, Any]:
-    rows = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
-    if not rows:
+    row = queries.run_row(store, run_id)
+    if row is None:
         raise UsageError(f"run {run_id} is not in {store.path}")
-    return rows[0]
+    return row
 
 
 def load_entries(store, run: dict[str, Any]) -> tuple[list[Entry], list[Entry]]:
     """(measured entries, variants with no measurement) of one run, with quality metrics attached."""
     run_id = run["run_id"]
-    variants = store.query("SELECT * FROM variants WHERE run_id = ? ORDER BY name", [run_id])
-    measurements = store.query("SELECT * FROM measurements WHERE run_id = ? ORDER BY batch_size, threads",
-                               [run_id])
-    quality: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in store.query("SELECT variant_id, reference, metric, value FROM quality WHERE run_id = ?", [run_id]):
-        quality[row["variant_id"]][f"{row['reference']}.{row['metric']}"] = row["value"]
+    variants = queries.variants_of_run(store, run_id, order="name")
+    measurements = queries.measurements_of_run(store, run_id)
+    # keyed by (variant, board): a fleet run has each variant's quality once per board (board None otherwise)
+    quality: dict[tuple, dict[str, float]] = defaultdict(dict)
+    for row in queries.quality_of_run(store, run_id):
+        quality[(row["variant_id"], row["board"])][f"{row['reference']}.{row['metric']}"] = row["value"]
     by_id = {v["variant_id"]: v for v in variants}
     measured_ids = set()
     entries = []
@@ -85,24 +79,21 @@ def load_entries(store, run: dict[str, Any]) -> tuple[list[Entry], list[Entry]]:
         if v is None:
             continue
         measured_ids.add(v["variant_id"])
-        key = (v.get("model") or run.get("model"), v["name"], run["device"], m.get("batch_size"), m.get("threads"),
-               m.get("provider"), m.get("runtime"))
-        entries.append(Entry(key, v, m, quality.get(v["variant_id"], {})))
+        board = m.get("board")
+        key = (v.get("model") or run.get("model"), v["name"], device_key(run["device"], board), m.get("batch_size"),
+               m.get("threads"), m.get("provider"), m.get("runtime"))
+        entries.append(Entry(key, v, m, quality.get((v["variant_id"], board), {})))
     unmeasured = [Entry((v.get("model") or run.get("model"), v["name"], run["device"], None, None, None, None),
-                        v, None, quality.get(v["variant_id"], {}))
+                        v, None, quality.get((v["variant_id"], None), {}))
                   for v in variants if v["variant_id"] not in measured_ids]
     return entries, unmeasured
 
 
-def load_samples(reader: Reader, measurement_ids: list[str]) -> dict[str, list[np.ndarray]]:
+def load_samples(reader, measurement_ids: list[str]) -> dict[str, list[np.ndarray]]:
     """Raw latencies (ns) per measurement, as a list of rounds in measurement order."""
     if not measurement_ids:
         return {}
-    marks = ", ".join("?" for _ in measurement_ids)
-    # numpy fetch: a nightly compares tens of thousands of samples; Python row dicts would dominate the time
-    cols = reader.con.execute(
-        f"SELECT measurement_id, round, latency_ns FROM samples WHERE measurement_id IN ({marks}) "
-        "ORDER BY measurement_id, round, seq", list(measurement_ids)).fetchnumpy()
+    cols = queries.sample_columns(reader, measurement_ids)
     ids = np.asarray(cols["measurement_id"], dtype=object)
     rounds = np.asarray(cols["round"])
     latency = np.asarray(cols["latency_ns"], dtype=np.int64)
@@ -121,23 +112,14 @@ def load_previous_p50(store, candidate: dict[str, Any], max_runs: int) -> dict[t
     precede it, oldest first. Empty when the candidate has no tag."""
     if not candidate.get("tag") or max_runs <= 0:
         return {}
-    runs = store.query(
-        "SELECT run_id, model, device FROM runs WHERE tag = ? AND status = 'complete' AND created_at < ? "
-        "AND device = ? ORDER BY created_at DESC LIMIT ?",
-        [candidate["tag"], candidate["created_at"], candidate["device"], max_runs])
+    runs = queries.previous_runs(store, candidate["tag"], candidate["created_at"], candidate["device"], max_runs)
     if not runs:
         return {}
-    marks = ", ".join("?" for _ in runs)
-    rows = store.query(
-        "SELECT r.created_at, v.variant_id, coalesce(v.model, r.model) AS model, v.name, r.device, m.batch_size, "
-        "m.threads, "
-        "m.provider, m.runtime, m.p50_ms FROM runs r JOIN variants v ON v.run_id = r.run_id "
-        "JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id AND m.status = 'ok' "
-        f"WHERE r.run_id IN ({marks}) ORDER BY r.created_at", [r["run_id"] for r in runs])
+    rows = queries.p50_rows_of_runs(store, [r["run_id"] for r in runs])
     out: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
     for row in rows:
         if row["p50_ms"] is not None:
-            key = (row["model"], row["name"], row["device"], row["batch_size"], row["threads"], row["provider"],
+            key = (row["model"], row["name"], device_key(row["device"], row["board"]), row["batch_size"], row["threads"], row["provider"],
                    row["runtime"])
             out[key].append((row["variant_id"], float(row["p50_ms"])))
     return dict(out)

@@ -5,8 +5,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import UsageError
-from harness.regress.steps import Segment, Step, detect_steps
+from harness.core.errors import UsageError
+from harness.core.steps import Segment, Step, detect_steps
+from harness.store import queries
 
 # short names users type -> measurement columns
 ALIASES = {"p50": "p50_ms", "p90": "p90_ms", "p95": "p95_ms", "p99": "p99_ms", "p999": "p999_ms",
@@ -37,17 +38,12 @@ class Series:
         }
 
 
-def _columns(store, table: str) -> set[str]:
-    rows = store.query("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
-    return {r["column_name"] for r in rows}
-
-
 def resolve_metric(store, metric: str) -> tuple[str, str]:
     """('measurements' | 'variants' | 'quality', column or REFERENCE.METRIC). Only known column names are ever
     placed in SQL."""
     name = ALIASES.get(metric, metric)
-    measurement_cols = _columns(store, "measurements") - NON_METRIC
-    variant_cols = _columns(store, "variants") - NON_METRIC
+    measurement_cols = queries.table_columns(store, "measurements") - NON_METRIC
+    variant_cols = queries.table_columns(store, "variants") - NON_METRIC
     for candidate in (name, f"{name}_ms"):
         if candidate in measurement_cols:
             return "measurements", candidate
@@ -66,45 +62,10 @@ def load_history(store, model: str | None, variant: str, metric: str, tag: str |
                  min_change: float = 0.05) -> tuple[str, list[Series]]:
     """The metric's series for a variant across complete runs (oldest first), one per scenario."""
     source, column = resolve_metric(store, metric)
-    where = ["r.status = 'complete'", "v.name = ?", "v.status = 'ok'"]
-    params: list[Any] = [variant]
-    if model:
-        where.append("coalesce(v.model, r.model) = ?")
-        params.append(model)
-    if tag:
-        where.append("r.tag = ?")
-        params.append(tag)
-    if device:
-        where.append("r.device = ?")
-        params.append(device)
-    if source == "measurements":
-        if batch_size is not None:
-            where.append("m.batch_size = ?")
-            params.append(batch_size)
-        if threads is not None:
-            where.append("m.threads = ?")
-            params.append(threads)
-        sql = (f"SELECT r.run_id, r.created_at, r.tag, r.device, coalesce(v.model, r.model) AS model, m.batch_size, "
-               f"m.threads, m.provider, m.runtime, m.{column} AS value FROM runs r "
-               "JOIN variants v ON v.run_id = r.run_id "
-               "JOIN measurements m ON m.run_id = v.run_id AND m.variant_id = v.variant_id AND m.status = 'ok' "
-               f"WHERE {' AND '.join(where)} ORDER BY r.created_at, r.run_id")
-        keys = ("model", "device", "batch_size", "threads", "provider", "runtime")
-    elif source == "variants":
-        sql = (f"SELECT r.run_id, r.created_at, r.tag, r.device, coalesce(v.model, r.model) AS model, "
-               f"v.{column} AS value FROM runs r JOIN variants v ON v.run_id = r.run_id "
-               f"WHERE {' AND '.join(where)} ORDER BY r.created_at, r.run_id")
-        keys = ("model", "device")
-    else:
-        reference, _, qmetric = column.partition(".")
-        where += ["q.reference = ?", "q.metric = ?"]
-        params += [reference, qmetric]
-        sql = ("SELECT r.run_id, r.created_at, r.tag, r.device, coalesce(v.model, r.model) AS model, "
-               "q.value AS value FROM runs r JOIN variants v ON v.run_id = r.run_id "
-               "JOIN quality q ON q.run_id = v.run_id AND q.variant_id = v.variant_id "
-               f"WHERE {' AND '.join(where)} ORDER BY r.created_at, r.run_id")
-        keys = ("model", "device")
-    rows = store.query(sql, params)
+    rows = queries.metric_series_rows(store, source, column, variant, model=model, tag=tag, device=device,
+                                      batch_size=batch_size, threads=threads)
+    keys = (("model", "device", "batch_size", "threads", "provider", "runtime") if source == "measurements"
+            else ("model", "device"))
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         if row["value"] is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import xml.etree.ElementTree as ET
 
-from harness.regress.compare import RegressReport
+from harness.regress.check import RegressReport
 from harness.regress.gates import FAILED, IMPROVED, INCONCLUSIVE, PASS, REGRESSED, SKIPPED
 
 MARK = {FAILED: "FAIL", REGRESSED: "REGRESSED", INCONCLUSIVE: "inconclusive", IMPROVED: "improved", PASS: "ok",
@@ -30,7 +30,7 @@ def _run_line(label: str, run: dict) -> str:
 
 
 def render_text(report: RegressReport) -> str:
-    from harness.commands.common import print_table
+    from harness.core.units import print_table
 
     out = io.StringIO()
     out.write(_run_line("baseline ", report.baseline) + "\n")

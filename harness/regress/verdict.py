@@ -28,10 +28,10 @@ import numpy as np
 
 from harness.regress.gates import IMPROVED, INCONCLUSIVE, PASS, REGRESSED
 from harness.regress.significance import LatencyComparison, as_rounds, auto_block_len, block_medians, compare_latency
-from harness.stats import trimmed_spread
+from harness.core.stats import trimmed_spread
 
 # other processes using more than this many cores during a round make the round "busy": the same limit as the
-# host-load sensor's warning (device_profiles.host_load.BUSY_OTHER_CORES), not imported so regress needs no sensor
+# host-load sensor's warning (harness.device_profiles.host_load.BUSY_OTHER_CORES), not imported so regress needs no sensor
 BUSY_OTHER_CORES = 0.25
 
 

@@ -1,8 +1,8 @@
 """Runtimes, loaded lazily by name inside the worker process."""
 from __future__ import annotations
 
-from harness.errors import UsageError
-from harness.registry import load_entry
+from harness.core.errors import UsageError
+from harness.core.registry import load_entry
 
 # name -> "module:Class"; adding a runtime is adding a file and a line here
 RUNTIMES: dict[str, str] = {

@@ -35,7 +35,7 @@ class Runtime(ABC):
 
     @abstractmethod
     def load(self, path: str) -> None:
-        """Load the model file; raise harness.errors.ModelError with a one-line reason on failure."""
+        """Load the model file; raise harness.core.errors.ModelError with a one-line reason on failure."""
 
     @abstractmethod
     def make_step(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:

@@ -9,8 +9,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from harness.errors import ModelError
-from harness.import_utils import is_cuda_python_available, is_pycuda_available
+from harness.core.errors import ModelError
+from harness.core.import_utils import is_cuda_python_available, is_pycuda_available
 
 
 class CudaBackend(ABC):

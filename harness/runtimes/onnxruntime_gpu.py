@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 from harness.runtimes.onnxruntime_runtime import OnnxRuntime, summarize_ort_error
 
 DEFAULT_TRANSFER_SAMPLES = 10

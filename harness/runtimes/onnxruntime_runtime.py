@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.errors import ModelError, message_line
+from harness.core.errors import ModelError, message_line
 from harness.runtimes.base import Runtime
 
 GRAPH_OPT_LEVELS = ("disable", "basic", "extended", "all")

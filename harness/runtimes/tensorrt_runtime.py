@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 from harness.runtimes.base import Runtime
 
 DEFAULT_TRANSFER_SAMPLES = 10
@@ -35,7 +35,7 @@ class TensorrtRuntime(Runtime):
         self._events = None
 
     def load(self, path: str) -> None:
-        from exporters.tensorrt_plan import skip_reason
+        from harness.runtimes.tensorrt_plan import skip_reason
 
         reason = skip_reason()
         if reason:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.errors import ModelError, message_line
+from harness.core.errors import ModelError, message_line
 from harness.runtimes.base import Runtime
 
 DEFAULT_TRANSFER_SAMPLES = 10

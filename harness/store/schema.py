@@ -121,8 +121,119 @@ CREATE TABLE baselines (
 );
 """
 
-# v3: robust dispersion figures of a measurement; baselines made of several runs (regress pools them)
+# v3: a fleet run (`harness bench --cluster`) measures on several boards: every measurement and quality row
+# records the board (and Ray node and host) it came from; variants built on one board (TensorRT engines) name it;
+# run_boards keeps each board's status, environment and failure reason (what `--boards failed@RUN` re-targets)
 V3 = """
+ALTER TABLE measurements ADD COLUMN node VARCHAR;
+ALTER TABLE measurements ADD COLUMN host VARCHAR;
+ALTER TABLE measurements ADD COLUMN board VARCHAR;
+ALTER TABLE quality ADD COLUMN board VARCHAR;
+ALTER TABLE variants ADD COLUMN board VARCHAR;
+CREATE TABLE run_boards (
+    run_id VARCHAR NOT NULL,
+    board VARCHAR NOT NULL,
+    node VARCHAR,                       -- Ray node id
+    host VARCHAR,
+    device VARCHAR,                     -- the board's device profile
+    harness_version VARCHAR,
+    status VARCHAR NOT NULL,            -- running | complete | failed
+    error VARCHAR,
+    fingerprint VARCHAR,
+    environment VARCHAR,                -- JSON
+    hdf5_path VARCHAR,
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP,
+    PRIMARY KEY (run_id, board)
+);
+"""
+
+# v4: predictors of `harness predict`/`recommend` (harness.meta), their boosters, and the meta-dataset rows
+# each was trained on
+V4 = """
+CREATE TABLE predictors (
+    predictor_id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    library VARCHAR NOT NULL,           -- e.g. lightgbm
+    library_version VARCHAR,
+    device VARCHAR,                     -- device whose measurements it was trained on (NULL: all)
+    feature_names VARCHAR NOT NULL,     -- JSON list
+    targets VARCHAR NOT NULL,           -- JSON {target: {trained, reason, rows, transform}}
+    quantiles VARCHAR NOT NULL,         -- JSON list, e.g. [0.1, 0.5, 0.9]
+    n_rows INTEGER NOT NULL,
+    config VARCHAR                      -- JSON: hyperparameters, categorical encodings
+);
+CREATE TABLE predictor_models (
+    predictor_id VARCHAR NOT NULL,
+    target VARCHAR NOT NULL,            -- drop_pts | latency_ratio | size_ratio | memory_ratio | energy_ratio
+    quantile DOUBLE NOT NULL,
+    model_text VARCHAR NOT NULL         -- the booster, serialised by its library
+);
+CREATE TABLE predictor_data (
+    predictor_id VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    run_id VARCHAR,
+    variant_id VARCHAR,
+    model VARCHAR,
+    recipe VARCHAR,
+    device VARCHAR,
+    features VARCHAR NOT NULL,          -- JSON {name: value}
+    targets VARCHAR NOT NULL            -- JSON {target: value or null}
+);
+"""
+
+
+# v5: what other tools' users bring (Compress and Compare models.json, Compression Board JSON, LocalModelMonitor):
+# a variant's free-text tag, user metrics and their definitions, operation parameter specs, training curves,
+# and per-layer activation similarity between a variant and its base.
+V5 = """
+ALTER TABLE variants ADD COLUMN tag VARCHAR;
+CREATE TABLE metric_defs (
+    run_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    is_primary BOOLEAN,
+    format VARCHAR,                     -- d3 format string, as Compress and Compare writes it
+    unit VARCHAR,
+    min DOUBLE,
+    max DOUBLE,
+    extra VARCHAR                       -- JSON: any other keys of the definition, kept for export
+);
+CREATE TABLE operation_defs (
+    run_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    parameters VARCHAR,                 -- JSON {param: {type, min, max, options, format}}
+    extra VARCHAR                       -- JSON
+);
+CREATE TABLE user_metrics (
+    run_id VARCHAR NOT NULL,
+    variant_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    value DOUBLE,                       -- null when the tool recorded null or a non-number
+    raw VARCHAR,                        -- JSON of a non-numeric value
+    source VARCHAR                      -- monitor | cc | cb
+);
+CREATE TABLE curves (
+    run_id VARCHAR NOT NULL,
+    variant_id VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,             -- training | validation
+    metric VARCHAR NOT NULL,
+    step INTEGER NOT NULL,
+    value DOUBLE
+);
+CREATE TABLE activations (
+    run_id VARCHAR NOT NULL,
+    variant_id VARCHAR NOT NULL,
+    reference_id VARCHAR NOT NULL,      -- the base the activations are compared with
+    layer VARCHAR NOT NULL,             -- tensor name in both graphs
+    op_type VARCHAR,
+    cka DOUBLE,                         -- linear CKA over the eval instances (1 = same representation)
+    cosine DOUBLE,                      -- mean per-instance cosine; null when the shapes differ
+    n INTEGER
+);
+"""
+
+# v6: robust dispersion figures of a measurement; baselines made of several runs (regress pools them)
+V6 = """
 ALTER TABLE measurements ADD COLUMN iqr_rel DOUBLE;
 ALTER TABLE measurements ADD COLUMN mad_rel DOUBLE;
 ALTER TABLE measurements ADD COLUMN outlier_fraction DOUBLE;
@@ -134,5 +245,5 @@ CREATE TABLE baseline_runs (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3}
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6}
 LATEST = max(MIGRATIONS)

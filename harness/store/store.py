@@ -17,7 +17,8 @@ from typing import Any, Iterator, Sequence
 import duckdb
 import pyarrow as pa
 
-from harness.errors import StoreError, UsageError, message_line
+from harness.core.errors import (NotAHarnessStoreError, StoreError, StoreLockedError, StoreMissingError,
+                                 StoreSchemaError, UsageError, message_line)
 from harness.store.schema import LATEST, MIGRATIONS
 
 _LAST_N = re.compile(r"^last(\d+)$")     # TAG@last5: the 5 newest complete runs of TAG
@@ -32,6 +33,20 @@ def to_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
+class ReadSession:
+    """One open read-only connection for many fixed queries: regress runs a dozen of them, and opening the DuckDB
+    file for each costs tens of milliseconds."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+        self.con = con
+        self.path = path
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
 class Store:
     """A DuckDB file of runs, variants, measurements, samples, quality and layer statistics."""
 
@@ -42,7 +57,7 @@ class Store:
     # -- connections -------------------------------------------------------------------------------------------
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if read_only and not self.path.exists():
-            raise StoreError(f"no result database at {self.path}; run `harness bench` first or pass --db")
+            raise StoreMissingError(f"no result database at {self.path}; run `harness bench` first or pass --db")
         if not read_only:
             parent = self.path.resolve().parent
             if not parent.is_dir():
@@ -59,7 +74,7 @@ class Store:
                     if time.monotonic() >= deadline:
                         holder = re.search(r"PID (\d+)", text)
                         who = f"process {holder.group(1)}" if holder else "another process"
-                        raise StoreError(
+                        raise StoreLockedError(
                             f"database {self.path} is held by {who} for more than {self.lock_timeout_s:g} s; "
                             "wait for that bench to finish, raise --lock-timeout, or use another --db"
                         ) from None
@@ -91,16 +106,23 @@ class Store:
         try:
             version = self._version(con)
             if version is None:
-                raise StoreError(f"{self.path} is not a harness database (no schema_version table)")
+                raise NotAHarnessStoreError(f"{self.path} is not a harness database (no schema_version table)")
             if version > LATEST:
-                raise StoreError(f"{self.path} has schema v{version}, newer than this harness (v{LATEST}); "
-                                 "upgrade harness")
+                raise StoreSchemaError(f"{self.path} has schema v{version}, newer than this harness (v{LATEST}); "
+                                       "upgrade harness", version, LATEST)
             if version < LATEST:
-                raise StoreError(f"{self.path} has schema v{version}; run any writing command "
-                                 f"(e.g. `harness migrate --db {self.path}`) to upgrade it to v{LATEST}")
+                raise StoreSchemaError(f"{self.path} has schema v{version}; run any writing command "
+                                       f"(e.g. `harness migrate --db {self.path}`) to upgrade it to v{LATEST}",
+                                       version, LATEST)
             yield con
         finally:
             con.close()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[ReadSession]:
+        """A `ReadSession` over one read-only connection, closed when the block ends."""
+        with self.read() as con:
+            yield ReadSession(con, self.path)
 
     # -- schema ------------------------------------------------------------------------------------------------
     @staticmethod
@@ -122,11 +144,12 @@ class Store:
             if current is None:
                 tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]
                 if tables:
-                    raise StoreError(f"{self.path} is a DuckDB file but not a harness database")
+                    raise NotAHarnessStoreError(f"{self.path} is a DuckDB file but not a harness database")
                 con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
                 current = 0
             if current > LATEST:
-                raise StoreError(f"{self.path} has schema v{current}, newer than this harness (v{LATEST})")
+                raise StoreSchemaError(f"{self.path} has schema v{current}, newer than this harness (v{LATEST})",
+                                       current, LATEST)
             for version in sorted(v for v in MIGRATIONS if current < v <= target):
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -153,7 +176,9 @@ class Store:
         """Bulk insert dicts through Arrow (executemany costs ~0.7 ms a row in DuckDB)."""
         if not rows:
             return
-        columns = list(rows[0])
+        # every key of every row: a failed measurement first in the batch has no p50_ms (or iqr_rel ...), and
+        # taking the first row's keys alone would drop those columns of every ok row after it
+        columns = list(dict.fromkeys(c for r in rows for c in r))
         data = {c: [r.get(c) for r in rows] for c in columns}
         arrow = pa.table(data)
         con.register("_harness_rows", arrow)
@@ -204,6 +229,12 @@ class Store:
             cur = con.execute(sql, list(params))
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def sample_latencies_ns(self, measurement_id: str) -> list[int]:
+        """The raw per-call latencies of one measurement, in round then call order."""
+        rows = self.query("SELECT latency_ns FROM samples WHERE measurement_id = ? ORDER BY round, seq",
+                          [measurement_id])
+        return [int(r["latency_ns"]) for r in rows]
 
     def resolve_run(self, ref: str) -> str:
         """A run id (or unique prefix), `latest`, `TAG@latest`, `TAG@prev`, `TAG@N` (N-th newest, 0-based),

@@ -14,12 +14,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.errors import HarnessError, UsageError
-from harness.regress.data import Entry, Reader, entry_label, load_entries, load_previous_p50, load_run, load_samples
+from harness.core.errors import HarnessError, UsageError
+from harness.regress.data import Entry, entry_label, load_entries, load_previous_p50, load_run, load_samples
 from harness.regress.fingerprint import Difference, compare_fingerprints
 from harness.regress.gates import FAILED, IMPROVED, INCONCLUSIVE, PASS, REGRESSED, SKIPPED, Gates, ThresholdGate
 from harness.regress.significance import run_to_run_noise
 from harness.regress.verdict import judge_latency, spread_text
+from harness.store.store import ReadSession
 
 STATUS_ORDER = {FAILED: 0, REGRESSED: 1, INCONCLUSIVE: 2, IMPROVED: 3, PASS: 4, SKIPPED: 5}
 
@@ -119,15 +120,15 @@ def regress(store, baseline_ref: str, candidate_ref: str, gates: Gates, strict: 
     if not base_ids:
         raise UsageError(f"--baseline {baseline_ref!r} and --candidate {candidate_ref!r} are the same run "
                          f"({cand_id}); compare two different runs")
-    with store.read() as con:
-        report = _regress(Reader(con, store.path), base_ids, cand_id, gates, strict)
+    with store.session() as session:
+        report = _regress(session, base_ids, cand_id, gates, strict)
     if pooled and len(base_ids) == 1:
         report.notes.append(f"baseline {baseline_ref!r}: only one run besides the candidate; judged against the "
                             "spread between its rounds")
     return report
 
 
-def _regress(store: Reader, base_ids: list[str], cand_id: str, gates: Gates, strict: bool) -> RegressReport:
+def _regress(store: ReadSession, base_ids: list[str], cand_id: str, gates: Gates, strict: bool) -> RegressReport:
     base_id = base_ids[0]                       # the newest baseline run: matching, thresholds, fingerprint
     base_run, cand_run = load_run(store, base_id), load_run(store, cand_id)
     base_entries, base_unmeasured = load_entries(store, base_run)
@@ -181,8 +182,9 @@ def _regress(store: Reader, base_ids: list[str], cand_id: str, gates: Gates, str
         notes.extend(_busy_notes(base, cand))
         notes.extend(_unsteady_notes(base, checks))
         checks.extend(_measurement_gates(base, cand, gates))
-        if name_key not in variant_level_done:
-            variant_level_done.add(name_key)
+        # once per variant (and per board in a fleet run: key[2] is device@board there)
+        if (*name_key, base.key[2]) not in variant_level_done:
+            variant_level_done.add((*name_key, base.key[2]))
             checks.extend(_variant_gates(base, cand, gates))
 
     base_keys = {e.key for e in base_entries}
@@ -233,7 +235,8 @@ def _inconclusive_notes(checks: list[Check], baseline_runs: int) -> list[str]:
 
 def _check(entry: Entry, metric: str, status: str, baseline: float | None, candidate: float | None, message: str,
            detail: dict | None = None, variant_level: bool = False) -> Check:
-    label = f"{entry.key[0]}/{entry.key[1]}" if variant_level else entry.label
+    board = str(entry.key[2] or "").partition("@")[2]
+    label = (f"{board}: " if board else "") + f"{entry.key[0]}/{entry.key[1]}" if variant_level else entry.label
     scenario = {} if variant_level else entry.scenario
     return Check(label, entry.key[0], entry.key[1], scenario, metric, status, baseline, candidate, message,
                  detail or {})

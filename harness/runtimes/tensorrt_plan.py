@@ -11,8 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.errors import ExportError, ExportSkipped
-from harness.import_utils import is_cuda_python_available, is_pycuda_available, is_tensorrt_available
+from harness.core.errors import ExportError, ExportSkipped
+from harness.core.import_utils import is_cuda_python_available, is_pycuda_available, is_tensorrt_available
 
 PRECISIONS = ("fp32", "fp16", "int8")
 MIN_VERSION = (8, 5)            # the named-tensor API (set_tensor_address / execute_async_v3) arrived in 8.5

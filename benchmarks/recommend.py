@@ -1,0 +1,258 @@
+"""How good are `harness predict` and `harness recommend` on architectures and methods they have not seen?
+
+1. Builds (or reuses, resuming where it stopped) the meta-dataset on this machine: `harness sweep` of the default
+   grid (25 recipes: fp16, dynamic/static INT8 with per-tensor/per-channel and three calibrations, unstructured
+   pruning 30-95 %, structured pruning 25-75 % with and without fine-tuning, chains) over the digits zoo (six
+   architectures in five families). Each point is measured with short timed loops (2 rounds, >= 60 calls /
+   0.2 s, 1 thread), interleaved with its run's FP32 root: enough for latency ratios, not for tail latencies.
+2. Leave-one-architecture-out (LOAO): train the predictor on the other architectures; every candidate of the
+   held-out one is predicted except its FP32 root, which is measured (predict needs it). Leave-one-method-out
+   (LOMO): train without one method family; its points are predicted, every other point is measured.
+3. Constraint settings per architecture: latency limit in {none, 1.0, 0.9, 0.75, 0.5} x FP32 p50 and size limit
+   in {none, 0.6, 0.4, 0.3, 0.2, 0.1} x FP32 size (30 settings); the goal is the most accurate feasible
+   configuration. Settings where nothing is truly feasible are left out.
+
+Figures (`NAME VALUE`):
+  top1_regret_pts         mean accuracy points between the best truly feasible configuration and the
+                          recommended one (mean of the LOAO and LOMO means; loao_/lomo_ give each split). A
+                          recommendation that is not truly feasible, or none when something was feasible,
+                          counts as the worst feasible choice.
+  top5_hit                fraction of settings where a best-accuracy feasible configuration is in the top 5
+  top1_infeasible         fraction of settings whose top recommendation violates a constraint when measured
+  static_best_regret_pts  LOAO baseline ignoring the architecture: per setting, the single recipe with the
+                          lowest mean regret on the training architectures (compare with loao_top1_regret_pts)
+  mae_accuracy_pts, mae_latency_ratio, mae_size_ratio (LOAO, non-root points), coverage_* (share of true values
+  inside the 80 % interval)
+
+    python benchmarks/recommend.py [--db PATH] [--budget-s 600] [--bound auto|interval|point]
+                                   [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
+
+From scratch, sweeping the 250 points took about 30 minutes on a shared 2-core VM; one invocation sweeps for at
+most --budget-s (600 s) and evaluates what the store holds; the next one resumes the sweep.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+LAT_LIMITS = (None, 1.0, 0.9, 0.75, 0.5)
+SIZE_LIMITS = (None, 0.6, 0.4, 0.3, 0.2, 0.1)
+EVAL_TARGETS = ("drop_pts", "latency_ratio", "size_ratio")
+
+
+def true_values(row) -> dict:
+    return {"drop": row.targets["drop_pts"], "lat": row.targets["latency_ratio"], "size": row.targets["size_ratio"]}
+
+
+def settings():
+    return [(lat, size) for lat in LAT_LIMITS for size in SIZE_LIMITS]
+
+
+def feasible(lat, size, limit) -> bool:
+    lat_l, size_l = limit
+    return (lat_l is None or lat <= lat_l) and (size_l is None or size <= size_l)
+
+
+def evaluate_setting(cands, limit, rank_by: str = "estimate"):
+    """cands: dicts with true drop/lat/size and the recommender's view (est_drop, check_lat, check_size).
+    Returns (regret_pts, top5_hit, infeasible) or None when nothing is truly feasible."""
+    truly = [c for c in cands if feasible(c["lat"], c["size"], limit)]
+    if not truly:
+        return None
+    best = min(c["drop"] for c in truly)
+    worst = max(c["drop"] for c in truly)
+    key = "est_drop" if rank_by == "estimate" else "pess_drop"
+    # ties (e.g. several at no loss) go to measured candidates first, then to the faster one
+    ranked = sorted((c for c in cands if feasible(c["check_lat"], c["check_size"], limit)),
+                    key=lambda c: (c[key], c["predicted"], c["est_lat"]))
+    if not ranked and cands and "point_lat" in cands[0]:
+        # bound "auto": nothing fits with its interval, so rank what fits by its estimate (as recommend does)
+        ranked = sorted((c for c in cands if feasible(c["point_lat"], c["point_size"], limit)),
+                        key=lambda c: (c[key], c["predicted"], c["est_lat"]))
+    if not ranked:
+        return worst - best, False, True
+    top = ranked[0]
+    ok = feasible(top["lat"], top["size"], limit)
+    regret = (top["drop"] - best) if ok else (worst - best)
+    hit = any(feasible(c["lat"], c["size"], limit) and c["drop"] <= best + 1e-9 for c in ranked[:5])
+    return regret, hit, not ok
+
+
+def view(row, pred, bound: str) -> dict:
+    """The recommender's view of one candidate: measured (pred None) or predicted."""
+    c = true_values(row) | {"recipe": row.recipe, "model": row.model}
+    if pred is None:
+        c.update(est_drop=c["drop"], pess_drop=c["drop"], est_lat=c["lat"], check_lat=c["lat"],
+                 check_size=c["size"], predicted=False)
+        if bound == "auto":
+            c.update(point_lat=c["lat"], point_size=c["size"])
+        return c
+    d, lat, size = pred["drop_pts"], pred["latency_ratio"], pred["size_ratio"]
+    # as harness recommend does: a predicted accuracy gain is floored at no loss
+    c.update(est_drop=max(d.value, 0.0), pess_drop=max(d.high, 0.0), est_lat=lat.value, predicted=True,
+             check_lat=lat.value if bound == "point" else lat.high,
+             check_size=size.value if bound == "point" else size.high)
+    if bound == "auto":
+        c.update(point_lat=lat.value, point_size=size.value)
+    return c
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", default="harness-artifacts/recommend-bench/meta.duckdb")
+    ap.add_argument("--budget-s", type=float, default=600.0, help="time allowed for sweeping missing points")
+    ap.add_argument("--bound", choices=["interval", "point", "auto"], default="auto",
+                    help="limits checked on the interval's pessimistic end, the estimate, or (auto) the interval "
+                         "and, when nothing passes, the estimate")
+    ap.add_argument("--rank", choices=["estimate", "pessimistic"], default="estimate",
+                    help="order predicted candidates by the estimated or the pessimistic accuracy drop")
+    ap.add_argument("--rounds", type=int, default=300, help="boosting rounds per model")
+    ap.add_argument("--no-sweep", action="store_true", help="use the points already in --db")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from harness.examples.zoo import DIGITS_ZOO
+    from harness.meta.dataset import load_rows, method_of
+    from harness.meta.predictor import Predictor
+    from harness.meta.sweep import SweepConfig, run_sweep
+    from harness.store import Store
+
+    t0 = time.monotonic()
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    if not args.no_sweep:
+        res = run_sweep(SweepConfig(examples=DIGITS_ZOO, db=args.db, budget_s=args.budget_s,
+                                    artifacts_dir=str(Path(args.db).parent), progress=False),
+                        echo=lambda m: print(m, file=sys.stderr))
+        print(f"sweep_points_measured_now {len(res.measured)}")
+        print(f"sweep_points_reused {len(res.already)}")
+        print(f"sweep_budget_hit {int(res.budget_hit)}")
+    print(f"sweep_s {time.monotonic() - t0:.0f}")
+    store = Store(args.db)
+    store.migrate()
+    rows = [r for r in load_rows(store, device="cpu")
+            if r.model in DIGITS_ZOO and r.task == "classification"
+            and all(r.targets[t] is not None for t in EVAL_TARGETS)]
+    archs = sorted({r.model for r in rows})
+    methods = sorted({method_of(r.recipe) for r in rows} - {"fp32"})
+    print(f"meta_points {len(rows)}")
+    print(f"architectures {len(archs)}")
+    print(f"method_families {len(methods)}")
+    print(f"points_per_architecture_min {min(sum(r.model == a for r in rows) for a in archs)}")
+
+    t1 = time.monotonic()
+    results = {"loao": [], "lomo": []}
+    static = []
+    errs = {t: [] for t in EVAL_TARGETS}
+    cover = {t: [] for t in EVAL_TARGETS}
+
+    def is_root(r):
+        return r.recipe == "fp32"
+
+    # -- leave one architecture out ------------------------------------------------------------------------
+    for arch in archs:
+        train = [r for r in rows if r.model != arch]
+        test = [r for r in rows if r.model == arch]
+        pred = Predictor.train(train, rounds=args.rounds, targets=EVAL_TARGETS)
+        preds = pred.predict_many([r.features for r in test])
+        cands = []
+        for r, p in zip(test, preds):
+            if is_root(r):
+                cands.append(view(r, None, args.bound))
+                continue
+            cands.append(view(r, p, args.bound))
+            for t in EVAL_TARGETS:
+                truth = r.targets[t]
+                errs[t].append(abs(p[t].value - truth))
+                cover[t].append(p[t].low <= truth <= p[t].high)
+        # the static baseline: per setting, the recipe with the lowest mean regret on the training archs
+        train_by_arch = {}
+        for r in train:
+            train_by_arch.setdefault(r.model, []).append(view(r, None, args.bound))
+        for limit in settings():
+            out = evaluate_setting(cands, limit, args.rank)
+            if out is None:
+                continue
+            results["loao"].append(out)
+            recipes = sorted({c["recipe"] for c in cands})
+            scores = {}
+            for recipe in recipes:
+                regs = []
+                for other in train_by_arch.values():
+                    truly = [c for c in other if feasible(c["lat"], c["size"], limit)]
+                    if not truly:
+                        continue
+                    best = min(c["drop"] for c in truly)
+                    pick = next((c for c in other if c["recipe"] == recipe), None)
+                    if pick is None or not feasible(pick["lat"], pick["size"], limit):
+                        regs.append(max(c["drop"] for c in truly) - best)
+                    else:
+                        regs.append(pick["drop"] - best)
+                scores[recipe] = np.mean(regs) if regs else np.inf
+            choice = min(recipes, key=lambda r: scores[r])
+            truly = [c for c in cands if feasible(c["lat"], c["size"], limit)]
+            best = min(c["drop"] for c in truly)
+            pick = next(c for c in cands if c["recipe"] == choice)
+            static.append((pick["drop"] - best) if feasible(pick["lat"], pick["size"], limit)
+                          else (max(c["drop"] for c in truly) - best))
+
+    # -- leave one method family out -----------------------------------------------------------------------
+    lomo_errs = {t: [] for t in EVAL_TARGETS}
+    for method in methods:
+        held = [r for r in rows if method_of(r.recipe) == method]
+        train = [r for r in rows if method_of(r.recipe) != method]
+        pred = Predictor.train(train, rounds=args.rounds, targets=EVAL_TARGETS)
+        preds = dict(zip((id(r) for r in held), pred.predict_many([r.features for r in held])))
+        for t in EVAL_TARGETS:
+            lomo_errs[t] += [abs(preds[id(r)][t].value - r.targets[t]) for r in held]
+        for arch in archs:
+            cands = [view(r, preds.get(id(r)), args.bound) for r in rows if r.model == arch]
+            if not any(method_of(c["recipe"]) == method for c in cands):
+                continue
+            for limit in settings():
+                out = evaluate_setting(cands, limit, args.rank)
+                if out is not None:
+                    results["lomo"].append(out)
+
+    def summary(res):
+        a = np.array([r[0] for r in res]), np.array([r[1] for r in res]), np.array([r[2] for r in res])
+        return float(a[0].mean()), float(a[1].mean()), float(a[2].mean()), len(res)
+
+    # the two splits weigh the same (LOMO has ~8x the settings of LOAO; pooling would hide LOAO)
+    split = {k: summary(v) for k, v in results.items()}
+    reg, hit, inf = (float(np.mean([split[k][i] for k in split])) for i in range(3))
+    n = sum(split[k][3] for k in split)
+    print(f"top1_regret_pts {reg:.3f}")
+    print(f"top5_hit {hit:.3f}")
+    print(f"top1_infeasible {inf:.3f}")
+    print(f"static_best_regret_pts {np.mean(static):.3f}")
+    print("static_best_split loao")
+    print(f"mae_accuracy_pts {np.mean(errs['drop_pts']):.3f}")
+    print(f"mae_latency_ratio {np.mean(errs['latency_ratio']):.3f}")
+    print(f"mae_size_ratio {np.mean(errs['size_ratio']):.3f}")
+    for t, name in (("drop_pts", "accuracy"), ("latency_ratio", "latency"), ("size_ratio", "size")):
+        print(f"coverage80_{name} {np.mean(cover[t]):.3f}")
+    print(f"settings {n}")
+    for split in ("loao", "lomo"):
+        reg, hit, inf, n = summary(results[split])
+        print(f"{split}_top1_regret_pts {reg:.3f}")
+        print(f"{split}_top5_hit {hit:.3f}")
+        print(f"{split}_top1_infeasible {inf:.3f}")
+        print(f"{split}_settings {n}")
+    print(f"lomo_mae_accuracy_pts {np.mean(lomo_errs['drop_pts']):.3f}")
+    print(f"lomo_mae_latency_ratio {np.mean(lomo_errs['latency_ratio']):.3f}")
+    print(f"bound {args.bound}")
+    print(f"rank {args.rank}")
+    print(f"eval_s {time.monotonic() - t1:.0f}")
+    print(f"total_s {time.monotonic() - t0:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,292 @@
+"""The digits members of the zoo: definitions, deterministic training and the weight cache (see __init__)."""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from harness.examples.base import EvalData, Example
+
+SEED = 0
+CACHE_ENV = "HARNESS_ZOO_CACHE"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path("harness-artifacts") / "zoo-weights")
+
+
+@lru_cache(maxsize=4)
+def load_split(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The digits split of the `digits` example, images resized to size x size (bilinear), N x 1 x size x size."""
+    from harness.examples.digits.model import load_split as digits_split
+
+    x_train, y_train, x_test, y_test = digits_split()
+    if size == 8:
+        return x_train, y_train, x_test, y_test
+    import torch
+    import torch.nn.functional as F
+
+    def resize(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return F.interpolate(torch.from_numpy(x), size=(size, size), mode="bilinear",
+                                 align_corners=False).numpy().astype(np.float32)
+
+    return resize(x_train), y_train, resize(x_test), y_test
+
+
+def train(model, size: int, epochs: int, lr: float = 3e-3):
+    """Deterministic training on CPU: fixed seed, fixed batch order, Adam."""
+    import torch
+
+    x_train, y_train, _, _ = load_split(size)
+    threads = torch.get_num_threads()
+    # one thread: on a shared 2-core host more threads spin against each other (10x slower measured)
+    torch.set_num_threads(1)
+    try:
+        return _train(model, x_train, y_train, epochs, lr)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(model, x_train, y_train, epochs: int, lr: float):
+    import torch
+
+    torch.manual_seed(SEED)
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(SEED)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(xt), generator=gen)
+        for i in range(0, len(xt), 64):
+            idx = perm[i:i + 64]
+            opt.zero_grad()
+            loss_fn(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    model.eval()
+    return model
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    family: str
+    size: int                     # input is size x size
+    epochs: int
+    net: Callable[[], object]     # builds the untrained torch module
+    description: str
+
+    def key(self) -> str:
+        """Cache key: changes whenever the definition or the training recipe does."""
+        src = inspect.getsource(self.net) + inspect.getsource(_train)
+        return hashlib.sha256(f"{src}|{self.size}|{self.epochs}|{SEED}".encode()).hexdigest()[:12]
+
+    def build_model(self):
+        import torch
+
+        path = cache_dir() / f"{self.name}-{self.key()}.pt"
+        torch.manual_seed(SEED)
+        module = self.net()
+        if path.exists():
+            module.load_state_dict(torch.load(path, weights_only=True))
+            return module.eval()
+        with torch.random.fork_rng():
+            train(module, self.size, self.epochs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(module.state_dict(), tmp)
+        os.replace(tmp, path)   # atomic: a concurrent reader never sees half a file
+        return module.eval()
+
+    def example(self) -> Example:
+        import torch
+
+        size = self.size
+
+        def eval_data() -> EvalData:
+            _, _, x_test, y_test = load_split(size)
+            return EvalData(inputs={"input": x_test}, labels=y_test, instances=x_test[:, 0],
+                            class_names=[str(i) for i in range(10)])
+
+        def calibration(n: int) -> list[dict[str, np.ndarray]]:
+            x_train = load_split(size)[0]
+            return [{"input": x_train[i:i + 1]} for i in range(min(n, len(x_train)))]
+
+        return Example(
+            name=self.name, task="classification", build_model=self.build_model,
+            example_inputs=(torch.zeros(1, 1, size, size),), input_names=["input"], output_names=["logits"],
+            eval_data=eval_data, calibration=calibration,
+            fine_tune=lambda m: train(m, size, epochs=max(1, self.epochs // 4), lr=1e-3),
+            description=self.description, default_recipes=["fp32", "int8-static", "fp16", "prune-structured:0.5"],
+            meta={"family": self.family, "input_size": size},
+        )
+
+
+# -- architectures ---------------------------------------------------------------------------------------------
+def _mlp():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
+                         nn.Linear(64, 10))
+
+
+def _deep_mlp():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                         nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def _cnn():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(64 * 2 * 2, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def _wide_cnn():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(128 * 4 * 4, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def _mobilenet():
+    import torch.nn as nn
+
+    def block(cin: int, cout: int, stride: int):
+        # depthwise 3x3 then pointwise 1x1, each with BatchNorm + ReLU6 (MobileNet v1)
+        return [nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+                nn.ReLU6(), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU6()]
+
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6(),
+                         *block(16, 32, 1), *block(32, 64, 2), *block(64, 128, 2), *block(128, 128, 1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+
+
+def _resnet():
+    import torch.nn as nn
+
+    class Basic(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            self.short = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            y = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(y)) + self.short(x))
+
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                         Basic(16, 16, 1), Basic(16, 32, 2), Basic(32, 64, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def _wide_mlp():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
+
+
+def _vgg():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(128 * 2 * 2, 10))
+
+
+def _wide_mobilenet():
+    import torch.nn as nn
+
+    def block(cin: int, cout: int, stride: int):
+        return [nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+                nn.ReLU6(), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU6()]
+
+    return nn.Sequential(nn.Conv2d(1, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(),
+                         *block(32, 64, 1), *block(64, 128, 2), *block(128, 128, 1), *block(128, 256, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 10))
+
+
+def _wide_resnet():
+    import torch.nn as nn
+
+    from_small = _resnet()
+    basic = type(from_small[3])        # the residual block class of the small resnet
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                         basic(32, 32, 1), basic(32, 64, 2), basic(64, 128, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+
+
+MEMBERS = {m.name: m for m in (
+    Member("zoo-mlp", "mlp", 8, 15, _mlp, "3-layer MLP (64-128-64-10) on 8x8 digits"),
+    Member("zoo-deep-mlp", "mlp", 8, 10, _deep_mlp, "5-layer MLP (64-256-256-128-64-10) on 8x8 digits"),
+    Member("zoo-cnn", "cnn", 8, 10, _cnn, "plain 3-conv CNN on 8x8 digits"),
+    Member("zoo-wide-cnn", "cnn", 32, 2, _wide_cnn, "wider 4-conv CNN on digits upsampled to 32x32 (ms latency)"),
+    Member("zoo-mobilenet", "depthwise-separable", 16, 6, _mobilenet,
+           "MobileNet-like depthwise-separable blocks with BatchNorm on digits at 16x16"),
+    Member("zoo-resnet", "residual", 16, 4, _resnet, "residual basic blocks with BatchNorm on digits at 16x16"),
+    Member("zoo-wide-mlp", "mlp", 32, 6, _wide_mlp, "MLP (1024-512-256-10) on digits upsampled to 32x32"),
+    Member("zoo-vgg", "cnn", 16, 4, _vgg, "VGG-style 5-conv CNN on digits at 16x16"),
+    Member("zoo-wide-mobilenet", "depthwise-separable", 32, 3, _wide_mobilenet,
+           "wider MobileNet-like net (32-256 channels) on digits at 32x32"),
+    Member("zoo-wide-resnet", "residual", 16, 4, _wide_resnet, "wider residual net (32-128 channels) at 16x16"),
+)}
+
+
+def make_mlp() -> Example:
+    return MEMBERS["zoo-mlp"].example()
+
+
+def make_deep_mlp() -> Example:
+    return MEMBERS["zoo-deep-mlp"].example()
+
+
+def make_cnn() -> Example:
+    return MEMBERS["zoo-cnn"].example()
+
+
+def make_wide_cnn() -> Example:
+    return MEMBERS["zoo-wide-cnn"].example()
+
+
+def make_mobilenet() -> Example:
+    return MEMBERS["zoo-mobilenet"].example()
+
+
+def make_resnet() -> Example:
+    return MEMBERS["zoo-resnet"].example()
+
+
+def make_wide_mlp() -> Example:
+    return MEMBERS["zoo-wide-mlp"].example()
+
+
+def make_vgg() -> Example:
+    return MEMBERS["zoo-vgg"].example()
+
+
+def make_wide_mobilenet() -> Example:
+    return MEMBERS["zoo-wide-mobilenet"].example()
+
+
+def make_wide_resnet() -> Example:
+    return MEMBERS["zoo-wide-resnet"].example()

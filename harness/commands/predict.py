@@ -1,0 +1,86 @@
+"""`harness predict`: the predicted outcome of a recipe on a model and device (never measured by this command)."""
+from __future__ import annotations
+
+from harness.commands.common import add_db_argument
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "predict", help="predict accuracy drop, latency, size, memory and energy of a recipe (with intervals)",
+        description="Predict what a recipe would do to a model on a device, from the predictor trained on the "
+                    "store's measured points (trained now if none is stored or newer points exist). The model "
+                    "must have a measured FP32 root on the device: its features and absolute values come from it.")
+    p.add_argument("--model", required=True, help="model name as stored (e.g. zoo-resnet)")
+    p.add_argument("--recipe", required=True, help='recipe, e.g. "prune-structured:0.5>int8-static"')
+    p.add_argument("--device", default="cpu", help="device profile the prediction is for (default cpu)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
+    from harness.core.errors import UsageError
+    from harness.meta.dataset import latest_points, point_targets
+    from harness.meta.features import features
+    from harness.meta.predictor import check_recipe, load_or_train
+    from harness.meta.recommend import _predicted
+    from harness.store.meta import measured_points
+
+    check_recipe(recipe)
+    points = latest_points(measured_points(store, device=device, model=model))
+    roots = [p for p in points if p["variant_id"] == p["root_id"]]
+    if not roots:
+        raise UsageError(f"no measured FP32 root of model {model!r} on {device} in {store.path}; run "
+                         f"`harness sweep --model {model} --device {device}` first")
+    root = roots[-1]
+    predictor = load_or_train(store, device, echo)
+    task, _ = point_targets(root)
+    feats = features(root["root_path"], recipe, device, root["environment"], task, root["root_p50_ms"])
+    pred = predictor.predict(feats)
+    cand = _predicted(model, recipe, device, root, pred)
+    measured = next((p for p in points if p["name"] == recipe), None)
+    out = {
+        "model": model, "recipe": recipe, "device": device, "source": "predicted",
+        "predictor_id": predictor.predictor_id, "trained_on_points": predictor.n_rows,
+        "targets": {t: p.as_dict() for t, p in pred.items()},
+        "absolute": {"accuracy": cand.accuracy, "drop_pts": cand.drop_pts, "latency_ms": cand.latency_ms,
+                     "size_mb": cand.size_mb, "memory_mb": cand.memory_mb, "energy_mj": cand.energy_mj},
+        "interval": cand.interval, "notes": cand.notes,
+        "fp32": {"latency_ms": root["root_p50_ms"], "size_bytes": root["root_size_bytes"],
+                 "peak_rss_bytes": root["root_peak_rss_bytes"], "accuracy": root["root_accuracy"],
+                 "energy_per_inference_mj": root["root_energy_per_inference_mj"]},
+        "measured": None,
+    }
+    if measured is not None:
+        _, t = point_targets(measured)
+        out["measured"] = {"run_id": measured["run_id"], "variant_id": measured["variant_id"], **t}
+    return out
+
+
+def run(args) -> int:
+    import sys
+
+    from harness.commands.common import open_store
+    from harness.core.units import fmt, print_json
+
+    store = open_store(args)
+    out = predict(store, args.model, args.recipe, args.device,
+                  echo=lambda m: print(m, file=sys.stderr))
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"{args.model} {args.recipe} on {args.device}: PREDICTED by {out['predictor_id']} "
+          f"({out['trained_on_points']} measured points), 80 % interval in brackets")
+    for t, p in out["targets"].items():
+        if p["value"] is None:
+            print(f"  {t:<14} -  ({p['reason']})")
+        else:
+            print(f"  {t:<14} {fmt(p['value'])}  [{fmt(p['low'])}, {fmt(p['high'])}]")
+    a = out["absolute"]
+    print(f"  => latency {fmt(a['latency_ms'])} ms, size {fmt(a['size_mb'])} MB, memory {fmt(a['memory_mb'])} MB, "
+          f"accuracy {fmt(a['accuracy'])}, energy {fmt(a['energy_mj'])} mJ")
+    if out["measured"]:
+        m = out["measured"]
+        print(f"  measured too (run {m['run_id']}): drop {fmt(m['drop_pts'])} pts, latency ratio "
+              f"{fmt(m['latency_ratio'])}, size ratio {fmt(m['size_ratio'])}")
+    return 0

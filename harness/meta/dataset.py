@@ -1,0 +1,103 @@
+"""The meta-dataset: one row per measured (model, recipe, device) with its features and outcomes.
+
+Outcomes are relative to the FP32 root measured in the same run (same batch size and threads), so a row does not
+depend on how busy the machine was that hour as much as an absolute latency would:
+  drop_pts       accuracy points lost against FP32 (models with labels), else drift: 100 x (1 - cosine to FP32)
+  latency_ratio  p50 latency / FP32 p50
+  size_ratio     file size / FP32 file size
+  memory_ratio   peak RSS of the worker / FP32's
+  energy_ratio   energy per inference / FP32's; None where the device measured no energy (never invented)
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+TARGETS = ("drop_pts", "latency_ratio", "size_ratio", "memory_ratio", "energy_ratio")
+
+
+@dataclass
+class MetaRow:
+    run_id: str
+    variant_id: str
+    model: str
+    recipe: str
+    device: str
+    operation: str | None
+    task: str                       # classification | embedding
+    features: dict[str, float]
+    targets: dict[str, float | None]
+    base: dict[str, Any]            # the FP32 root's absolute values (p50_ms, size_bytes, ...)
+    measured: dict[str, Any]        # this point's absolute values
+
+    def as_row(self, predictor_id: str, seq: int) -> dict[str, Any]:
+        return {"predictor_id": predictor_id, "seq": seq, "run_id": self.run_id, "variant_id": self.variant_id,
+                "model": self.model, "recipe": self.recipe, "device": self.device,
+                "features": json.dumps(self.features, sort_keys=True),
+                "targets": json.dumps(self.targets, sort_keys=True)}
+
+
+def _ratio(a, b) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return float(a) / float(b)
+
+
+def method_of(recipe: str) -> str:
+    """The method family of a recipe, for leave-one-method-out: its steps' names, e.g. prune-structured>int8-static."""
+    steps = [s.split(":")[0].strip() for s in recipe.split(">")]
+    return ">".join(s for s in steps if s != "fp32") or "fp32"
+
+
+def point_targets(p: dict[str, Any]) -> tuple[str, dict[str, float | None]]:
+    if p.get("root_accuracy") is not None and p.get("accuracy") is not None:
+        task, drop = "classification", 100.0 * (p["root_accuracy"] - p["accuracy"])
+    elif p.get("cosine") is not None:
+        task, drop = "embedding", 100.0 * ((p.get("root_cosine") or 1.0) - p["cosine"])
+    else:
+        task, drop = "none", None
+    return task, {
+        "drop_pts": drop,
+        "latency_ratio": _ratio(p["p50_ms"], p["root_p50_ms"]),
+        "size_ratio": _ratio(p["size_bytes"], p["root_size_bytes"]),
+        "memory_ratio": _ratio(p["peak_rss_bytes"], p["root_peak_rss_bytes"]),
+        "energy_ratio": _ratio(p["energy_per_inference_mj"], p["root_energy_per_inference_mj"]),
+    }
+
+
+def latest_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest measurement of each (model, recipe, device, batch size, threads)."""
+    latest: dict[tuple, dict[str, Any]] = {}
+    for p in points:   # ordered oldest first
+        latest[(p["model"], p["name"], p["device"], p["batch_size"], p["threads"])] = p
+    return list(latest.values())
+
+
+def build_rows(points: list[dict[str, Any]]) -> list[MetaRow]:
+    """Meta-dataset rows from `harness.store.meta.measured_points` (FP32 files must still exist for features)."""
+    from harness.meta.features import features
+
+    rows = []
+    for p in latest_points(points):
+        if not p.get("root_path"):
+            continue
+        task, targets = point_targets(p)
+        feats = features(p["root_path"], p["name"], p["device"], p["environment"], task, p["root_p50_ms"])
+        rows.append(MetaRow(
+            run_id=p["run_id"], variant_id=p["variant_id"], model=p["model"], recipe=p["name"], device=p["device"],
+            operation=p["operation"], task=task, features=feats, targets=targets,
+            base={"p50_ms": p["root_p50_ms"], "size_bytes": p["root_size_bytes"],
+                  "peak_rss_bytes": p["root_peak_rss_bytes"],
+                  "energy_per_inference_mj": p["root_energy_per_inference_mj"],
+                  "accuracy": p["root_accuracy"], "cosine": p["root_cosine"], "path": p["root_path"]},
+            measured={"p50_ms": p["p50_ms"], "size_bytes": p["size_bytes"], "peak_rss_bytes": p["peak_rss_bytes"],
+                      "energy_per_inference_mj": p["energy_per_inference_mj"], "accuracy": p["accuracy"],
+                      "cosine": p["cosine"]}))
+    return rows
+
+
+def load_rows(store, device: str | None = None, model: str | None = None) -> list[MetaRow]:
+    from harness.store.meta import measured_points
+
+    return build_rows(measured_points(store, device=device, model=model))

@@ -1,0 +1,265 @@
+"""Recommendation under constraints: measured and predicted candidates, ranked, with the Pareto front.
+
+Candidates of a model on a device are every variant measured there (absolute values from the store) and every
+recipe of the sweep grid not measured yet (predicted: the predictor's ratios times the FP32 root's measured
+values, with an 80 % interval). A predicted candidate satisfies a constraint when its interval's pessimistic
+end does (`bound="interval"`, the default: a recommendation should not rest on a lucky guess) or its point
+estimate does (`bound="point"`); `bound="auto"` (the default) uses the interval and, only when nothing passes
+that way, the estimate, noting it on each such candidate. Feasible candidates are ranked by quality (accuracy; for models without labels,
+similarity to FP32), then by latency. A candidate whose energy is unknown never satisfies --max-energy-mj.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+from harness.core.errors import HarnessError, UsageError
+
+MB = 1e6
+BOUND = "auto"            # how predicted candidates are checked against limits (chosen with benchmarks/recommend.py)
+RANK_BY = "estimate"      # how predicted candidates are ordered: estimate | pessimistic
+
+
+class EmptyStore(HarnessError):
+    """Nothing measured to recommend from (exit 1, like a recommendation that finds nothing)."""
+
+
+@dataclass(frozen=True)
+class Constraints:
+    max_latency_ms: float | None = None
+    max_size_mb: float | None = None
+    max_memory_mb: float | None = None
+    max_energy_mj: float | None = None
+    min_accuracy: float | None = None       # a fraction, e.g. 0.9
+    max_drop_pts: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value is not None and value < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {value:g}")
+        if self.min_accuracy is not None and self.min_accuracy > 1:
+            raise UsageError(f"--min-accuracy is a fraction (e.g. 0.9 for 90 %), got {self.min_accuracy:g}")
+
+    def given(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+# constraint -> (candidate attribute, is an upper limit, unit shown)
+CHECKS = {
+    "max_latency_ms": ("latency_ms", True, "ms"),
+    "max_size_mb": ("size_mb", True, "MB"),
+    "max_memory_mb": ("memory_mb", True, "MB"),
+    "max_energy_mj": ("energy_mj", True, "mJ"),
+    "min_accuracy": ("accuracy", False, ""),
+    "max_drop_pts": ("drop_pts", True, "pts"),
+}
+
+
+@dataclass
+class Candidate:
+    model: str
+    recipe: str
+    device: str
+    source: str                                # measured | predicted
+    accuracy: float | None                     # fraction; None for models without labels
+    drop_pts: float | None                     # accuracy points (or drift points) lost against FP32
+    latency_ms: float | None
+    size_mb: float | None
+    memory_mb: float | None
+    energy_mj: float | None                    # per inference; None where not measured
+    interval: dict[str, list[float | None]] = field(default_factory=dict)   # predicted: metric -> [low, high]
+    notes: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    variant_id: str | None = None
+    feasible: bool = True
+    violations: list[str] = field(default_factory=list)
+    pareto: bool = False
+    rank: int | None = None
+
+    @property
+    def quality(self) -> float:
+        if self.accuracy is not None:
+            return self.accuracy
+        return 1.0 - (self.drop_pts or 0.0) / 100.0
+
+    def quality_for_ranking(self, by: str) -> float:
+        """The estimate, or (by="pessimistic") the low end of a predicted candidate's accuracy interval."""
+        if by != "pessimistic" or self.source != "predicted" or "drop_pts" not in self.interval:
+            return self.quality
+        base = self.quality + (self.drop_pts or 0.0) / 100.0     # the FP32 root's quality
+        return base - max(self.interval["drop_pts"][1], 0.0) / 100.0
+
+    def bound(self, attr: str, upper: bool, how: str) -> float | None:
+        """The value a constraint is checked against: pessimistic end of the interval for predictions."""
+        value = getattr(self, attr)
+        if self.source != "predicted" or how == "point" or attr not in self.interval:
+            return value
+        low, high = self.interval[attr]
+        return high if upper else low
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"quality": self.quality}
+
+
+def _mb(x) -> float | None:
+    return None if x is None else float(x) / MB
+
+
+def build_candidates(store, predictor, device: str, model: str | None = None,
+                     recipes: Sequence[str] | None = None) -> list[Candidate]:
+    """Measured variants of `model` (every model when None) on `device`, plus predictions for the grid's
+    recipes not measured yet."""
+    from harness.meta.dataset import latest_points, point_targets
+    from harness.meta.features import features
+    from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
+    from harness.store.meta import failed_recipes, measured_points
+
+    points = latest_points(measured_points(store, device=device, model=model))
+    by_model: dict[str, list[dict]] = {}
+    for p in points:
+        by_model.setdefault(p["model"], []).append(p)
+    out: list[Candidate] = []
+    for name, pts in sorted(by_model.items()):
+        seen = set()
+        for p in pts:
+            if p["name"] in seen:   # same recipe measured with other threads/batch: newest wins
+                continue
+            seen.add(p["name"])
+            task, t = point_targets(p)
+            out.append(Candidate(
+                model=name, recipe=p["name"], device=device, source="measured", accuracy=p.get("accuracy"),
+                drop_pts=t["drop_pts"], latency_ms=p["p50_ms"], size_mb=_mb(p["size_bytes"]),
+                memory_mb=_mb(p["peak_rss_bytes"]), energy_mj=p["energy_per_inference_mj"],
+                run_id=p["run_id"], variant_id=p["variant_id"]))
+        if predictor is None:
+            continue
+        roots = [p for p in pts if p["variant_id"] == p["root_id"]]
+        root = roots[-1] if roots else pts[-1]
+        task, _ = point_targets(root)
+        grid = list(recipes) if recipes else list(MINILM_GRID if task == "embedding" else DEFAULT_GRID)
+        failed = failed_recipes(store, name, device)   # not applicable to this model: nothing to predict
+        todo = [r for r in grid if r not in seen and r not in failed]
+        if not todo:
+            continue
+        feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"])
+                 for r in todo]
+        for recipe, pred in zip(todo, predictor.predict_many(feats)):
+            out.append(_predicted(name, recipe, device, root, pred))
+    return out
+
+
+def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict) -> Candidate:
+    base = {"latency_ms": (root["root_p50_ms"], "latency_ratio"), "size_mb": (_mb(root["root_size_bytes"]), "size_ratio"),
+            "memory_mb": (_mb(root["root_peak_rss_bytes"]), "memory_ratio"),
+            "energy_mj": (root["root_energy_per_inference_mj"], "energy_ratio")}
+    values: dict[str, float | None] = {}
+    interval: dict[str, list[float | None]] = {}
+    notes = []
+    for attr, (b, target) in base.items():
+        p = pred[target]
+        if b is None or p.value is None:
+            values[attr] = None
+            if attr == "energy_mj":
+                notes.append(f"energy: {p.reason or 'the FP32 root has no energy measurement on this device'}")
+            continue
+        values[attr] = b * p.value
+        interval[attr] = [b * p.low, b * p.high]
+    d = pred["drop_pts"]
+    acc = None
+    if d.value is not None:
+        # a predicted accuracy *gain* is not trusted for ranking: the estimate is floored at no loss
+        d = type(d)(d.target, max(d.value, 0.0), min(d.low, 0.0), max(d.high, 0.0))
+        interval["drop_pts"] = [d.low, d.high]
+        if root.get("root_accuracy") is not None:
+            acc = root["root_accuracy"] - d.value / 100.0
+            interval["accuracy"] = [root["root_accuracy"] - d.high / 100.0, root["root_accuracy"] - d.low / 100.0]
+    return Candidate(model=model, recipe=recipe, device=device, source="predicted", accuracy=acc,
+                     drop_pts=d.value, interval=interval, notes=notes, **values)
+
+
+def check(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> None:
+    """Mark each candidate feasible or not, with its violations."""
+    limits = c.given()
+    for cand in cands:
+        cand.violations = []
+        for key, limit in limits.items():
+            attr, upper, unit = CHECKS[key]
+            value = cand.bound(attr, upper, bound)
+            flag = "--" + key.replace("_", "-")
+            if value is None:
+                cand.violations.append(f"{flag}: {attr} unknown" + (" (no energy measured)" if attr == "energy_mj"
+                                                                    else ""))
+            elif (value > limit) if upper else (value < limit):
+                cand.violations.append(f"{flag} {limit:g}: {attr} {value:.4g}{unit and ' ' + unit}")
+        cand.feasible = not cand.violations
+
+
+def pareto(cands: Sequence[Candidate]) -> None:
+    """Mark the candidates no other candidate beats on quality, latency and size at once."""
+    def key(x: Candidate):
+        return (-x.quality, x.latency_ms if x.latency_ms is not None else float("inf"),
+                x.size_mb if x.size_mb is not None else float("inf"))
+
+    keys = [key(x) for x in cands]
+    for i, cand in enumerate(cands):
+        cand.pareto = not any(all(a <= b for a, b in zip(keys[j], keys[i])) and keys[j] != keys[i]
+                              for j in range(len(cands)))
+
+
+def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = RANK_BY) -> list[Candidate]:
+    """All candidates: feasible ones first, best quality first (ties: measured before predicted, then the
+    fastest), each feasible one numbered."""
+    if bound == "auto":
+        check(cands, c, "interval")
+        if not any(x.feasible for x in cands):
+            # nothing fits with confidence: rank what fits by its estimate, and say so on each
+            check(cands, c, "point")
+            for x in cands:
+                if x.feasible and x.source == "predicted":
+                    x.notes.append("fits by its estimate only: its 80 % interval crosses a limit")
+    else:
+        check(cands, c, bound)
+    feasible = sorted((x for x in cands if x.feasible),
+                      key=lambda x: (-round(x.quality_for_ranking(by), 9), x.source != "measured",
+                                     x.latency_ms if x.latency_ms is not None else float("inf")))
+    pareto(feasible)
+    for i, x in enumerate(feasible, 1):
+        x.rank = i
+    rest = sorted((x for x in cands if not x.feasible), key=lambda x: (len(x.violations), -x.quality))
+    for x in rest:
+        x.pareto = False
+        x.rank = None
+    return feasible + rest
+
+
+def binding(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> str:
+    """Why nothing fits: the constraint(s) that, relaxed alone, would let a candidate through, and the best
+    value any candidate reaches on each."""
+    limits = c.given()
+    parts = []
+    alone = []
+    bound = "point" if bound == "auto" else bound
+    for key in limits:
+        others = Constraints(**{k: v for k, v in limits.items() if k != key})
+        check(cands, others, bound)
+        if any(x.feasible for x in cands):
+            alone.append(key)
+    check(cands, c, bound)
+    for key, limit in limits.items():
+        attr, upper, unit = CHECKS[key]
+        known = [(x.bound(attr, upper, bound), x) for x in cands if x.bound(attr, upper, bound) is not None]
+        flag = "--" + key.replace("_", "-")
+        if not known:
+            parts.append(f"{flag} {limit:g}: no candidate has a known {attr}"
+                         + (" (this device measured no energy)" if attr == "energy_mj" else ""))
+            continue
+        best_value, best = (min if upper else max)(known, key=lambda t: t[0])
+        parts.append(f"{flag} {limit:g}: best is {best_value:.4g}{unit and ' ' + unit} "
+                     f"({best.model} {best.recipe}, {best.source})")
+    if alone:
+        head = "binding constraint: " + " or ".join("--" + k.replace("_", "-") for k in alone)
+        if len(alone) > 1:
+            head += " (relaxing any one of them lets a candidate through)"
+    else:
+        head = "no single constraint binds: relax more than one"
+    return f"no candidate fits the constraints; {head}. " + "; ".join(parts)

@@ -1,0 +1,118 @@
+"""Named store queries for sweeps, the meta-dataset and stored predictors (tables of schema v3)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness.store.store import Store, to_json, utcnow
+
+
+def sweep_done(store: Store, model: str, device: str) -> set[str]:
+    """Recipe names of `model` that an earlier sweep on `device` stored (measured, or failed/skipped at export:
+    redoing those would fail again), plus every recipe of a sweep run that completed (a recipe whose file came
+    out byte-identical to another variant of its run is stored once, under the other name)."""
+    rows = store.query(
+        "SELECT DISTINCT v.name FROM variants v JOIN runs r USING (run_id) "
+        "WHERE v.model = ? AND r.device = ? AND r.tag = 'sweep'", [model, device])
+    done = {r["name"] for r in rows}
+    runs = store.query("SELECT config FROM runs WHERE model = ? AND device = ? AND tag = 'sweep' "
+                       "AND status = 'complete'", [model, device])
+    for r in runs:
+        done.update(json.loads(r["config"] or "{}").get("recipes") or [])
+    return done
+
+
+_POINTS = """
+WITH m AS (
+    SELECT r.run_id, r.device, r.environment, r.created_at, v.variant_id, v.name, v.model, v.operation, v.params,
+           v.root_id, v.base_id, v.size_bytes, v.gzip_bytes, v.param_count, v.sparsity, v.path, v.precision,
+           ms.batch_size, ms.threads, ms.p50_ms,
+           coalesce(ms.peak_rss_bytes, ms.maxrss_bytes) AS peak_rss_bytes, ms.energy_per_inference_mj
+    FROM measurements ms JOIN variants v USING (run_id, variant_id) JOIN runs r USING (run_id)
+    WHERE ms.status = 'ok' AND v.status = 'ok' AND (CAST(? AS VARCHAR) IS NULL OR r.device = ?)
+      AND (CAST(? AS VARCHAR) IS NULL OR v.model = ?)
+), q AS (
+    SELECT run_id, variant_id,
+           max(CASE WHEN metric = 'accuracy' THEN value END) AS accuracy,
+           max(CASE WHEN metric = 'cosine_similarity' THEN value END) AS cosine
+    FROM quality WHERE reference = 'task' GROUP BY run_id, variant_id
+)
+SELECT m.*, q.accuracy, q.cosine,
+       root.p50_ms AS root_p50_ms, root.size_bytes AS root_size_bytes,
+       root.peak_rss_bytes AS root_peak_rss_bytes, root.energy_per_inference_mj AS root_energy_per_inference_mj,
+       root.path AS root_path, rq.accuracy AS root_accuracy, rq.cosine AS root_cosine
+FROM m
+JOIN m AS root ON root.run_id = m.run_id AND root.variant_id = m.root_id AND root.batch_size = m.batch_size
+     AND root.threads IS NOT DISTINCT FROM m.threads
+LEFT JOIN q ON q.run_id = m.run_id AND q.variant_id = m.variant_id
+LEFT JOIN q AS rq ON rq.run_id = m.run_id AND rq.variant_id = m.root_id
+ORDER BY m.created_at
+"""
+
+
+def measured_points(store: Store, device: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+    """Every ok measurement with its variant, task quality and the FP32 root measured in the same run (same
+    batch size and threads), newest last."""
+    return store.query(_POINTS, [device, device, model, model])
+
+
+def models_on_device(store: Store, device: str) -> list[str]:
+    rows = store.query("SELECT DISTINCT v.model FROM variants v JOIN runs r USING (run_id) "
+                       "WHERE r.device = ? AND v.status = 'ok' ORDER BY 1", [device])
+    return [r["model"] for r in rows if r["model"]]
+
+
+def devices(store: Store) -> list[str]:
+    return [r["device"] for r in store.query("SELECT DISTINCT device FROM runs ORDER BY 1")]
+
+
+def save_predictor(store: Store, record: dict[str, Any], models: list[dict[str, Any]],
+                   rows: list[dict[str, Any]]) -> None:
+    """One predictor, its boosters (one per target and quantile) and the rows it was trained on, in one
+    transaction."""
+    record = dict(record, created_at=record.get("created_at") or utcnow())
+    with store.write() as con:
+        store.insert_rows(con, "predictors", [record])
+        store.insert_rows(con, "predictor_models", models)
+        store.insert_rows(con, "predictor_data", rows)
+
+
+def latest_predictor(store: Store, device: str | None = None) -> dict[str, Any] | None:
+    """The newest predictor (trained on `device`'s data when given), with its boosters."""
+    rows = store.query("SELECT * FROM predictors WHERE (CAST(? AS VARCHAR) IS NULL OR device = ?) "
+                       "ORDER BY created_at DESC LIMIT 1", [device, device])
+    if not rows:
+        return None
+    rec = rows[0]
+    rec["models"] = store.query("SELECT target, quantile, model_text FROM predictor_models "
+                                "WHERE predictor_id = ? ORDER BY target, quantile", [rec["predictor_id"]])
+    return rec
+
+
+def predictor_data(store: Store, predictor_id: str) -> list[dict[str, Any]]:
+    """The meta-dataset rows a predictor was trained on (features and targets decoded)."""
+    rows = store.query("SELECT * FROM predictor_data WHERE predictor_id = ? ORDER BY seq", [predictor_id])
+    for r in rows:
+        r["features"] = json.loads(r["features"])
+        r["targets"] = json.loads(r["targets"])
+    return rows
+
+
+def encode(value: Any) -> str | None:
+    return to_json(value)
+
+
+def failed_recipes(store: Store, model: str, device: str) -> dict[str, str]:
+    """Recipe name -> reason, for recipes of `model` whose export failed or was skipped on `device` and that were
+    never exported successfully there (e.g. structured pruning of a net where no layer can lose channels)."""
+    rows = store.query(
+        "SELECT v.name, any_value(v.error) AS error FROM variants v JOIN runs r USING (run_id) "
+        "WHERE v.model = ? AND r.device = ? GROUP BY v.name HAVING bool_and(v.status <> 'ok')", [model, device])
+    return {r["name"]: r["error"] for r in rows}
+
+
+def newest_measurement_at(store: Store, device: str | None = None):
+    """When the newest measurement (on `device`, or anywhere) was stored: a stored predictor older than that is
+    retrained."""
+    return store.query("SELECT max(m.created_at) AS t FROM measurements m JOIN runs r USING (run_id) "
+                       "WHERE CAST(? AS VARCHAR) IS NULL OR r.device = ?", [device, device])[0]["t"]

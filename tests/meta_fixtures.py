@@ -1,0 +1,43 @@
+"""A small real meta-dataset for the sweep/predict/recommend tests: one `harness sweep` of zoo-mlp over a few
+recipes (real exports, real onnxruntime workers, real DuckDB), shared by the session.
+
+Import with `from meta_fixtures import *  # noqa: F403`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+RECIPES = ("fp32", "fp16", "int8-dynamic", "prune-unstructured:0.5", "prune-unstructured:0.9",
+           "prune-structured:0.5")
+__all__ = ["meta_db", "sweep_config", "RECIPES"]
+
+
+def sweep_config(db: Path, recipes=RECIPES, **kw):
+    from harness.meta.sweep import SweepConfig
+
+    return SweepConfig(examples=("zoo-mlp",), recipes=tuple(recipes), db=str(db),
+                       artifacts_dir=str(Path(db).parent / "artifacts"), min_iterations=20, min_duration_s=0.05,
+                       rounds=1, progress=False, **kw)
+
+
+@pytest.fixture(scope="session")
+def meta_db(tmp_path_factory) -> Path:
+    from harness.meta.sweep import run_sweep
+
+    d = tmp_path_factory.mktemp("meta")
+    db = d / "meta.duckdb"
+    old = os.environ.get("HARNESS_ZOO_CACHE")
+    os.environ["HARNESS_ZOO_CACHE"] = str(d / "artifacts" / "zoo-weights")
+    try:
+        result = run_sweep(sweep_config(db), echo=lambda m: None)
+    finally:
+        if old is None:
+            os.environ.pop("HARNESS_ZOO_CACHE", None)
+        else:
+            os.environ["HARNESS_ZOO_CACHE"] = old
+    assert not result.failed, result.failed
+    assert len(result.measured) == len(RECIPES)
+    return db

@@ -1,0 +1,69 @@
+"""The predictor: trained on real sweep points, stored in the store with its data, loaded back identical."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from meta_fixtures import *  # noqa: F403
+from harness.meta.dataset import load_rows
+from harness.meta.predictor import Predictor, train_and_store
+from harness.store import Store
+from harness.store.meta import predictor_data
+
+
+@pytest.fixture(scope="module")
+def trained_db(meta_db, tmp_path_factory):
+    db = tmp_path_factory.mktemp("pred") / "meta.duckdb"
+    shutil.copy(meta_db, db)
+    train_and_store(str(db), device="cpu")
+    return db
+
+
+def test_round_trip_through_the_store(trained_db):
+    store = Store(trained_db)
+    rows = load_rows(store, device="cpu")
+    loaded = Predictor.load(store, "cpu")
+    assert loaded is not None and loaded.n_rows == len(rows)
+    fresh = Predictor.train(rows, device="cpu")
+    a = loaded.predict_many([r.features for r in rows])
+    b = fresh.predict_many([r.features for r in rows])
+    for pa, pb in zip(a, b):
+        for target in ("drop_pts", "latency_ratio", "size_ratio", "memory_ratio"):
+            assert pa[target].value == pytest.approx(pb[target].value)
+            assert pa[target].low <= pa[target].value <= pa[target].high
+    # no power sensor on this host: energy is not predicted, and says why
+    assert a[0]["energy_ratio"].value is None and "energy" in a[0]["energy_ratio"].reason
+    # the rows it was trained on are stored with it
+    data = predictor_data(store, loaded.predictor_id)
+    assert len(data) == len(rows)
+    assert {d["recipe"] for d in data} == {r.recipe for r in rows}
+    assert data[0]["features"]["macs"] > 0 and "latency_ratio" in data[0]["targets"]
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_predict_cli_json(trained_db):
+    proc = _cli("predict", "--db", str(trained_db), "--model", "zoo-mlp", "--recipe", "prune-unstructured:0.7",
+                "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["source"] == "predicted" and out["measured"] is None
+    lat = out["targets"]["latency_ratio"]
+    assert lat["low"] <= lat["value"] <= lat["high"]
+    assert out["absolute"]["size_mb"] > 0 and out["targets"]["energy_ratio"]["value"] is None
+    # a measured recipe is still predicted, with the measurement beside it
+    proc = _cli("predict", "--db", str(trained_db), "--model", "zoo-mlp", "--recipe", "fp16", "--json")
+    assert json.loads(proc.stdout)["measured"]["size_ratio"] < 0.6
+
+
+def test_predict_unknown_model_is_a_clear_error(trained_db):
+    proc = _cli("predict", "--db", str(trained_db), "--model", "nope", "--recipe", "fp16")
+    assert proc.returncode == 2 and "no measured FP32 root of model 'nope'" in proc.stderr
+    proc = _cli("predict", "--db", str(trained_db), "--model", "zoo-mlp", "--recipe", "quantum:3")
+    assert proc.returncode == 2 and "harness: error:" in proc.stderr

@@ -1,0 +1,73 @@
+"""`harness recommend` on real sweep points: ranking, impossible constraints, empty stores."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from meta_fixtures import *  # noqa: F403
+from harness.store import Store
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def db(meta_db, tmp_path_factory):
+    path = tmp_path_factory.mktemp("rec") / "meta.duckdb"
+    shutil.copy(meta_db, path)
+    return path
+
+
+def test_json_lists_measured_and_predicted_candidates(db):
+    proc = _cli("recommend", "--db", str(db), "--max-drop-pts", "5", "--json")
+    assert proc.returncode == 0, proc.stderr
+    cands = json.loads(proc.stdout)
+    sources = {c["source"] for c in cands}
+    assert sources == {"measured", "predicted"}
+    feasible = [c for c in cands if c["feasible"]]
+    assert [c["rank"] for c in feasible] == list(range(1, len(feasible) + 1))
+    assert all(c["drop_pts"] is not None for c in feasible)
+    assert any(c["pareto"] for c in feasible)
+    assert all(c["interval"]["latency_ms"][0] <= c["latency_ms"] <= c["interval"]["latency_ms"][1]
+               for c in cands if c["source"] == "predicted")
+    # prune-unstructured:0.9 loses far more than 5 points on this MLP (measured): never feasible
+    assert not next(c for c in cands if c["recipe"] == "prune-unstructured:0.9")["feasible"]
+
+
+def test_table_and_pareto_front(db):
+    proc = _cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--min-accuracy", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert "Pareto front" in proc.stdout and "recommended: zoo-mlp" in proc.stdout
+    assert "measured" in proc.stdout and "predicted" in proc.stdout
+
+
+def test_impossible_constraints_name_the_binding_one(db):
+    proc = _cli("recommend", "--db", str(db), "--max-latency-ms", "0.000001", "--max-drop-pts", "50")
+    assert proc.returncode == 1
+    assert "no candidate fits" in proc.stderr and "binding constraint: --max-latency-ms" in proc.stderr
+    assert proc.stderr.count("\n") == 1        # one line
+    # energy is not measured on this host: a limit on it can never be met, and the message says why
+    proc = _cli("recommend", "--db", str(db), "--max-energy-mj", "1")
+    assert proc.returncode == 1 and "no energy" in proc.stderr
+
+
+def test_empty_store_and_missing_store(tmp_path):
+    proc = _cli("recommend", "--db", str(tmp_path / "none.duckdb"), "--max-latency-ms", "1")
+    assert proc.returncode == 1 and "no result database" in proc.stderr and "harness sweep" in proc.stderr
+    assert not (tmp_path / "none.duckdb").exists()
+    empty = tmp_path / "empty.duckdb"
+    Store(empty).migrate()
+    proc = _cli("recommend", "--db", str(empty), "--max-latency-ms", "1")
+    assert proc.returncode == 1 and "nothing measured on cpu" in proc.stderr
+
+
+def test_bad_constraints_are_usage_errors(db):
+    proc = _cli("recommend", "--db", str(db), "--min-accuracy", "90")
+    assert proc.returncode == 2 and "fraction" in proc.stderr
+    proc = _cli("recommend", "--db", str(db), "--model", "nope")
+    assert proc.returncode == 2 and "measured there: zoo-mlp" in proc.stderr
