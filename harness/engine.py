@@ -34,7 +34,7 @@ from harness.plan import BenchConfig, Scenario, scenarios
 from harness.core.roofline import roofline_fields
 from harness.runtimes import runtime_for_format
 from harness.runtimes.base import RuntimeConfig
-from harness.core.stats import summarize
+from harness.core.stats import dispersion, summarize
 from harness.store import Store
 from harness.store.scenario_queries import insert_loadgen_results, loadgen_row
 from harness.store.store import to_json, utcnow
@@ -531,7 +531,8 @@ class Engine:
             return row
         lat = np.concatenate(job.rounds)
         stats = summarize(lat, sc.batch_size)
-        warnings = list(stats.warnings)
+        spread = dispersion(job.rounds)
+        warnings = list(stats.warnings) + list(spread.warnings)
         calls_per_s = stats.throughput_ips
         if job.loadgen:
             summary = job.loadgen["summary"]
@@ -562,6 +563,7 @@ class Engine:
         row.update(stats.as_dict())
         row.update(throughput_ips=calls_per_s, throughput_sps=calls_per_s * sc.batch_size)
         row.update(roofline_fields(job.cost, job.cost_reason, calls_per_s, job.variant.precision, self._peaks))
+        row.update(spread.as_dict())
         row.update({
             "status": "ok", "error": None, "peak_rss_bytes": max(peak_rss) if peak_rss else None,
             "maxrss_bytes": job.maxrss_bytes, "device_memory_peak_bytes": max(dev_mem) if dev_mem else None,

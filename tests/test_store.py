@@ -35,6 +35,22 @@ def test_round_trip(tmp_path):
         {"status": "complete", "done": True}
 
 
+def test_rows_with_different_keys_keep_every_column(tmp_path):
+    # a failed measurement (no latency columns) before an ok one in one batch, as a fleet board's rows arrive
+    store = Store(tmp_path / "r.duckdb")
+    store.migrate()
+    store.create_run(_run_row("r1"))
+    with store.write() as con:
+        store.insert_rows(con, "measurements", [
+            {"measurement_id": "m0", "run_id": "r1", "variant_id": "v", "status": "failed", "error": "boom"},
+            {"measurement_id": "m1", "run_id": "r1", "variant_id": "v", "status": "ok", "p50_ms": 1.5,
+             "iqr_rel": 0.02}])
+    rows = {r["measurement_id"]: r for r in store.query("SELECT measurement_id, p50_ms, iqr_rel, error "
+                                                         "FROM measurements")}
+    assert rows["m1"]["p50_ms"] == 1.5 and rows["m1"]["iqr_rel"] == 0.02
+    assert rows["m0"]["p50_ms"] is None and rows["m0"]["error"] == "boom"
+
+
 def test_failed_transaction_writes_nothing(tmp_path):
     store = Store(tmp_path / "r.duckdb")
     store.migrate()

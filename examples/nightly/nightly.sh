@@ -33,9 +33,10 @@ TAG=${TAG:-nightly}
 DB=${DB:-harness.duckdb}
 BASELINE=${BASELINE:-baseline}
 BENCH_ARGS=${BENCH_ARGS:---example digits}
-# longer, more interleaved runs than the interactive default: on a noisy 2-core VM, 10 rounds over 3 s per variant
-# gave 0/20 false regressions and 5/5 detections of a 10 % slowdown (benchmarks/regress_fpr.py), where the
-# default 3 rounds over 1 s gave 3/20 false regressions. Flags in BENCH_ARGS come later and win.
+# longer, more interleaved runs than the interactive default: more rounds make the spread between rounds, which a
+# latency change must exceed to count, a steadier yardstick. On a loaded 2-core VM both settings gave 0/20 false
+# alarms either way and 5/5 detections of a 10 % slowdown, with and without a noisy neighbour
+# (benchmarks/regress_fpr.py, see the README). Flags in BENCH_ARGS come later and win.
 MEASURE_ARGS=${MEASURE_ARGS:---rounds 10 --min-duration 3}
 GATES=${GATES:-}
 STRICT=${STRICT:-0}

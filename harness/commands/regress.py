@@ -1,5 +1,5 @@
-"""`harness regress`: the nightly verdict. Exit 0 pass, 1 regression (or environment change with --strict),
-2 usage error."""
+"""`harness regress`: the nightly verdict. Exit 0 pass (inconclusive latency changes included), 1 regression (or
+environment change with --strict), 2 usage error."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,12 +12,15 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "regress", help="compare a candidate run against a baseline and exit non-zero on a regression",
         description="Compare every variant of a candidate run with the same variant (by name, device and scenario) "
-                    "in a baseline run. Latency needs a significant change on the raw samples AND a minimum effect "
-                    "size (p50 is estimated as the median of block medians, robust to bursts of interference); "
-                    "size, memory, energy, accuracy and drift use thresholds from the gate file. Exit 0 "
-                    "pass, 1 regression, 2 usage error.")
+                    "in a baseline of one or more runs. Latency needs a significant change on the raw samples, a "
+                    "minimum effect size AND a change larger than the spread between the rounds of the runs (or, "
+                    "with several baseline runs, between those runs); a change that the spread (or a busy host) "
+                    "can explain is reported as inconclusive, which does not fail. Size, memory, energy, "
+                    "accuracy and drift use thresholds from the gate file. Exit 0 pass, 1 regression, 2 usage "
+                    "error.")
     p.add_argument("--baseline", required=True, metavar="REF",
-                   help="run id (or prefix), TAG@latest, TAG@prev, TAG@N, latest, or a baseline name")
+                   help="run id (or prefix), TAG@latest, TAG@prev, TAG@N, latest, a baseline name, or TAG@lastN "
+                        "(the N newest complete runs of TAG before the candidate, pooled)")
     p.add_argument("--candidate", required=True, metavar="REF", help="same forms as --baseline")
     p.add_argument("--gates", metavar="FILE.toml", help="gate file merged over the defaults "
                    "(see harness/regress/default_gates.toml)")

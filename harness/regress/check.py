@@ -1,6 +1,8 @@
 """The regression verdict: match the variants of two runs and judge every gated metric.
 
-Latency is judged statistically on the raw samples (see significance.py); size, memory, energy, accuracy and
+Latency is judged on the raw samples (significance.py) and then against the machine's own variation between
+rounds and runs (verdict.py): a change that variation could explain is inconclusive, never a verdict. Several
+baseline runs (`TAG@lastN`, or a baseline set from several runs) are pooled. Size, memory, energy, accuracy and
 drift against thresholds from the gate file (see gates.py). A variant that is missing from the candidate, or
 whose export or measurement failed there, is a failure: a nightly that silently stops measuring INT8 must not
 pass.
@@ -15,11 +17,12 @@ from typing import Any
 from harness.core.errors import HarnessError, UsageError
 from harness.regress.data import Entry, entry_label, load_entries, load_previous_p50, load_run, load_samples
 from harness.regress.fingerprint import Difference, compare_fingerprints
-from harness.regress.gates import FAILED, IMPROVED, PASS, REGRESSED, SKIPPED, Gates, ThresholdGate
-from harness.regress.significance import compare_latency, run_to_run_noise
+from harness.regress.gates import FAILED, IMPROVED, INCONCLUSIVE, PASS, REGRESSED, SKIPPED, Gates, ThresholdGate
+from harness.regress.significance import run_to_run_noise
+from harness.regress.verdict import judge_latency, spread_text
 from harness.store.store import ReadSession
 
-STATUS_ORDER = {FAILED: 0, REGRESSED: 1, IMPROVED: 2, PASS: 3, SKIPPED: 4}
+STATUS_ORDER = {FAILED: 0, REGRESSED: 1, INCONCLUSIVE: 2, IMPROVED: 3, PASS: 4, SKIPPED: 5}
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Check:
     variant: str
     scenario: dict[str, Any]
     metric: str
-    status: str                  # pass | improved | regressed | failed | skipped
+    status: str                  # pass | improved | regressed | inconclusive | failed | skipped
     baseline: float | None
     candidate: float | None
     message: str
@@ -70,7 +73,8 @@ class RegressReport:
         return 0 if self.passed else 1
 
     def summary(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in (REGRESSED, FAILED, IMPROVED, PASS, SKIPPED) if self.count(s)]
+        parts = [f"{self.count(s)} {s}" for s in (REGRESSED, FAILED, INCONCLUSIVE, IMPROVED, PASS, SKIPPED)
+                 if self.count(s)]
         if self.fingerprint:
             word = "failing (--strict)" if self.strict else "warning"
             parts.append(f"{len(self.fingerprint)} environment difference(s), {word}")
@@ -81,6 +85,7 @@ class RegressReport:
             "verdict": "pass" if self.passed else "regression",
             "exit_code": self.exit_code,
             "summary": self.summary(),
+            "inconclusive": self.count(INCONCLUSIVE),
             "baseline": self.baseline,
             "candidate": self.candidate,
             "gates": self.gates_source,
@@ -106,22 +111,38 @@ def _finite(value: Any) -> float | None:
 
 
 def regress(store, baseline_ref: str, candidate_ref: str, gates: Gates, strict: bool = False) -> RegressReport:
-    """Compare two runs of the store; raises UsageError on bad references, HarnessError when the baseline has no
-    raw samples to test against."""
-    base_id = store.resolve_run(baseline_ref)
+    """Compare a candidate run with a baseline of one or more runs; raises UsageError on bad references,
+    HarnessError when the baseline has no raw samples to test against."""
     cand_id = store.resolve_run(candidate_ref)
-    if base_id == cand_id:
+    base_ids = store.resolve_runs(baseline_ref, before=cand_id)
+    pooled = len(base_ids) > 1
+    base_ids = [b for b in base_ids if b != cand_id]        # a pooled baseline may hold the candidate itself
+    if not base_ids:
         raise UsageError(f"--baseline {baseline_ref!r} and --candidate {candidate_ref!r} are the same run "
-                         f"({base_id}); compare two different runs")
+                         f"({cand_id}); compare two different runs")
     with store.session() as session:
-        return _regress(session, base_id, cand_id, gates, strict)
+        report = _regress(session, base_ids, cand_id, gates, strict)
+    if pooled and len(base_ids) == 1:
+        report.notes.append(f"baseline {baseline_ref!r}: only one run besides the candidate; judged against the "
+                            "spread between its rounds")
+    return report
 
 
-def _regress(store: ReadSession, base_id: str, cand_id: str, gates: Gates, strict: bool) -> RegressReport:
+def _regress(store: ReadSession, base_ids: list[str], cand_id: str, gates: Gates, strict: bool) -> RegressReport:
+    base_id = base_ids[0]                       # the newest baseline run: matching, thresholds, fingerprint
     base_run, cand_run = load_run(store, base_id), load_run(store, cand_id)
     base_entries, base_unmeasured = load_entries(store, base_run)
     cand_entries, cand_unmeasured = load_entries(store, cand_run)
     notes: list[str] = []
+    # the other baseline runs only add latency rounds for the same variant key (by name, as always)
+    extra_base: dict[tuple, list[Entry]] = {}
+    for other_id in base_ids[1:]:
+        other_run = load_run(store, other_id)
+        if other_run.get("status") != "complete":
+            notes.append(f"baseline run {other_id} is {other_run.get('status')}, not complete")
+        for e in load_entries(store, other_run)[0]:
+            if e.measurement.get("status") == "ok":
+                extra_base.setdefault(e.key, []).append(e)
     for run, label in ((base_run, "baseline"), (cand_run, "candidate")):
         if run.get("status") != "complete":
             notes.append(f"{label} run {run['run_id']} is {run.get('status')}, not complete")
@@ -129,7 +150,8 @@ def _regress(store: ReadSession, base_id: str, cand_id: str, gates: Gates, stric
         raise HarnessError(f"baseline run {base_id} has no variants; nothing to compare against")
 
     ok_base = [e for e in base_entries if e.measurement.get("status") == "ok"]
-    samples = load_samples(store, [e.measurement["measurement_id"] for e in base_entries + cand_entries])
+    extra_ids = [e.measurement["measurement_id"] for es in extra_base.values() for e in es]
+    samples = load_samples(store, [e.measurement["measurement_id"] for e in base_entries + cand_entries] + extra_ids)
     if gates.latency.gates and ok_base and not any(e.measurement["measurement_id"] in samples for e in ok_base):
         raise HarnessError(f"baseline run {base_id} has no raw latency samples, so latency cannot be tested for "
                            "significance; re-run the baseline with `harness bench` and mark it with "
@@ -156,7 +178,7 @@ def _regress(store: ReadSession, base_id: str, cand_id: str, gates: Gates, stric
         # run-to-run noise is a property of identical configurations: only earlier runs of the very same model
         # file (same content hash) count, so a retrained model or an earlier slow night does not pose as noise
         same_file = [p50 for vid, p50 in previous.get(base.key, []) if vid == cand.variant["variant_id"]]
-        checks.extend(_latency_checks(base, cand, samples, gates, same_file))
+        checks.extend(_latency_checks(base, extra_base.get(base.key, []), cand, samples, gates, same_file))
         notes.extend(_busy_notes(base, cand))
         notes.extend(_unsteady_notes(base, checks))
         checks.extend(_measurement_gates(base, cand, gates))
@@ -186,8 +208,29 @@ def _regress(store: ReadSession, base_id: str, cand_id: str, gates: Gates, stric
 
     fingerprint = compare_fingerprints(base_run, cand_run, scenarios(base_entries), scenarios(cand_entries))
     checks.sort(key=lambda c: (STATUS_ORDER.get(c.status, 9), c.label, c.metric))
-    return RegressReport(_run_summary(base_run), _run_summary(cand_run), gates.source, strict, fingerprint, checks,
-                         notes)
+    notes.extend(_inconclusive_notes(checks, len(base_ids)))
+    summary = _run_summary(base_run)
+    if len(base_ids) > 1:
+        summary["runs"] = list(base_ids)
+    return RegressReport(summary, _run_summary(cand_run), gates.source, strict, fingerprint, checks, notes)
+
+
+def _inconclusive_notes(checks: list[Check], baseline_runs: int) -> list[str]:
+    """One note on what an inconclusive latency verdict means and what would settle it."""
+    undecided = [c for c in checks if c.status == INCONCLUSIVE]
+    if not undecided:
+        return []
+    busy = any(c.detail.get("host_busy") for c in undecided)
+    text = (f"{len(undecided)} latency change(s) inconclusive: larger than the minimum effect but not beyond what "
+            "this machine's own variation between rounds or runs (or a busy host) can explain, so neither improved "
+            "nor regressed (not a failure)")
+    if busy:
+        text += "; the host was busy (other processes used the CPU while timing)"
+    if baseline_runs < 2:
+        text += "; re-run on a quieter host, or pool several baseline runs (--baseline TAG@last5)"
+    else:
+        text += "; re-run on a quieter host or with more rounds (--rounds 10 --min-duration 3)"
+    return [text]
 
 
 def _check(entry: Entry, metric: str, status: str, baseline: float | None, candidate: float | None, message: str,
@@ -220,14 +263,14 @@ def _missing_reason(base: Entry, cand: Entry | None, same_name: list[Entry]) -> 
 
 def _unsteady_notes(base: Entry, checks: list[Check]) -> list[str]:
     """Say when a run's rounds disagree by more than the effect size: the verdict then leans on a machine that
-    changed speed mid-run (the bootstrap interval is wide, so real changes of that size can go unflagged)."""
+    changed speed mid-run (changes of that size are inconclusive)."""
     out = []
     for c in checks:
         if c.label != base.label or "round_spread_baseline" not in c.detail:
             continue
         for side in ("baseline", "candidate"):
             spread = c.detail[f"round_spread_{side}"]
-            if spread > c.detail["configured_min_effect"]:
+            if spread is not None and spread > c.detail["configured_min_effect"]:
                 out.append(f"{c.label}: {side} rounds differ by {spread:.0%} in {c.metric}: the machine changed "
                            f"speed during that run, so a change this small is hard to tell from it"
                            + ("; consider re-measuring the baseline" if side == "baseline" else ""))
@@ -244,16 +287,31 @@ def _busy_notes(base: Entry, cand: Entry) -> list[str]:
         except ValueError:
             continue
         out += [f"{entry.label}: {side}: {w}" for w in warnings
-                if isinstance(w, str) and ("variation" in w or "host busy" in w)]
+                if isinstance(w, str) and any(k in w for k in ("variation", "host busy", "rounds disagree"))]
     return out
 
 
-def _latency_checks(base: Entry, cand: Entry, samples: dict, gates: Gates, previous_p50: list[float]) -> list[Check]:
+def _round_loads(entry: Entry) -> list[float | None] | None:
+    """Other processes' CPU use (cores) in each timed round, from the host-load sensor's windows (None when the
+    measurement has no such reading)."""
+    try:
+        windows = json.loads(entry.measurement.get("sensors") or "{}").get("windows") or []
+    except (ValueError, AttributeError):
+        return None
+    loads = [w.get("other_cpu_cores") if isinstance(w, dict) else None for w in windows]
+    return loads if any(v is not None for v in loads) else None
+
+
+def _latency_checks(base: Entry, others: list[Entry], cand: Entry, samples: dict, gates: Gates,
+                    previous_p50: list[float]) -> list[Check]:
     settings = gates.latency
     out = []
     noise = run_to_run_noise(previous_p50)
     base_rounds = samples.get(base.measurement["measurement_id"])
     cand_rounds = samples.get(cand.measurement["measurement_id"])
+    pooled = [(base_rounds, _round_loads(base))] if base_rounds else []
+    pooled += [(samples[e.measurement["measurement_id"]], _round_loads(e)) for e in others
+               if samples.get(e.measurement["measurement_id"])]
     for gate in settings.gates:
         b_val = _finite(base.measurement.get(gate.metric))
         c_val = _finite(cand.measurement.get(gate.metric))
@@ -262,33 +320,40 @@ def _latency_checks(base: Entry, cand: Entry, samples: dict, gates: Gates, previ
             out.append(_check(base, gate.metric, FAILED, b_val, c_val,
                               f"no raw latency samples in the {side}; cannot test {gate.metric} for significance"))
             continue
-        result = compare_latency(base_rounds, cand_rounds, quantile=gate.quantile, confidence=settings.confidence,
-                                 n_iter=settings.bootstrap_iterations, seed=settings.seed,
-                                 block_len=settings.block_len or None)
         min_effect = gate.min_effect
         if noise is not None and settings.noise_sigmas:
             min_effect = max(min_effect, math.expm1(settings.noise_sigmas * noise))
-        if result.is_regression(min_effect, settings.alpha):
-            status = REGRESSED
-        elif result.is_improvement(min_effect, settings.alpha):
-            status = IMPROVED
-        else:
-            status = PASS
+        v = judge_latency([r for r, _ in pooled], cand_rounds, quantile=gate.quantile, min_effect=min_effect,
+                          alpha=settings.alpha, confidence=settings.confidence, n_iter=settings.bootstrap_iterations,
+                          seed=settings.seed, block_len=settings.block_len or None,
+                          baseline_loads=[l for _, l in pooled], candidate_loads=_round_loads(cand))
+        result, status = v.comparison, v.status
         ci = f"{settings.confidence:.0%} CI {result.ci_low - 1:+.1%}..{result.ci_high - 1:+.1%}"
         p = result.p_slower if result.change >= 0 else result.p_faster
         p_text = f", U-test p={p:.2g}" if p is not None else ""
-        text = (f"{result.baseline_ms:.4g} -> {result.candidate_ms:.4g} ms ({result.change:+.1%}, {ci}{p_text})")
+        runs = f", {v.baseline_runs} baseline runs" if v.baseline_runs > 1 else ""
+        text = f"{result.baseline_ms:.4g} -> {result.candidate_ms:.4g} ms ({result.change:+.1%}, {ci}{p_text}{runs})"
         floor = (f" (run-to-run noise {noise:.1%} over {len(previous_p50)} earlier runs)"
                  if min_effect > gate.min_effect else "")
-        if status == PASS and abs(result.change) >= min_effect:
-            text += "; not significant"
-        elif status == PASS:
+        if status == PASS:
             text += f"; within {min_effect:.1%}{floor}"
-        elif status == REGRESSED:
-            text += f"; slower by more than {min_effect:.1%}{floor}"
+        elif status == INCONCLUSIVE:
+            text += f"; inconclusive: {v.reason}"
+            spread = spread_text(v)
+            if spread and "spread" not in v.reason:
+                text += f" ({spread})"
+            if v.host_busy:
+                text += f"; {v.busy_text()}"
+        else:
+            word = "slower" if status == REGRESSED else "faster"
+            spread = spread_text(v)
+            text += f"; {word} by more than {min_effect:.1%}{floor} and than the variation" + (
+                f" ({spread})" if spread else "")
+        if v.quiet_only and status != INCONCLUSIVE:
+            text += f"; judged on quiet rounds only ({v.busy_text()})"
         out.append(_check(base, gate.metric, status, result.baseline_ms, result.candidate_ms, text,
-                          result.as_dict() | {"min_effect": min_effect, "configured_min_effect": gate.min_effect,
-                                              "run_to_run_noise": noise, "alpha": settings.alpha}))
+                          v.as_dict() | {"min_effect": min_effect, "configured_min_effect": gate.min_effect,
+                                         "run_to_run_noise": noise, "alpha": settings.alpha}))
     return out
 
 

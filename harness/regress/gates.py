@@ -23,8 +23,9 @@ else:  # pragma: no cover - Python 3.10
 LATENCY_METRIC = re.compile(r"^p(\d+)_ms$")
 QUALITY_REFERENCES = ("task", "base", "root")
 
-# outcome of one gate on one variant
+# outcome of one gate on one variant; INCONCLUSIVE: a latency change the machine's own variation could explain
 PASS, IMPROVED, REGRESSED, FAILED, SKIPPED = "pass", "improved", "regressed", "failed", "skipped"
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ import io
 import xml.etree.ElementTree as ET
 
 from harness.regress.check import RegressReport
-from harness.regress.gates import FAILED, IMPROVED, PASS, REGRESSED, SKIPPED
+from harness.regress.gates import FAILED, IMPROVED, INCONCLUSIVE, PASS, REGRESSED, SKIPPED
 
-MARK = {FAILED: "FAIL", REGRESSED: "REGRESSED", IMPROVED: "improved", PASS: "ok", SKIPPED: "skipped"}
+MARK = {FAILED: "FAIL", REGRESSED: "REGRESSED", INCONCLUSIVE: "inconclusive", IMPROVED: "improved", PASS: "ok",
+        SKIPPED: "skipped"}
 
 
 def _value(v) -> str:
@@ -24,7 +25,8 @@ def _change(c) -> str:
 
 def _run_line(label: str, run: dict) -> str:
     tag = f" tag {run['tag']}" if run.get("tag") else ""
-    return f"{label}: {run['run_id']}{tag}, {run.get('device')}, {run.get('created_at')}"
+    pooled = f" (newest of {len(run['runs'])} pooled runs: {', '.join(run['runs'])})" if run.get("runs") else ""
+    return f"{label}: {run['run_id']}{tag}, {run.get('device')}, {run.get('created_at')}{pooled}"
 
 
 def render_text(report: RegressReport) -> str:
@@ -58,7 +60,9 @@ def render_markdown(report: RegressReport) -> str:
     icon = "✅" if report.passed else "❌"
     lines = [f"## {icon} harness regress: {report.summary()}", "",
              f"- baseline: `{report.baseline['run_id']}`" + (f" ({report.baseline['tag']})"
-                                                            if report.baseline.get("tag") else ""),
+                                                            if report.baseline.get("tag") else "")
+             + (f", pooled with {len(report.baseline['runs']) - 1} earlier run(s)" if report.baseline.get("runs")
+                else ""),
              f"- candidate: `{report.candidate['run_id']}`" + (f" ({report.candidate['tag']})"
                                                               if report.candidate.get("tag") else ""),
              f"- device: {report.candidate.get('device')}; gates: {report.gates_source}", ""]
@@ -72,7 +76,8 @@ def render_markdown(report: RegressReport) -> str:
         lines += ["| variant | metric | baseline | candidate | change | verdict | detail |",
                   "|---|---|---:|---:|---:|---|---|"]
         for c in shown:
-            verdict = f"**{MARK[c.status]}**" if c.status in (FAILED, REGRESSED) else MARK[c.status]
+            verdict = (f"**{MARK[c.status]}**" if c.status in (FAILED, REGRESSED)
+                       else f"_{MARK[c.status]}_" if c.status == INCONCLUSIVE else MARK[c.status])
             lines.append(f"| {_md(c.label)} | {c.metric} | {_value(c.baseline)} | {_value(c.candidate)} | "
                          f"{_change(c.change)} | {verdict} | {_md(c.message)} |")
         lines.append("")
@@ -94,6 +99,9 @@ def render_junit(report: RegressReport) -> str:
                        ("device", report.candidate.get("device")), ("gates", report.gates_source),
                        ("verdict", "pass" if report.passed else "regression")):
         ET.SubElement(props, "property", name=key, value=str(value))
+    ET.SubElement(props, "property", name="inconclusive", value=str(report.count(INCONCLUSIVE)))
+    if report.baseline.get("runs"):
+        ET.SubElement(props, "property", name="baseline_runs", value=",".join(report.baseline["runs"]))
     failures = skipped = 0
     for c in report.checks:
         case = ET.SubElement(suite, "testcase", classname=f"harness.regress.{c.label}", name=c.metric, time="0")
@@ -105,6 +113,10 @@ def render_junit(report: RegressReport) -> str:
         elif c.status == SKIPPED:
             skipped += 1
             ET.SubElement(case, "skipped", message=c.message)
+        elif c.status == INCONCLUSIVE:
+            # no verdict either way: JUnit has no such state, and <skipped> is what CI shows as "not decided"
+            skipped += 1
+            ET.SubElement(case, "skipped", message=f"inconclusive: {c.message}")
         else:
             ET.SubElement(case, "system-out").text = f"{MARK[c.status]}: {c.message}"
     env = ET.SubElement(suite, "testcase", classname="harness.regress.environment", name="fingerprint", time="0")

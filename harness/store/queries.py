@@ -30,6 +30,14 @@ def run_row(db, run_id: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def run_rows(db, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """run_id, status, tag and created_at of these runs (any order)."""
+    if not run_ids:
+        return []
+    marks = ", ".join("?" for _ in run_ids)
+    return rows(db, f"SELECT run_id, status, tag, created_at FROM runs WHERE run_id IN ({marks})", list(run_ids))
+
+
 def run_ids_with_prefix(db, prefix: str, limit: int = 1) -> list[str]:
     return [r["run_id"] for r in rows(db, "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id "
                                           "LIMIT ?", [prefix, limit])]
@@ -161,18 +169,14 @@ def baseline_exists(db, name: str) -> bool:
     return bool(rows(db, "SELECT name FROM baselines WHERE name = ?", [name]))
 
 
-def set_baseline(store: Store, name: str, run_id: str) -> str | None:
-    """Point `name` at `run_id`; returns the run it pointed at before (None when new)."""
-    with store.write() as con:
-        previous = con.execute("SELECT run_id FROM baselines WHERE name = ?", [name]).fetchone()
-        con.execute("DELETE FROM baselines WHERE name = ?", [name])
-        con.execute("INSERT INTO baselines (name, run_id, set_at) VALUES (?, ?, ?)", [name, run_id, utcnow()])
-    return previous[0] if previous else None
+def set_baseline(store: Store, name: str, run_ids: str | Sequence[str]) -> str | None:
+    """Point `name` at one run or several (newest first; the first is the primary run); returns the primary run it
+    pointed at before (None when new). The statements live in `Store.set_baseline` (baselines and baseline_runs)."""
+    return store.set_baseline(name, [run_ids] if isinstance(run_ids, str) else list(run_ids))
 
 
 def delete_baseline(store: Store, name: str) -> None:
-    with store.write() as con:
-        con.execute("DELETE FROM baselines WHERE name = ?", [name])
+    store.remove_baseline(name)
 
 
 # -- export ---------------------------------------------------------------------------------------------------------

@@ -269,5 +269,18 @@ CREATE TABLE loadgen_results (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6}
+# v7: robust dispersion figures of a measurement; baselines made of several runs (regress pools them)
+V7 = """
+ALTER TABLE measurements ADD COLUMN iqr_rel DOUBLE;
+ALTER TABLE measurements ADD COLUMN mad_rel DOUBLE;
+ALTER TABLE measurements ADD COLUMN outlier_fraction DOUBLE;
+ALTER TABLE measurements ADD COLUMN round_spread DOUBLE;
+CREATE TABLE baseline_runs (
+    name VARCHAR NOT NULL,              -- baselines.name
+    run_id VARCHAR NOT NULL,
+    position INTEGER NOT NULL           -- 0 = the newest run, the one baselines.run_id names
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7}
 LATEST = max(MIGRATIONS)

@@ -21,6 +21,7 @@ from harness.core.errors import (NotAHarnessStoreError, StoreError, StoreLockedE
                                  StoreSchemaError, UsageError, message_line)
 from harness.store.schema import LATEST, MIGRATIONS
 
+_LAST_N = re.compile(r"^last(\d+)$")     # TAG@last5: the 5 newest complete runs of TAG
 _LOCK_MARKERS = ("could not set lock", "conflicting lock", "resource temporarily unavailable")
 
 
@@ -175,8 +176,9 @@ class Store:
         """Bulk insert dicts through Arrow (executemany costs ~0.7 ms a row in DuckDB)."""
         if not rows:
             return
-        # the union of keys: a failed row has no statistics, an ok row after it must keep them
-        columns = list(dict.fromkeys(k for r in rows for k in r))
+        # every key of every row: a failed measurement first in the batch has no p50_ms (or iqr_rel ...), and
+        # taking the first row's keys alone would drop those columns of every ok row after it
+        columns = list(dict.fromkeys(c for r in rows for c in r))
         data = {c: [r.get(c) for r in rows] for c in columns}
         arrow = pa.table(data)
         con.register("_harness_rows", arrow)
@@ -250,8 +252,12 @@ class Store:
                 tag, _, which = ref.rpartition("@")
                 index = {"latest": 0, "prev": 1}.get(which)
                 if index is None:
+                    if _LAST_N.match(which):
+                        raise UsageError(f"{ref!r} names several runs; use it as a --baseline of `harness "
+                                         "regress` or with `harness baseline set`, or pick one with TAG@N")
                     if not which.isdigit():
-                        raise UsageError(f"bad run reference {ref!r}: use TAG@latest, TAG@prev or TAG@N")
+                        raise UsageError(f"bad run reference {ref!r}: use TAG@latest, TAG@prev, TAG@N or "
+                                         "TAG@lastN")
                     index = int(which)
                 rows = con.execute(
                     "SELECT run_id FROM runs WHERE tag = ? AND status = 'complete' ORDER BY created_at DESC",
@@ -269,3 +275,62 @@ class Store:
         if not rows:
             raise UsageError(f"no run matches {ref!r} in {self.path}; see `harness runs`")
         raise UsageError(f"{ref!r} matches {len(rows)} runs; give more of the run id")
+
+    def resolve_runs(self, ref: str, before: str | None = None) -> list[str]:
+        """The runs a reference names, newest first: `TAG@lastN` (the N newest complete runs of TAG; with
+        `before`, a run id, only runs created before it and never that run), a baseline name set with several
+        runs, or any single-run reference of `resolve_run`."""
+        ref = ref.strip()
+        tag, at, which = ref.rpartition("@")
+        match = _LAST_N.match(which) if at else None
+        if match:
+            count = int(match.group(1))
+            if count < 1:
+                raise UsageError(f"bad run reference {ref!r}: TAG@lastN needs N >= 1")
+            with self.read() as con:
+                params: list[Any] = [tag]
+                where = "tag = ? AND status = 'complete'"
+                if before:
+                    where += (" AND run_id <> ? AND created_at < (SELECT created_at FROM runs WHERE run_id = ?)")
+                    params += [before, before]
+                rows = con.execute(f"SELECT run_id FROM runs WHERE {where} ORDER BY created_at DESC LIMIT ?",
+                                   params + [count]).fetchall()
+            if not rows:
+                older = " older than the candidate" if before else ""
+                raise UsageError(f"{ref!r}: no complete run tagged {tag!r}{older} in {self.path}")
+            return [r[0] for r in rows]
+        with self.read() as con:
+            members = con.execute("SELECT run_id FROM baseline_runs WHERE name = ? ORDER BY position",
+                                  [ref]).fetchall()
+        if members:
+            return [r[0] for r in members]
+        return [self.resolve_run(ref)]
+
+    def set_baseline(self, name: str, run_ids: Sequence[str]) -> str | None:
+        """Point baseline `name` at one or more runs (the first is the primary run that single-run references
+        resolve to); returns the primary run it pointed at before, if any."""
+        with self.write() as con:
+            previous = con.execute("SELECT run_id FROM baselines WHERE name = ?", [name]).fetchall()
+            con.execute("DELETE FROM baselines WHERE name = ?", [name])
+            con.execute("DELETE FROM baseline_runs WHERE name = ?", [name])
+            con.execute("INSERT INTO baselines (name, run_id, set_at) VALUES (?, ?, ?)", [name, run_ids[0], utcnow()])
+            if len(run_ids) > 1:
+                for position, run_id in enumerate(run_ids):
+                    con.execute("INSERT INTO baseline_runs (name, run_id, position) VALUES (?, ?, ?)",
+                                [name, run_id, position])
+        return previous[0][0] if previous else None
+
+    def remove_baseline(self, name: str) -> bool:
+        """Forget baseline `name` (its runs are kept); False when there was none."""
+        with self.write() as con:
+            found = con.execute("SELECT name FROM baselines WHERE name = ?", [name]).fetchall()
+            con.execute("DELETE FROM baselines WHERE name = ?", [name])
+            con.execute("DELETE FROM baseline_runs WHERE name = ?", [name])
+        return bool(found)
+
+    def baseline_members(self) -> dict[str, list[str]]:
+        """Baseline name -> its runs, for baselines made of several runs."""
+        out: dict[str, list[str]] = {}
+        for row in self.query("SELECT name, run_id FROM baseline_runs ORDER BY name, position"):
+            out.setdefault(row["name"], []).append(row["run_id"])
+        return out
