@@ -85,6 +85,35 @@ def evaluate_setting(cands, limit, rank_by: str = "estimate"):
     return regret, hit, not ok
 
 
+def truth_of(row) -> dict:
+    return true_values(row) | {"recipe": row.recipe, "model": row.model}
+
+
+def estimate(pred) -> dict:
+    """The predictor's estimates of one point, as harness.meta.policy takes them."""
+    lat, size = pred["latency_ratio"], pred["size_ratio"]
+    return {"drop": pred["drop_pts"].value, "lat": lat.value, "size": size.value, "lat_high": lat.high,
+            "size_high": size.high}
+
+
+def train_views(train, pred) -> list[dict]:
+    """The training points with the predictor's out-of-fold estimates (folds by architecture): what the inner
+    cross-validation of the policy sees. Interval widths come from the predictor's error quantiles (themselves
+    fitted on out-of-fold residuals)."""
+    widths = pred.predict_many([r.features for r in train])
+    out = []
+    for i, (r, w) in enumerate(zip(train, widths)):
+        oof = {t: float(pred.oof[t][i]) for t in EVAL_TARGETS}
+        if any(np.isnan(v) for v in oof.values()):
+            continue
+        lat, size = w["latency_ratio"], w["size_ratio"]
+        out.append(truth_of(r) | {"est": {
+            "drop": oof["drop_pts"], "lat": oof["latency_ratio"], "size": oof["size_ratio"],
+            "lat_high": oof["latency_ratio"] * lat.high / lat.value,
+            "size_high": oof["size_ratio"] * size.high / size.value}})
+    return out
+
+
 def view(row, pred, bound: str) -> dict:
     """The recommender's view of one candidate: measured (pred None) or predicted."""
     c = true_values(row) | {"recipe": row.recipe, "model": row.model}
@@ -115,10 +144,14 @@ def main() -> int:
                     help="order predicted candidates by the estimated or the pessimistic accuracy drop")
     ap.add_argument("--rounds", type=int, default=300, help="boosting rounds per model")
     ap.add_argument("--no-sweep", action="store_true", help="use the points already in --db")
+    ap.add_argument("--loao-policy", choices=["inner-cv", "model"], default="inner-cv",
+                    help="LOAO ranking: the policy chosen by inner cross-validation over the training "
+                         "architectures (harness.meta.policy), or the learnt model alone with --bound/--rank")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from harness.examples.zoo import DIGITS_ZOO
+    from harness.meta import policy as P
     from harness.meta.dataset import load_rows, method_of
     from harness.meta.predictor import Predictor
     from harness.meta.sweep import SweepConfig, run_sweep
@@ -156,6 +189,8 @@ def main() -> int:
         return r.recipe == "fp32"
 
     # -- leave one architecture out ------------------------------------------------------------------------
+    descriptors = {r.model: P.arch_descriptor(r.features) for r in rows if is_root(r)}
+    chosen = []
     for arch in archs:
         train = [r for r in rows if r.model != arch]
         test = [r for r in rows if r.model == arch]
@@ -171,12 +206,26 @@ def main() -> int:
                 truth = r.targets[t]
                 errs[t].append(abs(p[t].value - truth))
                 cover[t].append(p[t].low <= truth <= p[t].high)
+        if args.loao_policy == "inner-cv":
+            # the policy for an unseen architecture, chosen on the training architectures alone
+            policy, _ = P.choose_policy(train_views(train, pred), settings(), descriptors)
+            chosen.append(policy.label())
+            others = {}
+            for r in train:
+                others.setdefault(r.model, []).append(P.measured_view(truth_of(r)))
+            weights = P.neighbour_weights(descriptors[arch], {a: descriptors[a] for a in others}, policy.neighbours)
+            prior = P.RecipePrior.from_points((c for v in others.values() for c in v), weights)
+            views = [P.measured_view(truth_of(r)) if is_root(r) else
+                     P.predicted_view(truth_of(r), estimate(p), prior, policy) for r, p in zip(test, preds)]
         # the static baseline: per setting, the recipe with the lowest mean regret on the training archs
         train_by_arch = {}
         for r in train:
             train_by_arch.setdefault(r.model, []).append(view(r, None, args.bound))
         for limit in settings():
-            out = evaluate_setting(cands, limit, args.rank)
+            if args.loao_policy == "inner-cv":
+                out = P.score(views, P.rank(views, limit, policy, P.static_order(others, limit, weights)), limit)
+            else:
+                out = evaluate_setting(cands, limit, args.rank)
             if out is None:
                 continue
             results["loao"].append(out)
@@ -247,6 +296,9 @@ def main() -> int:
         print(f"{split}_settings {n}")
     print(f"lomo_mae_accuracy_pts {np.mean(lomo_errs['drop_pts']):.3f}")
     print(f"lomo_mae_latency_ratio {np.mean(lomo_errs['latency_ratio']):.3f}")
+    print(f"loao_policy {args.loao_policy}")
+    for label in sorted(set(chosen)):
+        print(f"loao_policy_chosen {chosen.count(label)} {label}")
     print(f"bound {args.bound}")
     print(f"rank {args.rank}")
     print(f"eval_s {time.monotonic() - t1:.0f}")
