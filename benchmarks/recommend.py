@@ -308,7 +308,8 @@ def main() -> int:
     for arch, label in chosen:
         print(f"loao_policy_{arch} {label}")
     if chosen:
-        print(f"loao_policy_static_best_top1 {sum('source=static' in c and 'bound=none' in c and 'neighbours=all' in c for _, c in chosen)}/{len(chosen)}")
+        kept = sum("source=static" in c and "bound=none" in c and "neighbours=all" in c for _, c in chosen)
+        print(f"loao_policy_static_best_top1 {kept}/{len(chosen)}")
     print(f"bound {args.bound}")
     print(f"rank {args.rank}")
     print(f"eval_s {time.monotonic() - t1:.0f}")

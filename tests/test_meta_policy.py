@@ -47,7 +47,7 @@ def test_static_order_counts_an_infeasible_pick_as_the_worst():
 
 def test_rank_checks_limits_and_mixes_the_top5():
     views = [P.measured_view(point("x", "fp32", 0, 1, 1))]
-    for recipe, drop, lat, static_rank in (("r1", 1, 0.5, 3), ("r2", 2, 0.5, 2), ("r3", 3, 0.5, 1), ("r4", 0.5, 2.0, 0)):
+    for recipe, drop, lat in (("r1", 1, 0.5), ("r2", 2, 0.5), ("r3", 3, 0.5), ("r4", 0.5, 2.0)):
         views.append(P.measured_view(point("x", recipe, drop, lat, 1)) | {"predicted": True})
     static = ["r4", "r3", "r2", "r1", "fp32"]
     ranked = P.rank(views, (0.9, None), P.Policy(bound="point"), static)
@@ -75,8 +75,8 @@ def _dataset(exact: bool):
     recipes = ["fp32", "q", "p", "qp"]
     for i in range(6):
         arch = f"m{i}"
-        truth = {"fp32": (0.0, 1.0), "q": (1.0 + i % 3, 0.5 + 0.2 * (i % 2)), "p": (4.0 - i % 3, 0.55 + 0.3 * (i % 3 == 0)),
-                 "qp": (8.0, 0.3)}
+        truth = {"fp32": (0.0, 1.0), "q": (1.0 + i % 3, 0.5 + 0.2 * (i % 2)),
+                 "p": (4.0 - i % 3, 0.55 + 0.3 * (i % 3 == 0)), "qp": (8.0, 0.3)}
         for r in recipes:
             drop, lat = truth[r]
             if exact:

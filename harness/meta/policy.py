@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 Limit = tuple  # (latency limit, size limit) as ratios of the FP32 root; None = no limit
 
