@@ -8,6 +8,13 @@
 2. Leave-one-architecture-out (LOAO): train the predictor on the other architectures; every candidate of the
    held-out one is predicted except its FP32 root, which is measured (predict needs it). Leave-one-method-out
    (LOMO): train without one method family; its points are predicted, every other point is measured.
+   For LOAO the ranking follows a policy (harness.meta.policy) chosen, per held-out architecture, by inner
+   cross-validation over the nine training architectures only (their out-of-fold estimates, folds by
+   architecture): shrinkage of the learnt estimates towards the per-recipe prior of alike architectures, the
+   static-best order, top-5 mixing, with a one-standard-error rule that keeps the static-best baseline unless
+   something beats it clearly on the training architectures. `--loao-policy model`: the learnt model alone
+   (the earlier behaviour, with --bound/--rank). LOMO always ranks by the learnt model (its architectures are
+   known).
 3. Constraint settings per architecture: latency limit in {none, 1.0, 0.9, 0.75, 0.5} x FP32 p50 and size limit
    in {none, 0.6, 0.4, 0.3, 0.2, 0.1} x FP32 size (30 settings); the goal is the most accurate feasible
    configuration. Settings where nothing is truly feasible are left out.
@@ -26,6 +33,7 @@ Figures (`NAME VALUE`):
 
     python benchmarks/recommend.py [--db PATH] [--budget-s 600] [--bound auto|interval|point]
                                    [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
+                                   [--loao-policy inner-cv|model]
 
 From scratch, sweeping the 250 points took about 30 minutes on a shared 2-core VM; one invocation sweeps for at
 most --budget-s (600 s) and evaluates what the store holds; the next one resumes the sweep.
@@ -85,6 +93,35 @@ def evaluate_setting(cands, limit, rank_by: str = "estimate"):
     return regret, hit, not ok
 
 
+def truth_of(row) -> dict:
+    return true_values(row) | {"recipe": row.recipe, "model": row.model}
+
+
+def estimate(pred) -> dict:
+    """The predictor's estimates of one point, as harness.meta.policy takes them."""
+    lat, size = pred["latency_ratio"], pred["size_ratio"]
+    return {"drop": pred["drop_pts"].value, "lat": lat.value, "size": size.value, "lat_high": lat.high,
+            "size_high": size.high}
+
+
+def train_views(train, pred) -> list[dict]:
+    """The training points with the predictor's out-of-fold estimates (folds by architecture): what the inner
+    cross-validation of the policy sees. Interval widths come from the predictor's error quantiles (themselves
+    fitted on out-of-fold residuals)."""
+    widths = pred.predict_many([r.features for r in train])
+    out = []
+    for i, (r, w) in enumerate(zip(train, widths)):
+        oof = {t: float(pred.oof[t][i]) for t in EVAL_TARGETS}
+        if any(np.isnan(v) for v in oof.values()):
+            continue
+        lat, size = w["latency_ratio"], w["size_ratio"]
+        out.append(truth_of(r) | {"est": {
+            "drop": oof["drop_pts"], "lat": oof["latency_ratio"], "size": oof["size_ratio"],
+            "lat_high": oof["latency_ratio"] * lat.high / lat.value,
+            "size_high": oof["size_ratio"] * size.high / size.value}})
+    return out
+
+
 def view(row, pred, bound: str) -> dict:
     """The recommender's view of one candidate: measured (pred None) or predicted."""
     c = true_values(row) | {"recipe": row.recipe, "model": row.model}
@@ -115,10 +152,14 @@ def main() -> int:
                     help="order predicted candidates by the estimated or the pessimistic accuracy drop")
     ap.add_argument("--rounds", type=int, default=300, help="boosting rounds per model")
     ap.add_argument("--no-sweep", action="store_true", help="use the points already in --db")
+    ap.add_argument("--loao-policy", choices=["inner-cv", "model"], default="inner-cv",
+                    help="LOAO ranking: the policy chosen by inner cross-validation over the training "
+                         "architectures (harness.meta.policy), or the learnt model alone with --bound/--rank")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from harness.examples.zoo import DIGITS_ZOO
+    from harness.meta import policy as P
     from harness.meta.dataset import load_rows, method_of
     from harness.meta.predictor import Predictor
     from harness.meta.sweep import SweepConfig, run_sweep
@@ -156,6 +197,8 @@ def main() -> int:
         return r.recipe == "fp32"
 
     # -- leave one architecture out ------------------------------------------------------------------------
+    descriptors = {r.model: P.arch_descriptor(r.features) for r in rows if is_root(r)}
+    chosen = []
     for arch in archs:
         train = [r for r in rows if r.model != arch]
         test = [r for r in rows if r.model == arch]
@@ -171,12 +214,26 @@ def main() -> int:
                 truth = r.targets[t]
                 errs[t].append(abs(p[t].value - truth))
                 cover[t].append(p[t].low <= truth <= p[t].high)
+        if args.loao_policy == "inner-cv":
+            # the policy for an unseen architecture, chosen on the training architectures alone
+            policy, _ = P.choose_policy(train_views(train, pred), settings(), descriptors)
+            chosen.append((arch, policy.label()))
+            others = {}
+            for r in train:
+                others.setdefault(r.model, []).append(P.measured_view(truth_of(r)))
+            weights = P.neighbour_weights(descriptors[arch], {a: descriptors[a] for a in others}, policy.neighbours)
+            prior = P.RecipePrior.from_points((c for v in others.values() for c in v), weights)
+            views = [P.measured_view(truth_of(r)) if is_root(r) else
+                     P.predicted_view(truth_of(r), estimate(p), prior, policy) for r, p in zip(test, preds)]
         # the static baseline: per setting, the recipe with the lowest mean regret on the training archs
         train_by_arch = {}
         for r in train:
             train_by_arch.setdefault(r.model, []).append(view(r, None, args.bound))
         for limit in settings():
-            out = evaluate_setting(cands, limit, args.rank)
+            if args.loao_policy == "inner-cv":
+                out = P.score(views, P.rank(views, limit, policy, P.static_order(others, limit, weights)), limit)
+            else:
+                out = evaluate_setting(cands, limit, args.rank)
             if out is None:
                 continue
             results["loao"].append(out)
@@ -247,6 +304,12 @@ def main() -> int:
         print(f"{split}_settings {n}")
     print(f"lomo_mae_accuracy_pts {np.mean(lomo_errs['drop_pts']):.3f}")
     print(f"lomo_mae_latency_ratio {np.mean(lomo_errs['latency_ratio']):.3f}")
+    print(f"loao_policy {args.loao_policy}")
+    for arch, label in chosen:
+        print(f"loao_policy_{arch} {label}")
+    if chosen:
+        kept = sum("source=static" in c and "bound=none" in c and "neighbours=all" in c for _, c in chosen)
+        print(f"loao_policy_static_best_top1 {kept}/{len(chosen)}")
     print(f"bound {args.bound}")
     print(f"rank {args.rank}")
     print(f"eval_s {time.monotonic() - t1:.0f}")

@@ -35,6 +35,14 @@ def test_round_trip_through_the_store(trained_db):
         for target in ("drop_pts", "latency_ratio", "size_ratio", "memory_ratio"):
             assert pa[target].value == pytest.approx(pb[target].value)
             assert pa[target].low <= pa[target].value <= pa[target].high
+    # out-of-fold estimates of the training rows (for the inner cross-validation of harness.meta.policy):
+    # one per row, in the target's units, not stored with the predictor
+    import numpy as np
+    for target in ("drop_pts", "latency_ratio"):
+        oof = fresh.oof[target]
+        assert len(oof) == len(rows) and np.isfinite(oof).any()
+    assert (fresh.oof["latency_ratio"][np.isfinite(fresh.oof["latency_ratio"])] > 0).all()
+    assert loaded.oof == {}
     # no power sensor on this host: energy is not predicted, and says why
     assert a[0]["energy_ratio"].value is None and "energy" in a[0]["energy_ratio"].reason
     # the rows it was trained on are stored with it

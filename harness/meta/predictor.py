@@ -94,6 +94,10 @@ class Predictor:
     device: str | None = None
     n_rows: int = 0
     created_at: Any = None
+    # target -> out-of-fold point predictions (folds by architecture) on the training rows, in the target's own
+    # units (NaN where a row had no value or no fold); not stored: used to choose the recommendation policy on
+    # the training architectures only (harness.meta.policy)
+    oof: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     # -- training --------------------------------------------------------------------------------------------
     @classmethod
@@ -106,6 +110,7 @@ class Predictor:
         x_all = np.array([[r.features.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
         boosters: dict[tuple[str, float], Any] = {}
         info: dict[str, dict[str, Any]] = {}
+        oof: dict[str, np.ndarray] = {}
         for target in TARGETS:
             if target not in targets:
                 info[target] = {"trained": False, "reason": "not trained (not asked for)", "rows": 0}
@@ -129,11 +134,14 @@ class Predictor:
             boosters[(target, POINT)] = _fit(lgb, x, y, names, "regression", None, rounds)
             residuals = _oof_residuals(lgb, x, y, names, groups, rounds)
             ok = ~np.isnan(residuals)
+            held_out = np.full(len(rows), np.nan)
+            held_out[keep] = y - residuals
+            oof[target] = np.exp(held_out) if transform == "log" else held_out
             for q in QUANTILES:
                 boosters[(target, q)] = _fit(lgb, x[ok], residuals[ok], names, "quantile", q,
                                              min(rounds, QUANTILE_ROUNDS))
             info[target] = {"trained": True, "reason": None, "rows": len(keep), "transform": transform}
-        return cls(feature_names=names, boosters=boosters, targets=info, device=device, n_rows=len(rows))
+        return cls(feature_names=names, boosters=boosters, targets=info, device=device, n_rows=len(rows), oof=oof)
 
     # -- prediction ------------------------------------------------------------------------------------------
     def predict_many(self, feats: Sequence[dict[str, float]]) -> list[dict[str, Prediction]]:

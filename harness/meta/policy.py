@@ -1,0 +1,273 @@
+"""How the candidates of an architecture the predictor has not seen are ranked, chosen by inner
+cross-validation over the training architectures only.
+
+With ten small architectures the trees extrapolate badly to a new one (a latency ratio at a scale they have not
+seen, an accuracy collapse after pruning that only some families show). What architectures share is how each
+*recipe* tends to behave on architectures alike. A policy (`Policy`) combines:
+
+- the **prior** of each recipe: mean accuracy drop and geometric-mean latency / size ratio over the training
+  architectures (``neighbours``: only the k most alike by `arch_descriptor` — FP32 latency, MACs, parameters,
+  share of convolutions, depthwise share, residual adds; None: all of them);
+- **shrinkage** of each learnt estimate towards that prior, ``w * learnt + (1 - w) * prior`` (drop in points,
+  ratios in log space; the interval keeps the learnt interval's width around the blended estimate);
+- the **check** of limits: ``auto`` (the interval's pessimistic end, then the estimate when nothing passes, as
+  `harness recommend` does), ``point``, ``interval``, or ``none``;
+- the **primary order**: ``model`` (blended estimate, best first) or ``static`` (the static-best order: the
+  recipe with the lowest mean regret under the same limits on the alike training architectures first);
+- **top-5 mixing**: places 2.. of the top 5 go to up to ``mix_slots`` first picks of the other order.
+
+The static-best baseline and the learnt model alone are both points of `POLICY_GRID`, so the choice can fall
+back on either. `choose_policy` scores every policy on the training rows alone: each training architecture
+in turn plays the unseen one, its candidates get the predictor's out-of-fold estimates (`Predictor.oof`, folds
+by architecture), and the prior and static order come from the other training architectures; the lowest mean
+top-1 regret wins (then the highest top-5 hit, then the simpler policy). Nothing of the held-out architecture
+enters the choice except its FP32 root's own features (it is measured before anything is predicted).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+Limit = tuple  # (latency limit, size limit) as ratios of the FP32 root; None = no limit
+
+
+@dataclass(frozen=True)
+class Policy:
+    w_drop: float = 1.0        # weight of the learnt accuracy-drop estimate (1 - w: the recipe's prior)
+    w_ratio: float = 1.0       # the same for latency and size ratios (in log space)
+    bound: str = "auto"        # point | interval | auto | none (no check: the static-best baseline's way)
+    source: str = "model"      # primary order: model (the blended estimate) | static (static-best of alike archs)
+    neighbours: int | None = None   # static-best over the k training architectures most alike (None: all)
+    mix_slots: int = 0         # top-5 places (after the first) given to the other order's first picks
+
+    def label(self) -> str:
+        return (f"source={self.source},w_drop={self.w_drop:g},w_ratio={self.w_ratio:g},bound={self.bound},"
+                f"neighbours={self.neighbours or 'all'},mix_slots={self.mix_slots}")
+
+
+# 432 policies; "none" with source "static" and every architecture is the static-best baseline itself, and
+# w 1 / auto / model / mix 0 is the learnt model alone (DEFAULT_POLICY), so inner CV can fall back on either
+POLICY_GRID: tuple[Policy, ...] = tuple(
+    Policy(wd, wr, b, src, k, s) for src, wd, wr, b, k, s in itertools.product(
+        ("model", "static"), (0.0, 0.5, 1.0), (0.0, 0.5, 1.0), ("auto", "none"), (2, 3, 4, None), (0, 2, 3)))
+DEFAULT_POLICY = Policy()    # the learnt model alone: what `harness recommend` does
+
+
+# -- the strict scoring (benchmarks/recommend.py uses these definitions) ------------------------------------------
+def feasible(lat: float, size: float, limit: Limit) -> bool:
+    lat_l, size_l = limit
+    return (lat_l is None or lat <= lat_l) and (size_l is None or size <= size_l)
+
+
+def score(cands: Sequence[dict], ranked: Sequence[dict], limit: Limit):
+    """(regret_pts, top5_hit, top1_infeasible) of a ranking, or None when nothing is truly feasible. A top pick
+    that is not truly feasible, or none when something is, counts as the worst feasible choice."""
+    truly = [c for c in cands if feasible(c["lat"], c["size"], limit)]
+    if not truly:
+        return None
+    best = min(c["drop"] for c in truly)
+    worst = max(c["drop"] for c in truly)
+    if not ranked:
+        return worst - best, False, True
+    top = ranked[0]
+    ok = feasible(top["lat"], top["size"], limit)
+    regret = (top["drop"] - best) if ok else (worst - best)
+    hit = any(feasible(c["lat"], c["size"], limit) and c["drop"] <= best + 1e-9 for c in ranked[:5])
+    return regret, hit, not ok
+
+
+# -- the per-recipe prior -----------------------------------------------------------------------------------------
+@dataclass
+class RecipePrior:
+    drop: dict[str, float]
+    log_lat: dict[str, float]
+    log_size: dict[str, float]
+
+    @classmethod
+    def from_points(cls, points: Iterable[dict], weights: dict[str, float] | None = None) -> "RecipePrior":
+        """points: dicts with model, recipe and the measured drop, lat, size (ratios to FP32) of other
+        architectures; `weights` (model -> 0/1) keeps the architectures alike only."""
+        acc: dict[str, list[tuple[float, float, float]]] = {}
+        for p in points:
+            if weights is not None and not weights.get(p["model"], 0.0):
+                continue
+            if p["lat"] > 0 and p["size"] > 0:
+                acc.setdefault(p["recipe"], []).append((p["drop"], math.log(p["lat"]), math.log(p["size"])))
+        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+        return cls(drop={r: mean([v[0] for v in vs]) for r, vs in acc.items()},
+                   log_lat={r: mean([v[1] for v in vs]) for r, vs in acc.items()},
+                   log_size={r: mean([v[2] for v in vs]) for r, vs in acc.items()})
+
+
+def blend(est: dict, prior: RecipePrior, policy: Policy) -> dict:
+    """A predicted candidate's view under `policy`. est: recipe, drop/lat/size estimates and lat_high/size_high
+    (the interval's pessimistic ends). Returns est_drop, est_lat, point_lat/size, high_lat/size. A recipe the
+    prior has never seen keeps the learnt estimate."""
+    r = est["recipe"]
+    wd = policy.w_drop if r in prior.drop else 1.0
+    wr = policy.w_ratio if r in prior.log_lat else 1.0
+    drop = wd * est["drop"] + (1 - wd) * prior.drop.get(r, 0.0)
+    out = {"est_drop": max(drop, 0.0)}     # a predicted gain is floored at no loss, as recommend does
+    for q, pq in (("lat", prior.log_lat), ("size", prior.log_size)):
+        log_v = math.log(max(est[q], 1e-12))
+        blended = math.exp(wr * log_v + (1 - wr) * pq.get(r, log_v))
+        out[f"point_{q}"] = blended
+        out[f"high_{q}"] = blended * max(est[f"{q}_high"], est[q]) / max(est[q], 1e-12)
+    out["est_lat"] = out["point_lat"]
+    return out
+
+
+def static_order(train_by_arch: dict[str, Sequence[dict]], limit: Limit,
+                 weights: dict[str, float] | None = None) -> list[str]:
+    """Recipes ordered by mean regret on the training architectures under `limit` (measured truths): the
+    static-best baseline's choice first. `weights` (architecture -> 0/1) restricts it to architectures alike."""
+    regs: dict[str, list[float]] = {}
+    recipes = sorted({c["recipe"] for cs in train_by_arch.values() for c in cs})
+    for arch, cs in train_by_arch.items():
+        if weights is not None and not weights.get(arch, 0.0):
+            continue
+        truly = [c for c in cs if feasible(c["lat"], c["size"], limit)]
+        if not truly:
+            continue
+        best = min(c["drop"] for c in truly)
+        worst = max(c["drop"] for c in truly)
+        by_recipe = {c["recipe"]: c for c in cs}
+        for r in recipes:
+            c = by_recipe.get(r)
+            regs.setdefault(r, []).append(worst - best if c is None or not feasible(c["lat"], c["size"], limit)
+                                          else c["drop"] - best)
+    return sorted(regs, key=lambda r: (sum(regs[r]) / len(regs[r]), r))
+
+
+def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = ()) -> list[dict]:
+    """The recommendation list under `limit`: the candidates that fit by the policy's check, ordered by the
+    policy's primary order — the (blended) estimate, best first (ties: measured first, then faster), or the
+    static-best order of alike architectures — with places 2.. of the top 5 opened to up to `mix_slots` of the
+    other order's first picks. views: dicts with est_drop, est_lat, predicted, recipe, point_/high_lat, _size."""
+    def fits(how):
+        return [c for c in views if feasible(c[f"{how}_lat"], c[f"{how}_size"], limit)]
+
+    if policy.bound == "none":      # the static-best baseline: every candidate, whatever it is expected to do
+        pool = list(views)
+    elif policy.bound == "point":
+        pool = fits("point")
+    else:
+        pool = fits("high")
+        if not pool and policy.bound == "auto":
+            pool = fits("point")
+    by_model = sorted(pool, key=lambda c: (c["est_drop"], c["predicted"], c["est_lat"]))
+    pos = {r: i for i, r in enumerate(static)}
+    by_static = sorted(by_model, key=lambda c: pos.get(c["recipe"], len(pos)))   # stable: ties by the model
+    primary, other = (by_static, by_model) if policy.source == "static" else (by_model, by_static)
+    if policy.mix_slots <= 0 or len(primary) <= 1:
+        return primary
+    head = primary[:1]
+    extra = [c for c in other if c is not head[0]][:policy.mix_slots]
+    chosen = {id(c) for c in head + extra}
+    return head + extra + [c for c in primary if id(c) not in chosen]
+
+
+def measured_view(c: dict) -> dict:
+    """A measured candidate (its truths are its estimates)."""
+    return c | {"est_drop": c["drop"], "est_lat": c["lat"], "point_lat": c["lat"], "point_size": c["size"],
+                "high_lat": c["lat"], "high_size": c["size"], "predicted": False}
+
+
+def predicted_view(c: dict, est: dict, prior: RecipePrior, policy: Policy) -> dict:
+    return c | blend(est | {"recipe": c["recipe"]}, prior, policy) | {"predicted": True}
+
+
+def choose_policy(train: Sequence[dict], settings: Sequence[Limit], descriptors: dict[str, Sequence[float]],
+                  grid: Sequence[Policy] = POLICY_GRID, measured_recipes: Sequence[str] = ("fp32",)
+                  ) -> tuple[Policy, dict[Policy, tuple[float, float]]]:
+    """Inner cross-validation on the training architectures only. train: dicts with model, recipe, drop, lat,
+    size (measured) and est = {drop, lat, size, lat_high, size_high} (out-of-fold estimates). Each training
+    architecture plays the unseen one in turn: its `measured_recipes` are measured, the rest predicted, the
+    prior and the static-best order come from the other training architectures. Returns the best policy and
+    every policy's (mean regret, mean top-5 hit)."""
+    by_arch: dict[str, list[dict]] = {}
+    for c in train:
+        by_arch.setdefault(c["model"], []).append(c)
+    folds = []
+    for arch, cs in sorted(by_arch.items()):
+        others = {a: [measured_view(c) for c in v] for a, v in by_arch.items() if a != arch}
+        priors, statics = {}, {}
+        for k in {p.neighbours for p in grid}:
+            w = neighbour_weights(descriptors[arch], {a: descriptors[a] for a in others}, k)
+            priors[k] = RecipePrior.from_points((c for v in others.values() for c in v), w)
+            statics.update({(k, limit): static_order(others, limit, w) for limit in settings})
+        folds.append((cs, priors, statics))
+    results: dict[Policy, tuple[float, float]] = {}
+    per_arch: dict[Policy, list[float]] = {}
+    views_of: dict[tuple, list[dict]] = {}     # the views depend on the weights and neighbours only
+    for policy in grid:
+        regs, hits, arch_means = [], [], []
+        for i, (cs, priors, statics) in enumerate(folds):
+            key = (i, policy.w_drop, policy.w_ratio, policy.neighbours)
+            if key not in views_of:
+                views_of[key] = [measured_view(c) if c["recipe"] in measured_recipes
+                                 else predicted_view(c, c["est"], priors[policy.neighbours], policy) for c in cs]
+            views = views_of[key]
+            mine = []
+            for limit in settings:
+                out = score(views, rank(views, limit, policy, statics[(policy.neighbours, limit)]), limit)
+                if out is not None:
+                    regs.append(out[0])
+                    mine.append(out[0])
+                    hits.append(float(out[1]))
+            if mine:
+                arch_means.append(sum(mine) / len(mine))
+        results[policy] = (sum(regs) / max(len(regs), 1), sum(hits) / max(len(hits), 1))
+        per_arch[policy] = arch_means
+    return select(grid, results, per_arch), results
+
+
+def is_static_best(p: Policy) -> bool:
+    return p.source == "static" and p.bound == "none" and p.neighbours is None
+
+
+def select(grid: Sequence[Policy], results: dict[Policy, tuple[float, float]],
+           per_arch: dict[Policy, list[float]]) -> Policy:
+    """The one-standard-error rule: with nine or so training architectures the inner regret of a policy is noisy
+    (one collapse decides it), so a policy replaces the static-best baseline only when its inner regret is lower
+    by more than one standard error (of the per-architecture means of the best policy). Among the policies kept
+    (the static-best ones when they are within one SE of the best, else all within one SE), the highest top-5
+    hit wins, then the lowest regret, then the fewest mixed places."""
+    best = min(grid, key=lambda p: results[p][0])
+    xs = per_arch.get(best) or [results[best][0]]
+    mean = sum(xs) / len(xs)
+    se = (sum((x - mean) ** 2 for x in xs) / max(len(xs) - 1, 1)) ** 0.5 / len(xs) ** 0.5
+    close = [p for p in grid if results[p][0] <= results[best][0] + se]
+    pool = [p for p in close if is_static_best(p)] or close
+    return min(pool, key=lambda p: (-round(results[p][1], 6), round(results[p][0], 6), p.mix_slots,
+                                    p.source != "model", -p.w_drop, -p.w_ratio, -(p.neighbours or 99)))
+
+
+# -- architectures alike ------------------------------------------------------------------------------------------
+def arch_descriptor(f: dict[str, float]) -> list[float]:
+    """What places an architecture among others for compression: its scale on the device (FP32 latency, MACs,
+    parameters), how much of its compute is convolution, how much of that is depthwise, residual additions."""
+    convs = f.get("op_Conv", 0.0)
+    dense = f.get("op_Gemm", 0.0) + f.get("op_MatMul", 0.0)
+    return [f.get("log_fp32_latency_ms", 0.0), f.get("log_macs", 0.0), f.get("log_params", 0.0),
+            convs / max(convs + dense, 1.0), f.get("depthwise_convs", 0.0) / max(convs, 1.0),
+            float(f.get("op_Add", 0.0) > 0)]
+
+
+def neighbour_weights(target: Sequence[float], others: dict[str, Sequence[float]], k: int | None) -> dict[str, float]:
+    """Weight 1 for the k architectures nearest to `target` (descriptors standardised over `others`), 0 for the
+    rest; k None or >= len(others): every architecture weighs the same (the static-best baseline)."""
+    names = sorted(others)
+    if k is None or k >= len(names):
+        return {n: 1.0 for n in names}
+    cols = list(zip(*(others[n] for n in names)))
+    mu = [sum(c) / len(c) for c in cols]
+    sd = [max((sum((v - m) ** 2 for v in c) / len(c)) ** 0.5, 1e-9) for c, m in zip(cols, mu)]
+
+    def dist(d):
+        return sum(((a - m) / s - (b - m) / s) ** 2 for a, b, m, s in zip(d, target, mu, sd))
+
+    near = sorted(names, key=lambda n: (dist(others[n]), n))[:k]
+    return {n: float(n in near) for n in names}

@@ -1,0 +1,108 @@
+"""The ranking policy for unseen architectures (harness.meta.policy): prior, shrinkage, static-best order,
+top-5 mixing, neighbours, and the inner cross-validation with its one-standard-error rule, on hand-made points."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from harness.meta import policy as P
+
+NO_LIMIT = (None, None)
+
+
+def point(model, recipe, drop, lat, size, est=None):
+    c = {"model": model, "recipe": recipe, "drop": drop, "lat": lat, "size": size}
+    if est is not None:
+        c["est"] = est
+    return c
+
+
+def test_prior_and_shrinkage():
+    pts = [point("a", "int8", 1.0, 0.5, 0.25), point("b", "int8", 3.0, 2.0, 0.25), point("c", "int8", 50.0, 1.0, 0.3)]
+    prior = P.RecipePrior.from_points(pts, weights={"a": 1, "b": 1, "c": 0})
+    assert prior.drop["int8"] == pytest.approx(2.0)
+    assert math.exp(prior.log_lat["int8"]) == pytest.approx(1.0)       # geometric mean of 0.5 and 2
+    est = {"recipe": "int8", "drop": 6.0, "lat": 4.0, "size": 0.25, "lat_high": 8.0, "size_high": 0.5}
+    half = P.blend(est, prior, P.Policy(w_drop=0.5, w_ratio=0.5))
+    assert half["est_drop"] == pytest.approx(4.0)
+    assert half["point_lat"] == pytest.approx(2.0)                      # sqrt(4 x 1)
+    assert half["high_lat"] == pytest.approx(4.0)                       # the learnt interval's width (x2) kept
+    assert P.blend(est, prior, P.Policy())["point_lat"] == pytest.approx(4.0)     # w 1: the learnt model alone
+    # a recipe the prior never saw keeps the learnt estimate; a predicted gain is floored at no loss
+    new = P.blend(est | {"recipe": "fp16", "drop": -2.0}, prior, P.Policy(w_drop=0.0, w_ratio=0.0))
+    assert new["est_drop"] == 0.0 and new["point_lat"] == pytest.approx(4.0)
+
+
+def test_static_order_counts_an_infeasible_pick_as_the_worst():
+    train = {"a": [P.measured_view(point("a", "fp32", 0, 1, 1)), P.measured_view(point("a", "int8", 1, 0.4, 0.25)),
+                   P.measured_view(point("a", "prune", 30, 0.45, 1))],
+             "b": [P.measured_view(point("b", "fp32", 0, 1, 1)), P.measured_view(point("b", "int8", 2, 0.45, 0.25)),
+                   P.measured_view(point("b", "prune", 1, 0.4, 1))]}
+    assert P.static_order(train, NO_LIMIT)[0] == "fp32"
+    # latency <= 0.5: regrets on a: int8 0, prune 29, fp32 (too slow: the worst) 29; on b: int8 1, prune 0, fp32 1
+    assert P.static_order(train, (0.5, None)) == ["int8", "prune", "fp32"]   # means 0.5, 14.5, 15
+    assert P.static_order(train, (0.5, None), weights={"a": 0, "b": 1})[0] == "prune"
+
+
+def test_rank_checks_limits_and_mixes_the_top5():
+    views = [P.measured_view(point("x", "fp32", 0, 1, 1))]
+    for recipe, drop, lat in (("r1", 1, 0.5), ("r2", 2, 0.5), ("r3", 3, 0.5), ("r4", 0.5, 2.0)):
+        views.append(P.measured_view(point("x", recipe, drop, lat, 1)) | {"predicted": True})
+    static = ["r4", "r3", "r2", "r1", "fp32"]
+    ranked = P.rank(views, (0.9, None), P.Policy(bound="point"), static)
+    assert [c["recipe"] for c in ranked] == ["r1", "r2", "r3"]          # fp32 and r4 too slow
+    mixed = P.rank(views, (0.9, None), P.Policy(bound="point", mix_slots=1), static)
+    assert [c["recipe"] for c in mixed] == ["r1", "r3", "r2"]           # place 2: static's first that fits
+    by_static = P.rank(views, (0.9, None), P.Policy(bound="none", source="static"), static)
+    assert [c["recipe"] for c in by_static][:2] == ["r4", "r3"]         # the baseline checks nothing
+
+
+def test_neighbours_are_the_most_alike():
+    descs = {"small": [0.0, 5.0], "small2": [0.1, 5.1], "big": [3.0, 8.0]}
+    w = P.neighbour_weights([0.05, 5.0], descs, k=2)
+    assert w == {"big": 0.0, "small": 1.0, "small2": 1.0}
+    assert set(P.neighbour_weights([0.0, 0.0], descs, None).values()) == {1.0}
+    d = P.arch_descriptor({"log_fp32_latency_ms": -1.0, "log_macs": 6.0, "log_params": 5.0, "op_Conv": 3.0,
+                           "op_Gemm": 1.0, "depthwise_convs": 1.0, "op_Add": 2.0})
+    assert d == pytest.approx([-1.0, 6.0, 5.0, 0.75, 1 / 3, 1.0])
+
+
+def _dataset(exact: bool):
+    """Six architectures x four recipes; on each, a different recipe is the best under a latency limit. With
+    exact estimates the learnt model finds it every time; with estimates that are wrong, static-best wins."""
+    rows = []
+    recipes = ["fp32", "q", "p", "qp"]
+    for i in range(6):
+        arch = f"m{i}"
+        truth = {"fp32": (0.0, 1.0), "q": (1.0 + i % 3, 0.5 + 0.2 * (i % 2)),
+                 "p": (4.0 - i % 3, 0.55 + 0.3 * (i % 3 == 0)), "qp": (8.0, 0.3)}
+        for r in recipes:
+            drop, lat = truth[r]
+            if exact:
+                est = {"drop": drop, "lat": lat, "size": 1.0, "lat_high": lat, "size_high": 1.0}
+            else:   # confidently wrong: the worst recipe looks lossless and fast
+                est = {"drop": 0.0 if r == "qp" else 20.0, "lat": 0.2 if r == "qp" else 3.0, "size": 1.0,
+                       "lat_high": 0.2 if r == "qp" else 3.0, "size_high": 1.0}
+            rows.append(point(arch, r, drop, lat, 1.0, est))
+    descs = {f"m{i}": [float(i), float(i % 3)] for i in range(6)}
+    return rows, descs
+
+
+GRID = [P.Policy(), P.Policy(w_drop=0.0, w_ratio=0.0), P.Policy(bound="none", source="static"),
+        P.Policy(bound="none", source="static", mix_slots=2)]
+SETTINGS = [(None, None), (0.9, None), (0.6, None), (0.5, None)]
+
+
+def test_inner_cv_keeps_the_learnt_model_when_it_is_right():
+    rows, descs = _dataset(exact=True)
+    best, results = P.choose_policy(rows, SETTINGS, descs, grid=GRID)
+    assert results[P.Policy()][0] == pytest.approx(0.0)
+    assert best.source == "model" and best.w_drop == 1.0
+
+
+def test_inner_cv_falls_back_on_static_best_when_the_model_is_wrong():
+    rows, descs = _dataset(exact=False)
+    best, results = P.choose_policy(rows, SETTINGS, descs, grid=GRID)
+    assert results[P.Policy()][0] > results[P.Policy(bound="none", source="static")][0]
+    assert P.is_static_best(best)
