@@ -63,19 +63,15 @@ def settings():
     return [(lat, size) for lat in LAT_LIMITS for size in SIZE_LIMITS]
 
 
-def feasible(lat, size, limit) -> bool:
-    lat_l, size_l = limit
-    return (lat_l is None or lat <= lat_l) and (size_l is None or size <= size_l)
+from harness.meta.policy import feasible  # noqa: E402  (the recommender's own feasibility rule)
 
 
 def evaluate_setting(cands, limit, rank_by: str = "estimate"):
     """cands: dicts with true drop/lat/size and the recommender's view (est_drop, check_lat, check_size).
-    Returns (regret_pts, top5_hit, infeasible) or None when nothing is truly feasible."""
-    truly = [c for c in cands if feasible(c["lat"], c["size"], limit)]
-    if not truly:
-        return None
-    best = min(c["drop"] for c in truly)
-    worst = max(c["drop"] for c in truly)
+    Returns (regret_pts, top5_hit, infeasible) or None when nothing is truly feasible; scored by
+    harness.meta.policy.score, the one definition of the strict scoring."""
+    from harness.meta.policy import score
+
     key = "est_drop" if rank_by == "estimate" else "pess_drop"
     # ties (e.g. several at no loss) go to measured candidates first, then to the faster one
     ranked = sorted((c for c in cands if feasible(c["check_lat"], c["check_size"], limit)),
@@ -84,13 +80,7 @@ def evaluate_setting(cands, limit, rank_by: str = "estimate"):
         # bound "auto": nothing fits with its interval, so rank what fits by its estimate (as recommend does)
         ranked = sorted((c for c in cands if feasible(c["point_lat"], c["point_size"], limit)),
                         key=lambda c: (c[key], c["predicted"], c["est_lat"]))
-    if not ranked:
-        return worst - best, False, True
-    top = ranked[0]
-    ok = feasible(top["lat"], top["size"], limit)
-    regret = (top["drop"] - best) if ok else (worst - best)
-    hit = any(feasible(c["lat"], c["size"], limit) and c["drop"] <= best + 1e-9 for c in ranked[:5])
-    return regret, hit, not ok
+    return score(cands, ranked, limit)
 
 
 def truth_of(row) -> dict:

@@ -11,11 +11,9 @@ import pytest
 from dashboard_fixtures import *  # noqa: F403
 from dashboard_fixtures import serve_dashboard
 
+from browser_fixtures import ARTIFACTS, browser  # noqa: F401  (the module-scoped chromium)
+
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 TITLES_JS = "() => Bokeh.documents.flatMap(d => [...d.all_models]).filter(m => m.type === 'Title').map(m => m.text)"
 # the rendered HTML labels (Bokeh puts each in a div of the plot's 'bk-layer', inside shadow roots)
 LABELS_JS = """() => {
@@ -34,17 +32,6 @@ LABELS_JS = """() => {
   walk(document);
   return out;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _labels(page, expected: int) -> list[dict]:

@@ -11,22 +11,9 @@ from dashboard_fixtures import serve_dashboard
 from meta_fixtures import *  # noqa: F403
 from harness.meta.predictor import train_and_store
 
+from browser_fixtures import ARTIFACTS, browser  # noqa: F401  (the module-scoped chromium)
+
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def test_recommend_tab_in_chromium(browser, meta_db, tmp_path):

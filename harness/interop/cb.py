@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.interop import ImportFormatError
+from harness.interop import ImportFormatError, read_json
 from harness.interop.cc import ImportResult, clean_json, metric_value_row, new_import_run_id, run_row
 
 MIB = 1024 * 1024
@@ -40,12 +40,7 @@ def read_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ImportFormatError(f"no Compression Board file at {p}")
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFormatError(f"cannot read {p}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ImportFormatError(f"{p} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    data = read_json(p)
     check(data, p)
     return data
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.interop import ImportFormatError
+from harness.interop import ImportFormatError, read_json
 
 METRIC_KEYS = ("name", "primary", "format", "unit", "min", "max")
 PARAM_SPEC_KEYS = ("min", "max", "format", "options", "type")
@@ -55,12 +55,7 @@ def models_json_path(path: str | Path) -> Path:
 def read_document(path: str | Path) -> CCDocument:
     """Parse and check a models.json; raises ImportFormatError naming the first offending key."""
     p = models_json_path(path)
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFormatError(f"cannot read {p}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ImportFormatError(f"{p} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    data = read_json(p)
     return parse_document(data, p)
 
 
