@@ -139,8 +139,16 @@ class FleetBench:
 
         c = self.config.bench
         if c.models:
+            from harness.core.variant import variant_from_file
+
+            if c.recipes:
+                # never silently dropped: recipes on ONNX files are built by a local bench's engine only
+                raise UsageError("--cluster measures model files as given; --recipe on ONNX files runs with a "
+                                 "local `harness bench` (or give --example with its recipes)")
             # the engine's own checks: missing, non-ONNX, corrupt files and unresolved shapes fail here
-            return None, Engine(c)._user_variants()
+            models = Engine(c)._user_models()
+            return None, [variant_from_file(m.path, name=m.name, model=m.name, operation="user",
+                                            info={"source": str(m.path)}) for m in models]
         from harness.examples import load_example
 
         if c.recipes:
