@@ -116,7 +116,11 @@ class MonitorEngine(Engine):
         self.doc: cc.CCDocument | None = None
         self.ids: dict[str, str] = {}
 
-    def _user_variants(self) -> list[Variant]:
+    def _user_models(self) -> list:
+        # the checkpoints are not model files given on the command line: _user_variants reads and checks them
+        return []
+
+    def _user_variants(self, models=None, artifacts=None, profile=None, run_id=None) -> list[Variant]:
         from harness.inputs import default_batch_size, read_input_specs, resolve_shapes
 
         artifacts = Path(self.config.artifacts_dir or Path(self.config.db).resolve().parent / "harness-artifacts")
