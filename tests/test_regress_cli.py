@@ -60,7 +60,9 @@ def test_identical_rerun_passes(mlp_runs, capsys):
     assert checks[("mlp", "size_bytes")]["status"] == "pass"
     assert report["environment_differences"] == []
     detail = checks[("mlp", "p50_ms")]["detail"]
-    assert detail["rounds_baseline"] == 3 and detail["n_baseline"] >= 50
+    # every round of the baseline run is judged, except those the host-load sensor marked busy (a loaded CI host)
+    left_out = detail["busy_rounds_baseline"] if detail["quiet_only"] else 0
+    assert detail["rounds_baseline"] + left_out == 3 and detail["n_baseline"] >= 50
 
 
 def test_genuinely_slower_candidate_is_flagged(mlp_runs, capsys, tmp_path):
