@@ -54,14 +54,20 @@ def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def train(model, epochs: int = EPOCHS, lr: float = 3e-3, on_epoch=None):
     """Deterministic full training run (CPU, fixed seeds, fixed batch order). `on_epoch(epoch, mean_loss)` is
     called after each epoch."""
+    x_train, y_train, _, _ = load_split()
+    return fit(model, x_train, y_train, epochs, lr, on_epoch)
+
+
+def fit(model, x_train, y_train, epochs: int, lr: float = 3e-3, on_epoch=None, seed: int = SEED):
+    """The one training loop of the digits models (this example and the zoo): Adam, batches of 64 in a seeded
+    order, so the same call trains the same weights."""
     import torch
 
-    x_train, y_train, _, _ = load_split()
-    torch.manual_seed(SEED)
+    torch.manual_seed(seed)
     xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(SEED)
+    gen = torch.Generator().manual_seed(seed)
     model.train()
     for epoch in range(epochs):
         perm = torch.randperm(len(xt), generator=gen)

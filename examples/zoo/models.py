@@ -55,23 +55,9 @@ def train(model, size: int, epochs: int, lr: float = 3e-3):
 
 
 def _train(model, x_train, y_train, epochs: int, lr: float):
-    import torch
+    from harness.examples.digits.model import fit
 
-    torch.manual_seed(SEED)
-    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(SEED)
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), 64):
-            idx = perm[i:i + 64]
-            opt.zero_grad()
-            loss_fn(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-    model.eval()
-    return model
+    return fit(model, x_train, y_train, epochs, lr, seed=SEED)
 
 
 @dataclass(frozen=True)
@@ -85,7 +71,9 @@ class Member:
 
     def key(self) -> str:
         """Cache key: changes whenever the definition or the training recipe does."""
-        src = inspect.getsource(self.net) + inspect.getsource(_train)
+        from harness.examples.digits.model import fit
+
+        src = inspect.getsource(self.net) + inspect.getsource(_train) + inspect.getsource(fit)
         return hashlib.sha256(f"{src}|{self.size}|{self.epochs}|{SEED}".encode()).hexdigest()[:12]
 
     def build_model(self):
