@@ -109,3 +109,19 @@ def test_options_that_do_not_apply_are_refused(tmp_path, mlp, args, needle, caps
     err = capsys.readouterr().err
     assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1
     assert not db.exists()
+
+
+def test_offline_sizes_its_query_with_headroom_unless_the_user_gives_qps():
+    """LoadGen runs Offline as one query of expected QPS x min duration samples; an estimate slower than the
+    steady state ends the run early (INVALID, "increase expected QPS"), so harness's own estimate gets headroom
+    while a user's --target-qps is used exactly as given."""
+    import mlperf_loadgen as lg
+
+    from harness.scenarios.loadgen_scenario import OFFLINE_QPS_HEADROOM, LoadgenSettings, make_test_settings
+
+    ts, applied = make_test_settings(lg, LoadgenSettings(scenario="offline"), expected_latency_ns=2e6)
+    assert applied["offline_expected_qps"] == pytest.approx(OFFLINE_QPS_HEADROOM * 500.0)
+    assert ts.offline_expected_qps == pytest.approx(applied["offline_expected_qps"])
+    assert applied["offline_expected_qps_headroom"] == OFFLINE_QPS_HEADROOM
+    ts, applied = make_test_settings(lg, LoadgenSettings(scenario="offline", target_qps=123.0), 2e6)
+    assert ts.offline_expected_qps == pytest.approx(123.0) and "offline_expected_qps_headroom" not in applied

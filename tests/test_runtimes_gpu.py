@@ -112,11 +112,11 @@ def test_torch_fp16_autocast_changes_the_arithmetic(tmp_path):
     assert out.dtype == np.float32 and out.shape == (2, 8)
     np.testing.assert_allclose(out, ref_bf16, rtol=1e-6, atol=1e-7)
     assert not np.allclose(out, ref32, rtol=1e-4, atol=1e-5)
-    assert half.describe()["fp16_autocast"] is True
+    assert half.describe()["precision"] == "bf16-autocast"
     full = runtime_class("torch")(RuntimeConfig(name="torch", options={"device": "cpu"}))
     full.load(str(path))
     np.testing.assert_allclose(full.infer(feeds)[0], ref32, rtol=1e-6, atol=1e-7)
-    assert full.describe()["fp16_autocast"] is False
+    assert full.describe()["precision"] == "fp32"
 
 
 def test_torch_state_dict_is_refused(tmp_path):
@@ -164,6 +164,31 @@ def test_torch_cuda_events_and_transfers(tmp_path):
     t = rt.device_timings()
     assert len(t["compute_ms"]) == 5 and t["h2d_ms"] and t["d2h_ms"]
     assert rt.device_timings()["compute_ms"] == []      # drained per round
+
+
+@pytest.mark.gpu
+def test_torch_cuda_fp16_casts_weights_once(tmp_path):
+    """fp16 on CUDA is an FP16 deployment (weights and inputs in half), not autocast: the outputs equal the
+    module's own .half() forward and differ from FP32; describe() names the precision that ran."""
+    import torch
+
+    _cuda_or_skip()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 8)).eval()
+    path = tmp_path / "m.pt"
+    torch.save(net, str(path))
+    feeds = {"x": np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)}
+    with torch.no_grad():
+        ref32 = net(torch.from_numpy(feeds["x"])).numpy()
+        ref16 = net.cuda().half()(torch.from_numpy(feeds["x"]).cuda().half()).float().cpu().numpy()
+    rt = runtime_class("torch")(RuntimeConfig(name="torch", options={"fp16": True}))
+    rt.load(str(path))
+    assert rt.describe()["precision"] == "fp16"
+    assert next(rt.model.parameters()).dtype == torch.float16
+    out = rt.infer(feeds)[0]
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref16, rtol=1e-3, atol=1e-3)
+    assert not np.array_equal(out, ref32)
 
 
 @pytest.mark.gpu

@@ -67,7 +67,11 @@ class OnnxRuntime(Runtime):
         available = ort.get_available_providers()
         missing = [p for p in wanted if p not in available]
         if missing:
-            raise ModelError(f"onnxruntime here has no {', '.join(missing)} (available: {', '.join(available)})")
+            hint = ("; install onnxruntime-gpu (pip uninstall -y onnxruntime && pip install onnxruntime-gpu), or pass "
+                    "--provider CPUExecutionProvider to time the ONNX variants on the host CPU"
+                    if any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for p in missing) else "")
+            raise ModelError(f"onnxruntime here has no {', '.join(missing)} (available: {', '.join(available)})"
+                             + hint)
         try:
             self.session = ort.InferenceSession(path, sess_options=self.session_options(), providers=wanted)
         except Exception as exc:  # onnxruntime raises its own exception classes

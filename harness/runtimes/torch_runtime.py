@@ -3,7 +3,13 @@ pickled module (`torch.save`), on CUDA where available (CPU otherwise, or with o
 
 On CUDA each step is bracketed by CUDA events and synchronised on the end event, so the loop's wall time and the
 device-side compute time (compute_ms from device_timings) are both real; host-to-device and device-to-host
-copies are timed apart with events when the step is made. options["fp16"]=True runs under FP16 autocast.
+copies are timed apart with events when the step is made.
+
+Precision: options["fp16"]=True on CUDA casts the weights and the floating-point inputs to FP16 once, at load,
+as an FP16 deployment does (outputs are widened to FP32 for the quality pass). options["autocast"]=True runs the
+FP32 module under autocast instead (FP16 on CUDA, BF16 on CPU); autocast re-casts the weights on every call,
+which at batch 1 costs more than it saves (on an H200, ResNet-18 ran about twice as slow as FP32). On a CPU,
+"fp16" means BF16 autocast, since CPU kernels for FP16 are mostly missing or slow; describe() says which ran.
 """
 from __future__ import annotations
 
@@ -84,11 +90,34 @@ class TorchRuntime(Runtime):
             self.model.eval()
         except NotImplementedError:
             pass   # torch.export modules are already in inference form and refuse eval()
+        if self._half_weights:
+            try:
+                self.model = self.model.half()
+            except Exception as exc:
+                raise ModelError(f"cannot cast {path} to FP16: {message_line(exc, 160)}; try options autocast=true"
+                                 ) from None
+
+    @property
+    def _half_weights(self) -> bool:
+        return bool(self.config.options.get("fp16")) and self.on_cuda
+
+    @property
+    def precision(self) -> str:
+        if self._half_weights:
+            return "fp16"
+        if self.config.options.get("fp16") or self.config.options.get("autocast"):
+            return "fp16-autocast" if self.on_cuda else "bf16-autocast"
+        return "fp32"
+
+    def _to_device(self, host):
+        """A host tensor on the module's device, in FP16 when the weights are (integer inputs keep their type)."""
+        t = host.to(self.device)
+        return t.half() if self._half_weights and t.is_floating_point() else t
 
     def _autocast(self):
         import torch
 
-        if not self.config.options.get("fp16"):
+        if self.precision not in ("fp16-autocast", "bf16-autocast"):
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda" if self.on_cuda else "cpu",
                               dtype=torch.float16 if self.on_cuda else torch.bfloat16)
@@ -124,7 +153,7 @@ class TorchRuntime(Runtime):
         if self.on_cuda:
             host = [t.pin_memory() for t in host]
             self._h2d_ms = self._timed_copies(lambda: [t.to(self.device, non_blocking=True) for t in host])
-        self._inputs = [t.to(self.device) for t in host]
+        self._inputs = [self._to_device(t) for t in host]
         outputs = self._forward(self._inputs)
         if self.on_cuda:
             flat = outputs if isinstance(outputs, (tuple, list)) else [outputs]
@@ -149,7 +178,7 @@ class TorchRuntime(Runtime):
     def infer(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         import torch
 
-        inputs = [torch.from_numpy(np.ascontiguousarray(v)).to(self.device) for v in feeds.values()]
+        inputs = [self._to_device(torch.from_numpy(np.ascontiguousarray(v))) for v in feeds.values()]
         try:
             out = self._forward(inputs)
         except Exception as exc:
@@ -171,7 +200,7 @@ class TorchRuntime(Runtime):
         import torch
 
         out: dict[str, Any] = {"runtime": self.name, "torch_version": torch.__version__, "device": self.device,
-                               "fp16_autocast": bool(self.config.options.get("fp16")),
+                               "precision": self.precision,
                                "threads": torch.get_num_threads()}
         if self.on_cuda:
             out.update({"cuda_version": torch.version.cuda, "cudnn_version": torch.backends.cudnn.version(),
