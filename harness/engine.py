@@ -65,6 +65,27 @@ class Job:
     cost_reason: str | None = None
     measurement_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
+    @property
+    def executed_on(self) -> str | None:
+        """Where the worker's runtime put the inference: "cpu" for the host CPU, the torch device ("cuda:0"), or
+        the first onnxruntime provider it got; None before the worker reported."""
+        rt = (self.ready or {}).get("runtime") or {}
+        if rt.get("device"):
+            return str(rt["device"])
+        used = rt.get("providers_used") or []
+        if used:
+            return "cpu" if used[0] == "CPUExecutionProvider" else str(used[0])
+        return None
+
+    def provider_used(self, requested: str | None) -> str | None:
+        """The provider onnxruntime actually used, or the torch device (a torch variant has no onnxruntime
+        provider); the requested one when the worker did not report."""
+        rt = (self.ready or {}).get("runtime") or {}
+        if rt.get("device"):
+            return str(rt["device"])
+        used = rt.get("providers_used") or []
+        return str(used[0]) if used else requested
+
 
 @dataclass(frozen=True)
 class BenchResult:
@@ -92,6 +113,7 @@ class Engine:
         self.config = config
         self._profile_warnings: list[str] = []
         self._peaks = None
+        self._host_peaks = None
         self._artifacts: Path | None = None
         self.echo = echo or (lambda msg: print(msg, file=sys.stderr))
         self.store = Store(config.db, lock_timeout_s=config.lock_timeout_s)
@@ -353,6 +375,15 @@ class Engine:
                 jobs.append(job)
         return jobs
 
+    def _host_cpu_peaks(self):
+        """The host CPU's measured peak (cached per host), for variants that ran on the host CPU of a GPU host."""
+        if self._host_peaks is None:
+            from harness.device_profiles import load_profile
+            from harness.device_profiles.base import ProfileConfig
+
+            self._host_peaks = self._device_peaks("cpu", load_profile("cpu", ProfileConfig()).describe())
+        return self._host_peaks
+
     @staticmethod
     def _device_peaks(device: str, describe: dict[str, Any]):
         """The device's peak rates for the roofline; never stops a run (null plus the reason instead)."""
@@ -518,7 +549,8 @@ class Engine:
         ready = job.ready
         row: dict[str, Any] = {
             "measurement_id": job.measurement_id, "run_id": run_id, "variant_id": job.variant.variant_id,
-            "runtime": sc.runtime, "provider": sc.provider, "graph_optimization": sc.graph_optimization,
+            "runtime": sc.runtime, "graph_optimization": sc.graph_optimization,
+            "provider": job.provider_used(sc.provider),
             "batch_size": sc.batch_size, "threads": sc.threads, "inputs_source": job.inputs_source,
             "rounds": len(job.rounds), "warmup": self.config.warmup_iterations, "created_at": utcnow(),
             "idle_power_mw": idle.power_mw, "scenario": self.config.scenario,
@@ -553,6 +585,10 @@ class Engine:
         if energy is None:
             reason = next((w.energy_reason for w in job.windows if w.energy_reason), "no energy reading")
         total, above = per_inference(energy, int(lat.size), idle.power_mw, duration_s)
+        if self.config.device == "nvidia-gpu" and job.executed_on == "cpu":
+            total = above = None
+            reason = ("the variant ran on the host CPU; NVML measures the GPU board only (energy_mj is the board's "
+                      "during the window)")
         for w in job.windows:
             warnings.extend(w.warnings)
         busy = busy_warning([w.extra for w in job.windows])
@@ -562,7 +598,16 @@ class Engine:
         throttled = [w.throttled for w in job.windows if w.throttled is not None]
         row.update(stats.as_dict())
         row.update(throughput_ips=calls_per_s, throughput_sps=calls_per_s * sc.batch_size)
-        row.update(roofline_fields(job.cost, job.cost_reason, calls_per_s, job.variant.precision, self._peaks))
+        on_host = self.config.device != "cpu" and job.executed_on == "cpu"
+        if on_host:
+            # e.g. ONNX variants on a GPU host without onnxruntime-gpu (--provider CPUExecutionProvider): the GPU's
+            # datasheet peak and the GPU board's energy say nothing about an inference the host CPU ran
+            warnings.append(f"ran on the host CPU, not on the {self.config.device}: its roofline is against the "
+                            "host's measured peak" + ("; NVML's GPU-board energy does not include it, so energy "
+                                                      "per inference is null" if self.config.device == "nvidia-gpu"
+                                                      else ""))
+        peaks = self._host_cpu_peaks() if on_host else self._peaks
+        row.update(roofline_fields(job.cost, job.cost_reason, calls_per_s, job.variant.precision, peaks))
         row.update(spread.as_dict())
         row.update({
             "status": "ok", "error": None, "peak_rss_bytes": max(peak_rss) if peak_rss else None,

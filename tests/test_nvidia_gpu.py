@@ -327,3 +327,36 @@ def test_real_nvml_exclusive_refuses_shared_gpu():
             assert prof.run_warnings == []
     finally:
         prof.teardown()
+
+
+QUICK_BENCH = ["--min-duration", "0.2", "--min-iterations", "30", "--rounds", "2", "--warmup", "2", "--idle", "0",
+               "--no-progress"]
+
+
+def test_onnx_on_the_host_cpu_of_a_gpu_host_is_not_charged_to_the_gpu(fake_pynvml, tmp_path, monkeypatch, capsys):
+    """Seen on an H200 without onnxruntime-gpu: ONNX variants ran on the host CPU while their roofline used the
+    GPU's datasheet peak and their energy came from NVML's GPU board. Now: without a CUDA provider the variant
+    fails with a line saying how to proceed; with --provider CPUExecutionProvider it is measured, its roofline
+    is against the host's measured peak, and energy per inference is null with the reason."""
+    import json
+
+    from harness import cli
+    from harness.device_profiles.peaks import MEASURED
+    from harness.store import Store
+    from helpers import make_mlp_onnx
+
+    fake_pynvml()
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    model = make_mlp_onnx(tmp_path / "mlp.onnx")
+    db = tmp_path / "g.duckdb"
+    assert cli.main(["bench", str(model), "--device", "nvidia-gpu", "--db", str(db), *QUICK_BENCH]) == 1
+    err = capsys.readouterr().err
+    assert "no CUDAExecutionProvider" in err and "--provider CPUExecutionProvider" in err
+    assert cli.main(["bench", str(model), "--device", "nvidia-gpu", "--provider", "CPUExecutionProvider",
+                     "--db", str(db), *QUICK_BENCH]) == 0
+    row = Store(db).query("SELECT * FROM measurements WHERE status = 'ok'")[0]
+    assert row["provider"] == "CPUExecutionProvider"
+    assert row["energy_per_inference_mj"] is None and "ran on the host CPU" in row["energy_reason"]
+    assert row["peak_source"] == MEASURED and row["peak_fraction"] is not None
+    assert any("ran on the host CPU" in w for w in json.loads(row["warnings"]))

@@ -78,6 +78,27 @@ def test_migration_from_v1_keeps_data(tmp_path):
     assert [v["version"] for v in versions] == list(range(1, LATEST + 1))
 
 
+def test_v8_records_the_torch_device_as_a_torch_measurements_provider(tmp_path):
+    """Before v8 a torch variant carried the onnxruntime provider that was requested, not used; the worker's own
+    report says where it ran, and v8 moves that into `provider` so old baselines keep matching new runs."""
+    import json
+
+    store = Store(tmp_path / "v7.duckdb")
+    store.migrate(target=7)
+    rows = [{"measurement_id": "t", "run_id": "r", "variant_id": "v", "status": "ok", "runtime": "torch",
+             "provider": "CPUExecutionProvider", "sensors": json.dumps({"runtime": {"device": "cuda:0"}})},
+            {"measurement_id": "o", "run_id": "r", "variant_id": "w", "status": "ok", "runtime": "onnxruntime",
+             "provider": "CPUExecutionProvider", "sensors": json.dumps({"runtime": {"providers_used": ["x"]}})},
+            {"measurement_id": "f", "run_id": "r", "variant_id": "z", "status": "failed", "runtime": "torch",
+             "provider": "CPUExecutionProvider", "sensors": None}]
+    with store.write() as con:
+        store.insert_rows(con, "runs", [_run_row("r")])
+        store.insert_rows(con, "measurements", rows)
+    assert store.migrate() == 7
+    got = {r["measurement_id"]: r["provider"] for r in store.query("SELECT measurement_id, provider FROM measurements")}
+    assert got == {"t": "cuda:0", "o": "CPUExecutionProvider", "f": "CPUExecutionProvider"}
+
+
 def test_newer_schema_is_refused(tmp_path):
     store = Store(tmp_path / "new.duckdb")
     store.migrate()

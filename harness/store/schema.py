@@ -282,5 +282,13 @@ CREATE TABLE baseline_runs (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7}
+# V8: a torch variant's provider is the torch device it ran on ("cuda:0", "cpu"), as the engine now records it;
+# earlier rows carried the onnxruntime provider that was requested and not used. Their worker's own report
+# (sensors.runtime.device) says where they ran, so old baselines keep matching new runs in `harness regress`.
+V8 = """
+UPDATE measurements SET provider = json_extract_string(sensors, '$.runtime.device')
+WHERE runtime = 'torch' AND json_extract_string(sensors, '$.runtime.device') IS NOT NULL;
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7, 8: V8}
 LATEST = max(MIGRATIONS)
