@@ -582,13 +582,13 @@ class Engine:
         duration_s = sum(w.duration_s for w in job.windows)
         energy = sum(energies) if energies and all(e is not None for e in energies) else None
         reason = None
-        if energy is None:
+        if self.config.device == "nvidia-gpu" and job.executed_on == "cpu":
+            # NVML sees the GPU board: its energy and memory during the window are not this inference's
+            energy, dev_mem = None, []
+            reason = "the variant ran on the host CPU; NVML measures the GPU board only"
+        elif energy is None:
             reason = next((w.energy_reason for w in job.windows if w.energy_reason), "no energy reading")
         total, above = per_inference(energy, int(lat.size), idle.power_mw, duration_s)
-        if self.config.device == "nvidia-gpu" and job.executed_on == "cpu":
-            total = above = None
-            reason = ("the variant ran on the host CPU; NVML measures the GPU board only (energy_mj is the board's "
-                      "during the window)")
         for w in job.windows:
             warnings.extend(w.warnings)
         busy = busy_warning([w.extra for w in job.windows])
@@ -603,8 +603,8 @@ class Engine:
             # e.g. ONNX variants on a GPU host without onnxruntime-gpu (--provider CPUExecutionProvider): the GPU's
             # datasheet peak and the GPU board's energy say nothing about an inference the host CPU ran
             warnings.append(f"ran on the host CPU, not on the {self.config.device}: its roofline is against the "
-                            "host's measured peak" + ("; NVML's GPU-board energy does not include it, so energy "
-                                                      "per inference is null" if self.config.device == "nvidia-gpu"
+                            "host's measured peak" + ("; NVML's GPU-board energy and memory do not include it, so "
+                                                      "they are null" if self.config.device == "nvidia-gpu"
                                                       else ""))
         peaks = self._host_cpu_peaks() if on_host else self._peaks
         row.update(roofline_fields(job.cost, job.cost_reason, calls_per_s, job.variant.precision, peaks))

@@ -358,5 +358,7 @@ def test_onnx_on_the_host_cpu_of_a_gpu_host_is_not_charged_to_the_gpu(fake_pynvm
     row = Store(db).query("SELECT * FROM measurements WHERE status = 'ok'")[0]
     assert row["provider"] == "CPUExecutionProvider"
     assert row["energy_per_inference_mj"] is None and "ran on the host CPU" in row["energy_reason"]
+    assert row["energy_mj"] is None and row["avg_power_mw"] is None and row["device_memory_peak_bytes"] is None
+    assert row["peak_rss_bytes"] > 0
     assert row["peak_source"] == MEASURED and row["peak_fraction"] is not None
     assert any("ran on the host CPU" in w for w in json.loads(row["warnings"]))
