@@ -8,7 +8,7 @@ copies are timed apart with events when the step is made.
 Precision: options["fp16"]=True on CUDA casts the weights and the floating-point inputs to FP16 once, at load,
 as an FP16 deployment does (outputs are widened to FP32 for the quality pass). options["autocast"]=True runs the
 FP32 module under autocast instead (FP16 on CUDA, BF16 on CPU); autocast re-casts the weights on every call,
-which at batch 1 costs more than it saves (on an H200, ResNet-18 ran about twice as slow as FP32). On a CPU,
+which at batch 1 costs more than it saves (on an H200, ResNet-18 ran 1.4-2.2x slower than FP32). On a CPU,
 "fp16" means BF16 autocast, since CPU kernels for FP16 are mostly missing or slow; describe() says which ran.
 """
 from __future__ import annotations
