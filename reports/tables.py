@@ -66,16 +66,13 @@ def drift_frame(data) -> pd.DataFrame:
 
 def no_effect_notes(table: pd.DataFrame) -> list[tuple[str, str]]:
     """(variant name, reason) of the variants flagged as having changed nothing (harness.exporters.effect)."""
-    import json
+    from harness.core.json_column import json_object
 
     out, seen = [], set()
     if "variant_info" not in table:
         return out
     for name, info in zip(table["name"], table["variant_info"]):
-        try:
-            reason = json.loads(info).get("no_effect") if isinstance(info, str) and info else None
-        except ValueError:
-            reason = None
+        reason = json_object(info).get("no_effect")
         if reason and name not in seen:
             seen.add(name)
             out.append((str(name), str(reason)))

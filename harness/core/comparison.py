@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from harness.core.errors import UsageError
+from harness.core.json_column import json_object
 
 QUALITY_METRICS = ("accuracy", "cosine_similarity")   # the first one a run has is its task metric
 MEMORY_COLUMNS = ("device_memory_peak_bytes", "peak_rss_bytes", "maxrss_bytes")
@@ -180,15 +181,7 @@ def _energy_ratio(m: dict[str, Any], bm: dict[str, Any]) -> dict[str, Any]:
 
 
 def _info(v: dict[str, Any]) -> dict[str, Any]:
-    info = v.get("info")
-    if isinstance(info, str) and info:
-        import json
-
-        try:
-            info = json.loads(info)
-        except ValueError:
-            info = None
-    return info if isinstance(info, dict) else {}
+    return json_object(v.get("info"))
 
 
 def _empty_perf() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.core import drift
+from harness.core.json_column import json_object
 
 # names of outputs that are not class scores even when shaped [instances, n]: embeddings and hidden states,
 # recurrent states, detector heads (boxes, objectness, masks)
@@ -134,7 +135,6 @@ def drift_table(quality: list[dict[str, Any]], names: dict[str, str], reference:
                 ) -> list[dict[str, Any]]:
     """One row per (variant, output) from quality rows against `reference`: the TABLE_COLUMNS values, with
     absent metrics (top-1 of an embedding) left out. `names`: variant_id -> display name."""
-    import json
 
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     order: list[tuple[str, str]] = []
@@ -142,15 +142,8 @@ def drift_table(quality: list[dict[str, Any]], names: dict[str, str], reference:
         if q.get("reference") != reference:
             continue
         metric, output = split_metric(str(q["metric"]))
-        detail = q.get("detail")
-        if isinstance(detail, str) and detail:
-            try:
-                detail = json.loads(detail)
-            except ValueError:
-                detail = None
         if output is None:
-            output = (detail or {}).get("output") if isinstance(detail, dict) else None
-            output = output or "(first)"
+            output = json_object(q.get("detail")).get("output") or "(first)"
         key = (q["variant_id"], output)
         if key not in cells:
             cells[key] = {"variant": names.get(q["variant_id"], q["variant_id"]), "output": output}
