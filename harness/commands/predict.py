@@ -24,10 +24,10 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     from harness.meta.features import features
     from harness.meta.predictor import check_recipe, load_or_train
     from harness.meta.recommend import _predicted
-    from harness.store.meta import measured_points
+    from harness.meta.dataset import measured
 
     check_recipe(recipe)
-    points = latest_points(measured_points(store, device=device, model=model))
+    points = latest_points(measured(store, device=device, model=model))
     roots = [p for p in points if p["variant_id"] == p["root_id"]]
     if not roots:
         raise UsageError(f"no measured FP32 root of model {model!r} on {device} in {store.path}; run "

@@ -112,9 +112,10 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
     from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
-    from harness.store.meta import failed_recipes, measured_points
+    from harness.meta.dataset import measured
+    from harness.store.meta import failed_recipes
 
-    points = latest_points(measured_points(store, device=device, model=model))
+    points = latest_points(measured(store, device=device, model=model))
     by_model: dict[str, list[dict]] = {}
     for p in points:
         by_model.setdefault(p["model"], []).append(p)
