@@ -90,8 +90,9 @@ def truth_of(row) -> dict:
 def estimate(pred) -> dict:
     """The predictor's estimates of one point, as harness.meta.policy takes them."""
     lat, size = pred["latency_ratio"], pred["size_ratio"]
-    return {"drop": pred["drop_pts"].value, "lat": lat.value, "size": size.value, "lat_high": lat.high,
-            "size_high": size.high}
+    d = pred["drop_pts"]
+    return {"drop": d.value, "drop_low": d.low, "drop_high": d.high, "lat": lat.value, "size": size.value,
+            "lat_high": lat.high, "size_high": size.high}
 
 
 def train_views(train, pred) -> list[dict]:
@@ -104,9 +105,11 @@ def train_views(train, pred) -> list[dict]:
         oof = {t: float(pred.oof[t][i]) for t in EVAL_TARGETS}
         if any(np.isnan(v) for v in oof.values()):
             continue
-        lat, size = w["latency_ratio"], w["size_ratio"]
+        lat, size, d = w["latency_ratio"], w["size_ratio"], w["drop_pts"]
         out.append(truth_of(r) | {"est": {
-            "drop": oof["drop_pts"], "lat": oof["latency_ratio"], "size": oof["size_ratio"],
+            "drop": oof["drop_pts"], "drop_low": oof["drop_pts"] - (d.value - d.low),
+            "drop_high": oof["drop_pts"] + (d.high - d.value),
+            "lat": oof["latency_ratio"], "size": oof["size_ratio"],
             "lat_high": oof["latency_ratio"] * lat.high / lat.value,
             "size_high": oof["size_ratio"] * size.high / size.value}})
     return out
@@ -145,6 +148,7 @@ def main() -> int:
     ap.add_argument("--loao-policy", choices=["inner-cv", "model"], default="inner-cv",
                     help="LOAO ranking: the policy chosen by inner cross-validation over the training "
                          "architectures (harness.meta.policy), or the learnt model alone with --bound/--rank")
+    ap.add_argument("--lomo-fill", choices=["order", "sample", "legacy"], default="order")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -221,7 +225,8 @@ def main() -> int:
             train_by_arch.setdefault(r.model, []).append(view(r, None, args.bound))
         for limit in settings():
             if args.loao_policy == "inner-cv":
-                out = P.score(views, P.rank(views, limit, policy, P.static_order(others, limit, weights)), limit)
+                out = P.score(views, P.rank(views, limit, policy, P.static_order(others, limit, weights),
+                                            P.best_sets(others, limit, weights)), limit)
             else:
                 out = evaluate_setting(cands, limit, args.rank)
             if out is None:
@@ -251,6 +256,8 @@ def main() -> int:
 
     # -- leave one method family out -----------------------------------------------------------------------
     lomo_errs = {t: [] for t in EVAL_TARGETS}
+    NO_PRIOR = P.RecipePrior({}, {}, {})
+    lomo_policy = P.Policy(fill=args.lomo_fill if args.lomo_fill != "legacy" else "order")
     for method in methods:
         held = [r for r in rows if method_of(r.recipe) == method]
         train = [r for r in rows if method_of(r.recipe) != method]
@@ -262,8 +269,12 @@ def main() -> int:
             cands = [view(r, preds.get(id(r)), args.bound) for r in rows if r.model == arch]
             if not any(method_of(c["recipe"]) == method for c in cands):
                 continue
+            views = [P.measured_view(truth_of(r)) if id(r) not in preds else
+                     P.predicted_view(truth_of(r), estimate(preds[id(r)]), NO_PRIOR, lomo_policy)
+                     for r in rows if r.model == arch]
             for limit in settings():
-                out = evaluate_setting(cands, limit, args.rank)
+                out = (evaluate_setting(cands, limit, args.rank) if args.lomo_fill == "legacy" else
+                       P.score(views, P.rank(views, limit, lomo_policy), limit))
                 if out is not None:
                     results["lomo"].append(out)
 
