@@ -50,8 +50,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-LAT_LIMITS = (None, 1.0, 0.9, 0.75, 0.5)
-SIZE_LIMITS = (None, 0.6, 0.4, 0.3, 0.2, 0.1)
 EVAL_TARGETS = ("drop_pts", "latency_ratio", "size_ratio")
 
 
@@ -60,7 +58,9 @@ def true_values(row) -> dict:
 
 
 def settings():
-    return [(lat, size) for lat in LAT_LIMITS for size in SIZE_LIMITS]
+    from harness.meta.policy import SETTINGS
+
+    return list(SETTINGS)
 
 
 from harness.meta.policy import feasible  # noqa: E402  (the recommender's own feasibility rule)
@@ -85,34 +85,6 @@ def evaluate_setting(cands, limit, rank_by: str = "estimate"):
 
 def truth_of(row) -> dict:
     return true_values(row) | {"recipe": row.recipe, "model": row.model}
-
-
-def estimate(pred) -> dict:
-    """The predictor's estimates of one point, as harness.meta.policy takes them."""
-    lat, size = pred["latency_ratio"], pred["size_ratio"]
-    d = pred["drop_pts"]
-    return {"drop": d.value, "drop_low": d.low, "drop_high": d.high, "lat": lat.value, "size": size.value,
-            "lat_high": lat.high, "size_high": size.high}
-
-
-def train_views(train, pred) -> list[dict]:
-    """The training points with the predictor's out-of-fold estimates (folds by architecture): what the inner
-    cross-validation of the policy sees. Interval widths come from the predictor's error quantiles (themselves
-    fitted on out-of-fold residuals)."""
-    widths = pred.predict_many([r.features for r in train])
-    out = []
-    for i, (r, w) in enumerate(zip(train, widths)):
-        oof = {t: float(pred.oof[t][i]) for t in EVAL_TARGETS}
-        if any(np.isnan(v) for v in oof.values()):
-            continue
-        lat, size, d = w["latency_ratio"], w["size_ratio"], w["drop_pts"]
-        out.append(truth_of(r) | {"est": {
-            "drop": oof["drop_pts"], "drop_low": oof["drop_pts"] - (d.value - d.low),
-            "drop_high": oof["drop_pts"] + (d.high - d.value),
-            "lat": oof["latency_ratio"], "size": oof["size_ratio"],
-            "lat_high": oof["latency_ratio"] * lat.high / lat.value,
-            "size_high": oof["size_ratio"] * size.high / size.value}})
-    return out
 
 
 def view(row, pred, bound: str) -> dict:
@@ -148,7 +120,9 @@ def main() -> int:
     ap.add_argument("--loao-policy", choices=["inner-cv", "model"], default="inner-cv",
                     help="LOAO ranking: the policy chosen by inner cross-validation over the training "
                          "architectures (harness.meta.policy), or the learnt model alone with --bound/--rank")
-    ap.add_argument("--lomo-fill", choices=["order", "sample", "legacy"], default="order")
+    ap.add_argument("--lomo-fill", choices=["sample", "order", "legacy"], default="sample",
+                    help="LOMO top 5: sample (harness.meta.policy.KNOWN_POLICY, what recommend does), order (the "
+                         "estimates alone), legacy (the earlier --bound/--rank path)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -209,24 +183,20 @@ def main() -> int:
                 errs[t].append(abs(p[t].value - truth))
                 cover[t].append(p[t].low <= truth <= p[t].high)
         if args.loao_policy == "inner-cv":
-            # the policy for an unseen architecture, chosen on the training architectures alone
-            policy, _ = P.choose_policy(train_views(train, pred), settings(), descriptors)
+            # the policy for an unseen architecture, chosen on the training architectures alone, and the ranking
+            # built the way `harness recommend` builds it for a model with only its FP32 root measured
+            policy = P.choose_for_rows(train, pred)
             chosen.append((arch, policy.label()))
-            others = {}
-            for r in train:
-                others.setdefault(r.model, []).append(P.measured_view(truth_of(r)))
-            weights = P.neighbour_weights(descriptors[arch], {a: descriptors[a] for a in others}, policy.neighbours)
-            prior = P.RecipePrior.from_points((c for v in others.values() for c in v), weights)
-            views = [P.measured_view(truth_of(r)) if is_root(r) else
-                     P.predicted_view(truth_of(r), estimate(p), prior, policy) for r, p in zip(test, preds)]
+            ranking = P.Ranking.unseen(policy, descriptors[arch], (truth_of(r) for r in train),
+                                       {a: d for a, d in descriptors.items() if a != arch})
+            views = [ranking.view(truth_of(r), None if is_root(r) else P.estimate_of(p)) for r, p in zip(test, preds)]
         # the static baseline: per setting, the recipe with the lowest mean regret on the training archs
         train_by_arch = {}
         for r in train:
             train_by_arch.setdefault(r.model, []).append(view(r, None, args.bound))
         for limit in settings():
             if args.loao_policy == "inner-cv":
-                out = P.score(views, P.rank(views, limit, policy, P.static_order(others, limit, weights),
-                                            P.best_sets(others, limit, weights)), limit)
+                out = P.score(views, ranking.rank(views, limit), limit)
             else:
                 out = evaluate_setting(cands, limit, args.rank)
             if out is None:
@@ -256,8 +226,8 @@ def main() -> int:
 
     # -- leave one method family out -----------------------------------------------------------------------
     lomo_errs = {t: [] for t in EVAL_TARGETS}
-    NO_PRIOR = P.RecipePrior({}, {}, {})
-    lomo_policy = P.Policy(fill=args.lomo_fill if args.lomo_fill != "legacy" else "order")
+    # a known architecture: ranked as `harness recommend` ranks a model with measured points besides its root
+    lomo = P.Ranking.known(P.KNOWN_POLICY if args.lomo_fill == "sample" else P.Policy())
     for method in methods:
         held = [r for r in rows if method_of(r.recipe) == method]
         train = [r for r in rows if method_of(r.recipe) != method]
@@ -269,12 +239,11 @@ def main() -> int:
             cands = [view(r, preds.get(id(r)), args.bound) for r in rows if r.model == arch]
             if not any(method_of(c["recipe"]) == method for c in cands):
                 continue
-            views = [P.measured_view(truth_of(r)) if id(r) not in preds else
-                     P.predicted_view(truth_of(r), estimate(preds[id(r)]), NO_PRIOR, lomo_policy)
+            views = [lomo.view(truth_of(r), P.estimate_of(preds[id(r)]) if id(r) in preds else None)
                      for r in rows if r.model == arch]
             for limit in settings():
                 out = (evaluate_setting(cands, limit, args.rank) if args.lomo_fill == "legacy" else
-                       P.score(views, P.rank(views, limit, lomo_policy), limit))
+                       P.score(views, lomo.rank(views, limit), limit))
                 if out is not None:
                     results["lomo"].append(out)
 

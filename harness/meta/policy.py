@@ -58,6 +58,79 @@ POLICY_GRID: tuple[Policy, ...] = tuple(
 DEFAULT_POLICY = Policy()    # the learnt model alone: what `harness recommend` does
 
 
+# What "unseen architecture" means to `harness recommend`: a model whose only measured point on the device is its
+# FP32 root (the leave-one-architecture-out case of benchmarks/recommend.py); a model with other measured points
+# is known, and its predicted candidates are ranked by the learnt model alone (the leave-one-method-out case).
+KNOWN_POLICY = Policy(fill="sample")
+# the constraint settings of the inner cross-validation (and of benchmarks/recommend.py): latency and size limits
+# as ratios of the FP32 root
+LAT_LIMITS = (None, 1.0, 0.9, 0.75, 0.5)
+SIZE_LIMITS = (None, 0.6, 0.4, 0.3, 0.2, 0.1)
+SETTINGS: tuple[Limit, ...] = tuple((lat, size) for lat in LAT_LIMITS for size in SIZE_LIMITS)
+MIN_ARCHITECTURES = 3      # fewer: no inner cross-validation is possible; the learnt model alone is used
+
+
+def policy_from_dict(d: dict | None) -> Policy | None:
+    if not d:
+        return None
+    return Policy(**{k: d[k] for k in ("w_drop", "w_ratio", "bound", "source", "neighbours", "mix_slots", "fill")
+                     if k in d})
+
+
+def estimate_of(pred: dict) -> dict:
+    """A predictor's estimates of one point (harness.meta.predictor.Prediction per target), as `blend` takes
+    them."""
+    lat, size, d = pred["latency_ratio"], pred["size_ratio"], pred["drop_pts"]
+    return {"drop": d.value, "drop_low": d.low, "drop_high": d.high, "lat": lat.value, "size": size.value,
+            "lat_high": lat.high, "size_high": size.high}
+
+
+def truth(row) -> dict:
+    """A meta-dataset row (harness.meta.dataset.MetaRow) as a measured point: model, recipe, drop, lat, size."""
+    t = row.targets
+    return {"model": row.model, "recipe": row.recipe, "drop": t["drop_pts"], "lat": t["latency_ratio"],
+            "size": t["size_ratio"]}
+
+
+def oof_views(rows, predictor) -> list[dict]:
+    """The training points with the predictor's out-of-fold estimates (folds by architecture): what the inner
+    cross-validation sees. Interval widths come from the predictor's error quantiles (themselves fitted on
+    out-of-fold residuals)."""
+    import numpy as np
+
+    widths = predictor.predict_many([r.features for r in rows])
+    out = []
+    for i, (r, w) in enumerate(zip(rows, widths)):
+        oof = {t: float(predictor.oof[t][i]) for t in ("drop_pts", "latency_ratio", "size_ratio")}
+        if any(np.isnan(v) for v in oof.values()) or any(v is None for v in truth(r).values()):
+            continue
+        lat, size, d = w["latency_ratio"], w["size_ratio"], w["drop_pts"]
+        out.append(truth(r) | {"est": {
+            "drop": oof["drop_pts"], "drop_low": oof["drop_pts"] - (d.value - d.low),
+            "drop_high": oof["drop_pts"] + (d.high - d.value),
+            "lat": oof["latency_ratio"], "size": oof["size_ratio"],
+            "lat_high": oof["latency_ratio"] * lat.high / lat.value,
+            "size_high": oof["size_ratio"] * size.high / size.value}})
+    return out
+
+
+def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID) -> Policy | None:
+    """The policy for an unseen architecture, by inner cross-validation over the labelled architectures of
+    `rows` (the rows `predictor` was trained on, with its out-of-fold estimates); None when there are fewer
+    than MIN_ARCHITECTURES of them or the predictor has no out-of-fold estimates (one loaded from the store)."""
+    if not predictor.oof or any(t not in predictor.oof for t in ("drop_pts", "latency_ratio", "size_ratio")):
+        return None
+    idx = [i for i, r in enumerate(rows) if r.task == "classification"]
+    archs = {rows[i].model for i in idx}
+    roots = {r.model: r for r in rows if r.recipe == "fp32"}
+    if len(archs) < MIN_ARCHITECTURES or not archs <= set(roots):
+        return None
+    views = [v for v in oof_views(rows, predictor) if v["model"] in archs]
+    descriptors = {a: arch_descriptor(roots[a].features) for a in archs}
+    policy, _ = choose_policy(views, SETTINGS, descriptors, grid)
+    return policy
+
+
 # -- the strict scoring (benchmarks/recommend.py uses these definitions) ------------------------------------------
 def feasible(lat: float, size: float, limit: Limit) -> bool:
     lat_l, size_l = limit
@@ -376,3 +449,41 @@ def neighbour_weights(target: Sequence[float], others: dict[str, Sequence[float]
 
     near = sorted(names, key=lambda n: (dist(others[n]), n))[:k]
     return {n: float(n in near) for n in names}
+
+
+# -- one ranking, for benchmarks/recommend.py and `harness recommend` alike ---------------------------------------
+@dataclass
+class Ranking:
+    """How the candidates of one model are ranked: the policy, and what it draws on from the other
+    architectures (their measured points, the alike ones by `weights`, and the per-recipe prior)."""
+    policy: Policy
+    prior: RecipePrior
+    others: dict[str, list[dict]]
+    weights: dict[str, float] | None = None
+
+    @classmethod
+    def known(cls, policy: Policy = KNOWN_POLICY) -> "Ranking":
+        """A model the predictor has seen: the learnt estimates alone (no prior, no static order)."""
+        return cls(policy, RecipePrior({}, {}, {}), {})
+
+    @classmethod
+    def unseen(cls, policy: Policy, descriptor: Sequence[float], others: Iterable[dict],
+               descriptors: dict[str, Sequence[float]]) -> "Ranking":
+        """An architecture the predictor has not seen. others: measured points (model, recipe, drop, lat, size)
+        of the other architectures; descriptors: `arch_descriptor` of each of them."""
+        by_arch: dict[str, list[dict]] = {}
+        for c in others:
+            if c["model"] in descriptors and None not in (c["drop"], c["lat"], c["size"]):
+                by_arch.setdefault(c["model"], []).append(measured_view(c))
+        weights = neighbour_weights(descriptor, {a: descriptors[a] for a in by_arch}, policy.neighbours)
+        prior = RecipePrior.from_points((c for v in by_arch.values() for c in v), weights)
+        return cls(policy, prior, by_arch, weights)
+
+    def view(self, point: dict, est: dict | None) -> dict:
+        """A candidate: measured (est None: its drop/lat/size are measured) or predicted (est: `estimate_of`)."""
+        return measured_view(point) if est is None else predicted_view(point, est, self.prior, self.policy)
+
+    def rank(self, views: Sequence[dict], limit: Limit) -> list[dict]:
+        static = static_order(self.others, limit, self.weights) if self.others else ()
+        sets = best_sets(self.others, limit, self.weights) if self.others else ()
+        return rank(views, limit, self.policy, static, sets)
