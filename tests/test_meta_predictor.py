@@ -65,6 +65,11 @@ def test_predict_cli_json(trained_db):
     lat = out["targets"]["latency_ratio"]
     assert lat["low"] <= lat["value"] <= lat["high"]
     assert out["absolute"]["size_mb"] > 0 and out["targets"]["energy_ratio"]["value"] is None
+    # how recommend ranks it: zoo-mlp has measured points besides its root, a known architecture whose
+    # ranking uses the learnt estimates as they are
+    rk = out["ranking"]
+    assert rk["unseen_architecture"] is False and rk["source"] == "predicted"
+    assert rk["ranked_by"]["latency_ratio"] == pytest.approx(lat["value"])
     # a measured recipe is still predicted, with the measurement beside it
     proc = _cli("predict", "--db", str(trained_db), "--model", "zoo-mlp", "--recipe", "fp16", "--json")
     assert json.loads(proc.stdout)["measured"]["size_ratio"] < 0.6

@@ -224,6 +224,79 @@ def _wide_resnet():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
 
 
+def _lenet():
+    import torch.nn as nn
+
+    # LeNet-5 shape: 5x5 convolutions, average pooling, tanh, three dense layers
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
+                         nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16 * 2 * 2, 120), nn.Tanh(), nn.Linear(120, 84),
+                         nn.Tanh(), nn.Linear(84, 10))
+
+
+def _bn_cnn():
+    import torch.nn as nn
+
+    # a plain CNN with BatchNorm after every convolution, no bias, at 16x16
+    def conv(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    return nn.Sequential(*conv(1, 24), nn.MaxPool2d(2), *conv(24, 48), nn.MaxPool2d(2), *conv(48, 96),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
+
+
+def _dense_cnn():
+    import torch
+    import torch.nn as nn
+
+    class Dense(nn.Module):
+        """DenseNet-like: every layer sees the concatenation of the block's earlier outputs."""
+
+        def __init__(self, cin: int, growth: int, layers: int) -> None:
+            super().__init__()
+            self.convs = nn.ModuleList(nn.Sequential(nn.Conv2d(cin + i * growth, growth, 3, padding=1), nn.ReLU())
+                                       for i in range(layers))
+
+        def forward(self, x):
+            for conv in self.convs:
+                x = torch.cat([x, conv(x)], dim=1)
+            return x
+
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), Dense(16, 12, 3), nn.MaxPool2d(2),
+                         nn.Conv2d(52, 32, 1), nn.ReLU(), Dense(32, 12, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(68, 10))
+
+
+def _narrow_mlp():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, 48), nn.ReLU(), nn.Linear(48, 32), nn.ReLU(),
+                         nn.Linear(32, 10))
+
+
+def _mixer():
+    import torch.nn as nn
+
+    class Mixer(nn.Module):
+        """MLP-Mixer-like: 4x4 patches of a 16x16 image as 16 tokens; token mixing then channel mixing (MatMul
+        on 3-D tensors, LayerNorm), residual adds."""
+
+        def __init__(self, dim: int = 32, tokens: int = 16) -> None:
+            super().__init__()
+            self.embed = nn.Conv2d(1, dim, 4, stride=4)
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.tok = nn.Sequential(nn.Linear(tokens, 32), nn.GELU(), nn.Linear(32, tokens))
+            self.ch = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Linear(64, dim))
+            self.head = nn.Linear(dim, 10)
+
+        def forward(self, x):
+            x = self.embed(x).flatten(2).transpose(1, 2)                 # (N, tokens, dim)
+            x = x + self.tok(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+            x = x + self.ch(self.norm2(x))
+            return self.head(x.mean(dim=1))
+
+    return Mixer()
+
+
 MEMBERS = {m.name: m for m in (
     Member("zoo-mlp", "mlp", 8, 15, _mlp, "3-layer MLP (64-128-64-10) on 8x8 digits"),
     Member("zoo-deep-mlp", "mlp", 8, 10, _deep_mlp, "5-layer MLP (64-256-256-128-64-10) on 8x8 digits"),
@@ -237,6 +310,11 @@ MEMBERS = {m.name: m for m in (
     Member("zoo-wide-mobilenet", "depthwise-separable", 32, 3, _wide_mobilenet,
            "wider MobileNet-like net (32-256 channels) on digits at 32x32"),
     Member("zoo-wide-resnet", "residual", 16, 4, _wide_resnet, "wider residual net (32-128 channels) at 16x16"),
+    Member("zoo-lenet", "cnn", 16, 8, _lenet, "LeNet-5-like (5x5 convolutions, average pooling, tanh) at 16x16"),
+    Member("zoo-bn-cnn", "cnn", 16, 4, _bn_cnn, "plain CNN with BatchNorm and global pooling at 16x16"),
+    Member("zoo-dense-cnn", "dense", 16, 20, _dense_cnn, "DenseNet-like concatenating blocks at 16x16"),
+    Member("zoo-narrow-mlp", "mlp", 16, 15, _narrow_mlp, "narrow MLP (256-48-32-10) on digits at 16x16"),
+    Member("zoo-mixer", "mixer", 16, 10, _mixer, "MLP-Mixer-like token/channel mixing (LayerNorm, GELU) at 16x16"),
 )}
 
 
@@ -278,3 +356,23 @@ def make_wide_mobilenet() -> Example:
 
 def make_wide_resnet() -> Example:
     return MEMBERS["zoo-wide-resnet"].example()
+
+
+def make_lenet() -> Example:
+    return MEMBERS["zoo-lenet"].example()
+
+
+def make_bn_cnn() -> Example:
+    return MEMBERS["zoo-bn-cnn"].example()
+
+
+def make_dense_cnn() -> Example:
+    return MEMBERS["zoo-dense-cnn"].example()
+
+
+def make_narrow_mlp() -> Example:
+    return MEMBERS["zoo-narrow-mlp"].example()
+
+
+def make_mixer() -> Example:
+    return MEMBERS["zoo-mixer"].example()
