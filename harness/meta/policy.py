@@ -243,15 +243,18 @@ def cover(primary: Sequence[dict], sets: Sequence[frozenset[str]], slots: int = 
     spends the places on different guesses of which recipe wins, instead of five near-copies of one guess."""
     if not primary:
         return []
+    from collections import Counter
+
     head = [primary[0]]
-    left = [s for s in sets if primary[0]["recipe"] not in s]
+    # identical sets (most draws agree) weigh by their count: the same greedy choice, far fewer checks
+    left = Counter(s for s in sets if primary[0]["recipe"] not in s)
     rest = list(primary[1:])
     while len(head) < slots and rest:
-        gains = [sum(c["recipe"] in s for s in left) for c in rest]
+        gains = [sum(n for s, n in left.items() if c["recipe"] in s) for c in rest]
         i = max(range(len(rest)), key=lambda j: (gains[j], -j))
         pick = rest.pop(i)
         head.append(pick)
-        left = [s for s in left if pick["recipe"] not in s]
+        left = Counter({s: n for s, n in left.items() if pick["recipe"] not in s})
     return head + rest
 
 
@@ -298,7 +301,12 @@ def sample_sets(views: Sequence[dict], limit: Limit, n: int = 200, seed: int = 0
     best = masked.min(axis=1, keepdims=True)
     winners = ok & (masked <= best + 1e-9)
     recipes = [c["recipe"] for c in views]
-    return [frozenset(recipes[j] for j in np.flatnonzero(row)) for row in winners if row.any()]
+    out: list[frozenset[str]] = []
+    rows, counts = np.unique(winners, axis=0, return_counts=True)     # few distinct outcomes: build each once
+    for row, k in zip(rows, counts):
+        if row.any():
+            out.extend([frozenset(recipes[j] for j in np.flatnonzero(row))] * int(k))
+    return out
 
 
 def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = (),
