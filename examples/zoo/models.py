@@ -297,6 +297,39 @@ def _mixer():
     return Mixer()
 
 
+def _tiny_cnn():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 2 * 2, 10))
+
+
+def _se_cnn():
+    import torch.nn as nn
+
+    class SE(nn.Module):
+        """Squeeze-and-excitation: channels re-weighted by a gate computed from their global average."""
+
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, c // 4), nn.ReLU(),
+                                      nn.Linear(c // 4, c), nn.Sigmoid())
+
+        def forward(self, x):
+            return x * self.gate(x)[:, :, None, None]
+
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), SE(32), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), SE(64), nn.MaxPool2d(2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def _bn_mlp():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, 192), nn.BatchNorm1d(192), nn.ReLU(), nn.Linear(192, 96),
+                         nn.BatchNorm1d(96), nn.ReLU(), nn.Linear(96, 10))
+
+
 MEMBERS = {m.name: m for m in (
     Member("zoo-mlp", "mlp", 8, 15, _mlp, "3-layer MLP (64-128-64-10) on 8x8 digits"),
     Member("zoo-deep-mlp", "mlp", 8, 10, _deep_mlp, "5-layer MLP (64-256-256-128-64-10) on 8x8 digits"),
@@ -315,6 +348,11 @@ MEMBERS = {m.name: m for m in (
     Member("zoo-dense-cnn", "dense", 16, 20, _dense_cnn, "DenseNet-like concatenating blocks at 16x16"),
     Member("zoo-narrow-mlp", "mlp", 16, 15, _narrow_mlp, "narrow MLP (256-48-32-10) on digits at 16x16"),
     Member("zoo-mixer", "mixer", 16, 10, _mixer, "MLP-Mixer-like token/channel mixing (LayerNorm, GELU) at 16x16"),
+    Member("zoo-tiny-cnn", "cnn", 8, 15, _tiny_cnn, "tiny 2-conv CNN (8-16 channels) on 8x8 digits"),
+    Member("zoo-se-cnn", "attention", 16, 20, _se_cnn, "CNN with squeeze-and-excitation gates at 16x16"),
+    Member("zoo-bn-mlp", "mlp", 16, 8, _bn_mlp, "MLP with BatchNorm (256-192-96-10) at 16x16"),
+    Member("zoo-resnet-32", "residual", 32, 6, _resnet, "the zoo-resnet net on digits upsampled to 32x32"),
+    Member("zoo-mobilenet-8", "depthwise-separable", 8, 8, _mobilenet, "the zoo-mobilenet net on 8x8 digits"),
 )}
 
 
@@ -376,3 +414,23 @@ def make_narrow_mlp() -> Example:
 
 def make_mixer() -> Example:
     return MEMBERS["zoo-mixer"].example()
+
+
+def make_tiny_cnn() -> Example:
+    return MEMBERS["zoo-tiny-cnn"].example()
+
+
+def make_se_cnn() -> Example:
+    return MEMBERS["zoo-se-cnn"].example()
+
+
+def make_bn_mlp() -> Example:
+    return MEMBERS["zoo-bn-mlp"].example()
+
+
+def make_resnet_32() -> Example:
+    return MEMBERS["zoo-resnet-32"].example()
+
+
+def make_mobilenet_8() -> Example:
+    return MEMBERS["zoo-mobilenet-8"].example()

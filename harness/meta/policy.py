@@ -302,10 +302,14 @@ def sample_sets(views: Sequence[dict], limit: Limit, n: int = 200, seed: int = 0
     winners = ok & (masked <= best + 1e-9)
     recipes = [c["recipe"] for c in views]
     out: list[frozenset[str]] = []
-    rows, counts = np.unique(winners, axis=0, return_counts=True)     # few distinct outcomes: build each once
-    for row, k in zip(rows, counts):
+    # few distinct outcomes: build each set once (rows packed to bytes are cheap to count)
+    from collections import Counter
+
+    counts = Counter(map(bytes, np.packbits(winners, axis=1)))
+    for key, k in sorted(counts.items()):
+        row = np.unpackbits(np.frombuffer(key, dtype=np.uint8))[:m].astype(bool)
         if row.any():
-            out.extend([frozenset(recipes[j] for j in np.flatnonzero(row))] * int(k))
+            out.extend([frozenset(recipes[j] for j in np.flatnonzero(row))] * k)
     return out
 
 
