@@ -45,12 +45,13 @@ Figures (`NAME VALUE`):
   mae_accuracy_pts, mae_latency_ratio, mae_size_ratio (LOAO, non-root points), coverage_* (share of true values
   inside the 80 % interval)
 
-    python benchmarks/recommend.py [--db PATH] [--budget-s 600] [--bound auto|interval|point]
+    python benchmarks/recommend.py [--db PATH] [--budget-s 360] [--bound auto|interval|point]
                                    [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
                                    [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy]
 
-From scratch, sweeping the ~370 points takes about 45 minutes on a shared 2-core VM; one invocation sweeps for at
-most --budget-s (600 s) and evaluates what the store holds; the next one resumes the sweep.
+From scratch the sweep of the 20 architectures (500 points) takes 20-60 minutes on a shared 2-core VM, depending on
+its load; one invocation sweeps for at most --budget-s (360 s) and evaluates what the store holds (about 8.5
+minutes with 20 architectures: 15 minutes at most in all); the next one resumes the sweep.
 """
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def view(row, pred, bound: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", default="harness-artifacts/recommend-bench/meta.duckdb")
-    ap.add_argument("--budget-s", type=float, default=600.0, help="time allowed for sweeping missing points")
+    ap.add_argument("--budget-s", type=float, default=360.0,
+                    help="time allowed for sweeping missing points (with the ~8.5 min evaluation: < 15 min)")
     ap.add_argument("--bound", choices=["interval", "point", "auto"], default="auto",
                     help="limits checked on the interval's pessimistic end, the estimate, or (auto) the interval "
                          "and, when nothing passes, the estimate")
