@@ -94,3 +94,20 @@ def test_cli_says_how_a_model_was_ranked(db):
 
 
 from meta_fixtures import *  # noqa: E402,F401,F403
+
+
+def test_a_store_moved_with_its_run_directories_finds_its_fp32_files(tmp_path):
+    from harness.meta.dataset import relocate
+
+    (tmp_path / "run1").mkdir()
+    (tmp_path / "run1" / "m-fp32.onnx").write_bytes(b"x")
+    here = tmp_path / "kept.onnx"
+    here.write_bytes(b"y")
+    points = [{"run_id": "run1", "root_path": "/elsewhere/gone/run1/m-fp32.onnx"},
+              {"run_id": "run2", "root_path": "/elsewhere/gone/run2/m-fp32.onnx"},
+              {"run_id": "run1", "root_path": str(here)}]
+    out = relocate(points, tmp_path / "meta.duckdb")
+    assert out[0]["root_path"] == str(tmp_path / "run1" / "m-fp32.onnx")
+    assert out[1]["root_path"] == "/elsewhere/gone/run2/m-fp32.onnx"     # nowhere to be found: left as recorded
+    assert out[2]["root_path"] == str(here)
+    assert points[0]["root_path"].startswith("/elsewhere")               # the input is not modified
