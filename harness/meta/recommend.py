@@ -286,8 +286,8 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking) 
         if x.latency_ms is None or x.size_mb is None or x.drop_pts is None or (
                 x.source == "predicted" and not x.estimates):
             continue
-        point = {"model": x.model, "recipe": x.recipe, "drop": x.drop_pts, "lat": x.latency_ms / mr.root_latency_ms,
-                 "size": x.size_mb / mr.root_size_mb, "cand": x}
+        point = {"model": x.model, "recipe": x.recipe, "drop": x.drop_pts,
+                 "lat": x.latency_ms / mr.root_latency_ms, "size": x.size_mb / mr.root_size_mb, "cand": x}
         views.append(mr.ranking.view(point, x.estimates if x.source == "predicted" else None))
     ordered = [v["cand"] for v in mr.ranking.rank(views, (lat_l, size_l))]
     chosen = {id(x) for x in ordered}
