@@ -107,7 +107,7 @@ class RecommendView(pn.viewable.Viewer):
 
     def _candidates(self) -> tuple[list, str]:
         from harness.meta.predictor import Predictor
-        from harness.meta.recommend import build_candidates
+        from harness.meta.recommend import build_candidates, rankings
 
         key = (self.device, self.model)
         note = ""
@@ -120,12 +120,16 @@ class RecommendView(pn.viewable.Viewer):
                 predictor, note = None, f"predictions unavailable: {exc}"
             if predictor is None and not note:
                 note = "no predictor stored for this device: measured candidates only (`harness sweep` trains one)"
+            policies = None
             try:
                 cands = build_candidates(store, predictor, self.device, model)
+                if predictor is not None and model is not None:
+                    # one model: ordered by the ranking policy benchmarks/recommend.py measures, as the CLI does
+                    policies = rankings(store, predictor, self.device, cands)
             except HarnessError as exc:   # e.g. an FP32 file deleted: fall back to what was measured
                 note = f"predictions unavailable: {exc}"
                 cands = build_candidates(store, None, self.device, model)
-            self._cands, self._note, self._key = cands, note, key
+            self._cands, self._note, self._key, self._policies = cands, note, key, policies
         return self._cands, self._note
 
     def constraints(self):
@@ -148,7 +152,7 @@ class RecommendView(pn.viewable.Viewer):
         if not cands:
             self._show_message(f"**Nothing measured on {self.device}.** Run `harness sweep --device {self.device}`.")
             return
-        ranked = rank(cands, constraints, self.bound, self.rank_by)
+        ranked = rank(cands, constraints, self.bound, self.rank_by, getattr(self, "_policies", None))
         feasible = [c for c in ranked if c.feasible]
         if not feasible:
             self._show_message("**No candidate fits.** " + binding(ranked, constraints, self.bound)

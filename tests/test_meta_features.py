@@ -53,6 +53,15 @@ def test_weight_statistics():
     assert 0 < f["qerr_channel_mean"] <= f["qerr_tensor_mean"] < 0.01
     assert f["min_layer_channels"] == 2
     assert f["first_layer_params_frac"] == pytest.approx(18 / 114)
+    # relative proxies: the smallest layer's share, the spread of layer sizes (18 and 96 weights), and the int8
+    # weight error weighted by fan-in (9 for the conv, 32 for the Gemm)
+    assert f["min_layer_params_frac"] == pytest.approx(18 / 114)
+    assert f["layer_params_cv"] == pytest.approx(39 / 57)
+    from harness.meta.features import _qerr, _weights
+
+    cw, gw = _weights(model)
+    assert f["qerr_tensor_fanin"] == pytest.approx((9 * _qerr(cw, False) + 32 * _qerr(gw, False)) / 41)
+    assert f["qerr_channel_fanin"] <= f["qerr_tensor_fanin"] + 1e-12
     removed, worst = pruned_energy(model, 0.5)
     assert 0 < removed < 0.5 and 0 < worst <= 1
     assert pruned_energy(model, 0.0) == (0.0, 0.0)
@@ -74,6 +83,14 @@ def test_model_features_of_a_file(tmp_path):
     onnx.save(tiny_graph(), str(path))
     feats, _ = model_features(str(path))
     assert feats["macs"] == 384 and feats["params"] == 119
+    from harness.meta.features import features
+
+    f = features(str(path), "int8-static:per_channel=false", "cpu", None, fp32_latency_ms=0.01)
+    assert f["conv_share"] == 0.5 and f["depthwise_share"] == 0.0
+    assert f["recipe_qerr_fanin"] == feats["qerr_tensor_fanin"] and f["prune_vs_min_layer"] == 0.0
+    assert features(str(path), "fp16", "cpu")["recipe_qerr_fanin"] == 0.0
+    assert features(str(path), "prune-unstructured:0.5", "cpu")["prune_vs_min_layer"] == pytest.approx(
+        0.5 * (1 - 18 / 114))
     from harness.core.errors import ModelError
 
     with pytest.raises(ModelError, match="gone"):

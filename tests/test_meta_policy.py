@@ -106,3 +106,61 @@ def test_inner_cv_falls_back_on_static_best_when_the_model_is_wrong():
     best, results = P.choose_policy(rows, SETTINGS, descs, grid=GRID)
     assert results[P.Policy()][0] > results[P.Policy(bound="none", source="static")][0]
     assert P.is_static_best(best)
+
+
+# -- top-5 filling: coverage of the alike architectures' winners, or of outcomes drawn from the intervals -----------
+def test_cover_spends_the_places_on_different_winners():
+    views = [P.measured_view(point("x", r, d, 0.5, 1)) | {"predicted": True}
+             for r, d in (("a", 0.0), ("a2", 0.1), ("a3", 0.2), ("b", 1.0), ("c", 2.0), ("d", 3.0))]
+    # the training architectures' winners: a on two of them, b on two, c on one; a2/a3 never won
+    sets = [frozenset({"a"}), frozenset({"a"}), frozenset({"b"}), frozenset({"b", "d"}), frozenset({"c"})]
+    by_order = P.rank(views, NO_LIMIT, P.Policy(bound="point"))
+    assert [c["recipe"] for c in by_order][:3] == ["a", "a2", "a3"]
+    covered = P.rank(views, NO_LIMIT, P.Policy(bound="point", fill="cover"), sets=sets)
+    assert [c["recipe"] for c in covered][:4] == ["a", "b", "c", "a2"]   # then no gain: the primary order
+    assert len(covered) == len(views)
+
+
+def test_sample_sets_follow_the_intervals():
+    measured = P.measured_view(point("x", "m", 1.0, 0.5, 1))
+    sure = P.measured_view(point("x", "sure", 3.0, 0.5, 1)) | {"predicted": True}      # no spread: never wins
+    wide = P.measured_view(point("x", "wide", 2.0, 0.5, 1)) | {"predicted": True, "low_drop": -4.0,
+                                                                 "high_drop": 8.0, "raw_drop": 2.0}
+    sets = P.sample_sets([measured, sure, wide], NO_LIMIT, n=400)
+    wins = {r: sum(r in s for s in sets) / len(sets) for r in ("m", "sure", "wide")}
+    assert wins["sure"] == 0.0
+    assert 0.15 < wins["wide"] < 0.6 and wins["m"] + wins["wide"] == pytest.approx(1.0)
+    assert P.sample_sets([measured, sure, wide], NO_LIMIT, n=400) == sets         # seeded: same draws
+    # a limit the measured one breaks: only draws where `wide` fits (its size interval crosses 0.5) count
+    wide2 = wide | {"point_size": 0.45, "high_size": 0.6}
+    limited = P.sample_sets([measured, sure, wide2], (None, 0.5), n=400)
+    assert all(s == frozenset({"wide"}) for s in limited) and 0.2 < len(limited) / 400 < 0.9
+    ranked = P.rank([measured, sure, wide], NO_LIMIT, P.Policy(bound="point", fill="sample"))
+    assert [c["recipe"] for c in ranked][:2] == ["m", "wide"]
+
+
+def test_policy_survives_a_dict_round_trip():
+    from dataclasses import asdict
+
+    p = P.Policy(0.5, 0.0, "size", "static", 3, 0, "cover")
+    assert P.policy_from_dict(asdict(p)) == p
+    assert P.policy_from_dict(None) is None
+    assert "fill=cover" in p.label()
+
+
+def test_ranking_unseen_draws_on_the_alike_architectures():
+    others = [point(a, r, d, lat, 1.0) for a, r, d, lat in (
+        ("near", "fp32", 0, 1), ("near", "q", 0.0, 0.4), ("near", "p", 5.0, 0.6),
+        ("far", "fp32", 0, 1), ("far", "q", 9.0, 0.4), ("far", "p", 0.0, 0.6))]
+    descs = {"near": [0.0], "far": [10.0]}
+    ranking = P.Ranking.unseen(P.Policy(0.0, 0.0, "none", "static", 1, 0, "cover"), [0.5], others, descs)
+    assert ranking.weights == {"near": 1.0, "far": 0.0}
+    est = {"drop": 3.0, "drop_low": 1.0, "drop_high": 6.0, "lat": 0.5, "size": 1.0, "lat_high": 0.7,
+           "size_high": 1.0}
+    views = [ranking.view(point("new", "fp32", 0, 1, 1), None),
+             ranking.view(point("new", "q", 0.3, 0.45, 1), est),
+             ranking.view(point("new", "p", 0.0, 0.65, 1), est)]
+    assert views[1]["est_drop"] == 0.0 and views[1]["predicted"]        # w_drop 0: the alike prior alone
+    assert [c["recipe"] for c in ranking.rank(views, (0.7, None))][0] == "q"      # q was best on "near"
+    known = P.Ranking.known()
+    assert known.policy == P.KNOWN_POLICY and known.view(views[2], est)["est_drop"] == 3.0

@@ -65,6 +65,11 @@ def test_predict_cli_json(trained_db):
     lat = out["targets"]["latency_ratio"]
     assert lat["low"] <= lat["value"] <= lat["high"]
     assert out["absolute"]["size_mb"] > 0 and out["targets"]["energy_ratio"]["value"] is None
+    # how recommend ranks it: zoo-mlp has measured points besides its root, a known architecture whose
+    # ranking uses the learnt estimates as they are
+    rk = out["ranking"]
+    assert rk["unseen_architecture"] is False and rk["source"] == "predicted"
+    assert rk["ranked_by"]["latency_ratio"] == pytest.approx(lat["value"])
     # a measured recipe is still predicted, with the measurement beside it
     proc = _cli("predict", "--db", str(trained_db), "--model", "zoo-mlp", "--recipe", "fp16", "--json")
     assert json.loads(proc.stdout)["measured"]["size_ratio"] < 0.6
@@ -75,3 +80,43 @@ def test_predict_unknown_model_is_a_clear_error(trained_db):
     assert proc.returncode == 2 and "no measured FP32 root of model 'nope'" in proc.stderr
     proc = _cli("predict", "--db", str(trained_db), "--model", "zoo-mlp", "--recipe", "quantum:3")
     assert proc.returncode == 2 and "harness: error:" in proc.stderr
+
+
+def test_one_architecture_stores_no_unseen_policy(trained_db):
+    # zoo-mlp alone: no inner cross-validation over architectures is possible
+    assert Predictor.load(Store(trained_db), "cpu").unseen_policy is None
+
+
+def _synthetic_rows():
+    """Three architectures x five recipes with hand-made features: enough for folds by architecture."""
+    from harness.meta.dataset import MetaRow
+
+    rows = []
+    for a, (scale, conv) in enumerate(((0.0, 0.0), (1.0, 1.0), (2.0, 0.5))):
+        for r, (bits, sparsity) in enumerate(((32, 0.0), (16, 0.0), (8, 0.0), (32, 0.5), (32, 0.9))):
+            feats = {"log_fp32_latency_ms": scale, "log_macs": 5 + scale, "log_params": 4 + scale,
+                     "op_Conv": 3 * conv, "op_Gemm": 1.0, "weight_bits": float(bits),
+                     "unstructured_sparsity": sparsity}
+            drop = 0.0 if r == 0 else 30 * sparsity ** 2 * (1 + a) + (0.3 if bits == 8 else 0.0)
+            lat = 1.0 if r == 0 else (0.5 + 0.2 * a if bits == 8 else 1.0)
+            size = bits / 32
+            rows.append(MetaRow(run_id=f"r{a}", variant_id=f"v{a}{r}", model=f"m{a}",
+                                recipe="fp32" if r == 0 else f"x{r}", device="cpu", operation=None,
+                                task="classification", features=feats,
+                                targets={"drop_pts": drop, "latency_ratio": lat, "size_ratio": size,
+                                         "memory_ratio": 1.0, "energy_ratio": None},
+                                base={}, measured={}))
+    return rows
+
+
+def test_unseen_policy_is_chosen_at_training_and_stored(tmp_path):
+    from harness.meta.predictor import train_with_policy
+
+    rows = _synthetic_rows()
+    pred = train_with_policy(rows, device="cpu")
+    assert pred.unseen_policy is not None
+    store = Store(tmp_path / "p.duckdb")
+    store.migrate()
+    pred.save(store, rows)
+    loaded = Predictor.load(store, "cpu")
+    assert loaded.unseen_policy == pred.unseen_policy

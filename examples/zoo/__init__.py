@@ -13,6 +13,16 @@ family, so a predictor can be tested on an architecture it has not seen:
   zoo-vgg         VGG-style 5-conv CNN at 16x16
   zoo-wide-mobilenet  wider depthwise-separable net at 32x32
   zoo-wide-resnet     wider residual net (32-128 channels) at 16x16
+  zoo-lenet       LeNet-5-like (5x5 convolutions, average pooling, tanh) at 16x16
+  zoo-bn-cnn      plain CNN with BatchNorm and global pooling at 16x16
+  zoo-dense-cnn   DenseNet-like concatenating blocks at 16x16
+  zoo-narrow-mlp  narrow MLP (256-48-32-10) at 16x16
+  zoo-mixer       MLP-Mixer-like token/channel mixing (LayerNorm, GELU, MatMul on 3-D tensors) at 16x16
+  zoo-tiny-cnn    tiny 2-conv CNN (8-16 channels) on 8x8
+  zoo-se-cnn      CNN with squeeze-and-excitation gates at 16x16
+  zoo-bn-mlp      MLP with BatchNorm at 16x16
+  zoo-resnet-32   the zoo-resnet net at 32x32
+  zoo-mobilenet-8 the zoo-mobilenet net at 8x8
   zoo-minilm      MiniLM-L6 sentence embeddings (the `minilm` example; text, no labels: drift only)
 
 Training is deterministic (fixed seeds, fixed batch order, CPU) and takes seconds; the weights are cached under
@@ -32,6 +42,16 @@ ZOO: dict[str, str] = {
     "zoo-vgg": "harness.examples.zoo.models:make_vgg",
     "zoo-wide-mobilenet": "harness.examples.zoo.models:make_wide_mobilenet",
     "zoo-wide-resnet": "harness.examples.zoo.models:make_wide_resnet",
+    "zoo-lenet": "harness.examples.zoo.models:make_lenet",
+    "zoo-bn-cnn": "harness.examples.zoo.models:make_bn_cnn",
+    "zoo-dense-cnn": "harness.examples.zoo.models:make_dense_cnn",
+    "zoo-narrow-mlp": "harness.examples.zoo.models:make_narrow_mlp",
+    "zoo-mixer": "harness.examples.zoo.models:make_mixer",
+    "zoo-tiny-cnn": "harness.examples.zoo.models:make_tiny_cnn",
+    "zoo-se-cnn": "harness.examples.zoo.models:make_se_cnn",
+    "zoo-bn-mlp": "harness.examples.zoo.models:make_bn_mlp",
+    "zoo-resnet-32": "harness.examples.zoo.models:make_resnet_32",
+    "zoo-mobilenet-8": "harness.examples.zoo.models:make_mobilenet_8",
     "zoo-minilm": "harness.examples.minilm.model:make_example",
 }
 

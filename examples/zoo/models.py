@@ -224,6 +224,112 @@ def _wide_resnet():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
 
 
+def _lenet():
+    import torch.nn as nn
+
+    # LeNet-5 shape: 5x5 convolutions, average pooling, tanh, three dense layers
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
+                         nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16 * 2 * 2, 120), nn.Tanh(), nn.Linear(120, 84),
+                         nn.Tanh(), nn.Linear(84, 10))
+
+
+def _bn_cnn():
+    import torch.nn as nn
+
+    # a plain CNN with BatchNorm after every convolution, no bias, at 16x16
+    def conv(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    return nn.Sequential(*conv(1, 24), nn.MaxPool2d(2), *conv(24, 48), nn.MaxPool2d(2), *conv(48, 96),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
+
+
+def _dense_cnn():
+    import torch
+    import torch.nn as nn
+
+    class Dense(nn.Module):
+        """DenseNet-like: every layer sees the concatenation of the block's earlier outputs."""
+
+        def __init__(self, cin: int, growth: int, layers: int) -> None:
+            super().__init__()
+            self.convs = nn.ModuleList(nn.Sequential(nn.Conv2d(cin + i * growth, growth, 3, padding=1), nn.ReLU())
+                                       for i in range(layers))
+
+        def forward(self, x):
+            for conv in self.convs:
+                x = torch.cat([x, conv(x)], dim=1)
+            return x
+
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), Dense(16, 12, 3), nn.MaxPool2d(2),
+                         nn.Conv2d(52, 32, 1), nn.ReLU(), Dense(32, 12, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(68, 10))
+
+
+def _narrow_mlp():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, 48), nn.ReLU(), nn.Linear(48, 32), nn.ReLU(),
+                         nn.Linear(32, 10))
+
+
+def _mixer():
+    import torch.nn as nn
+
+    class Mixer(nn.Module):
+        """MLP-Mixer-like: 4x4 patches of a 16x16 image as 16 tokens; token mixing then channel mixing (MatMul
+        on 3-D tensors, LayerNorm), residual adds."""
+
+        def __init__(self, dim: int = 32, tokens: int = 16) -> None:
+            super().__init__()
+            self.embed = nn.Conv2d(1, dim, 4, stride=4)
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.tok = nn.Sequential(nn.Linear(tokens, 32), nn.GELU(), nn.Linear(32, tokens))
+            self.ch = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Linear(64, dim))
+            self.head = nn.Linear(dim, 10)
+
+        def forward(self, x):
+            x = self.embed(x).flatten(2).transpose(1, 2)                 # (N, tokens, dim)
+            x = x + self.tok(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+            x = x + self.ch(self.norm2(x))
+            return self.head(x.mean(dim=1))
+
+    return Mixer()
+
+
+def _tiny_cnn():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 2 * 2, 10))
+
+
+def _se_cnn():
+    import torch.nn as nn
+
+    class SE(nn.Module):
+        """Squeeze-and-excitation: channels re-weighted by a gate computed from their global average."""
+
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, c // 4), nn.ReLU(),
+                                      nn.Linear(c // 4, c), nn.Sigmoid())
+
+        def forward(self, x):
+            return x * self.gate(x)[:, :, None, None]
+
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), SE(32), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), SE(64), nn.MaxPool2d(2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def _bn_mlp():
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, 192), nn.BatchNorm1d(192), nn.ReLU(), nn.Linear(192, 96),
+                         nn.BatchNorm1d(96), nn.ReLU(), nn.Linear(96, 10))
+
+
 MEMBERS = {m.name: m for m in (
     Member("zoo-mlp", "mlp", 8, 15, _mlp, "3-layer MLP (64-128-64-10) on 8x8 digits"),
     Member("zoo-deep-mlp", "mlp", 8, 10, _deep_mlp, "5-layer MLP (64-256-256-128-64-10) on 8x8 digits"),
@@ -237,6 +343,16 @@ MEMBERS = {m.name: m for m in (
     Member("zoo-wide-mobilenet", "depthwise-separable", 32, 3, _wide_mobilenet,
            "wider MobileNet-like net (32-256 channels) on digits at 32x32"),
     Member("zoo-wide-resnet", "residual", 16, 4, _wide_resnet, "wider residual net (32-128 channels) at 16x16"),
+    Member("zoo-lenet", "cnn", 16, 8, _lenet, "LeNet-5-like (5x5 convolutions, average pooling, tanh) at 16x16"),
+    Member("zoo-bn-cnn", "cnn", 16, 4, _bn_cnn, "plain CNN with BatchNorm and global pooling at 16x16"),
+    Member("zoo-dense-cnn", "dense", 16, 20, _dense_cnn, "DenseNet-like concatenating blocks at 16x16"),
+    Member("zoo-narrow-mlp", "mlp", 16, 15, _narrow_mlp, "narrow MLP (256-48-32-10) on digits at 16x16"),
+    Member("zoo-mixer", "mixer", 16, 10, _mixer, "MLP-Mixer-like token/channel mixing (LayerNorm, GELU) at 16x16"),
+    Member("zoo-tiny-cnn", "cnn", 8, 15, _tiny_cnn, "tiny 2-conv CNN (8-16 channels) on 8x8 digits"),
+    Member("zoo-se-cnn", "attention", 16, 20, _se_cnn, "CNN with squeeze-and-excitation gates at 16x16"),
+    Member("zoo-bn-mlp", "mlp", 16, 8, _bn_mlp, "MLP with BatchNorm (256-192-96-10) at 16x16"),
+    Member("zoo-resnet-32", "residual", 32, 6, _resnet, "the zoo-resnet net on digits upsampled to 32x32"),
+    Member("zoo-mobilenet-8", "depthwise-separable", 8, 8, _mobilenet, "the zoo-mobilenet net on 8x8 digits"),
 )}
 
 
@@ -278,3 +394,43 @@ def make_wide_mobilenet() -> Example:
 
 def make_wide_resnet() -> Example:
     return MEMBERS["zoo-wide-resnet"].example()
+
+
+def make_lenet() -> Example:
+    return MEMBERS["zoo-lenet"].example()
+
+
+def make_bn_cnn() -> Example:
+    return MEMBERS["zoo-bn-cnn"].example()
+
+
+def make_dense_cnn() -> Example:
+    return MEMBERS["zoo-dense-cnn"].example()
+
+
+def make_narrow_mlp() -> Example:
+    return MEMBERS["zoo-narrow-mlp"].example()
+
+
+def make_mixer() -> Example:
+    return MEMBERS["zoo-mixer"].example()
+
+
+def make_tiny_cnn() -> Example:
+    return MEMBERS["zoo-tiny-cnn"].example()
+
+
+def make_se_cnn() -> Example:
+    return MEMBERS["zoo-se-cnn"].example()
+
+
+def make_bn_mlp() -> Example:
+    return MEMBERS["zoo-bn-mlp"].example()
+
+
+def make_resnet_32() -> Example:
+    return MEMBERS["zoo-resnet-32"].example()
+
+
+def make_mobilenet_8() -> Example:
+    return MEMBERS["zoo-mobilenet-8"].example()

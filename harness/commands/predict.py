@@ -23,8 +23,8 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
     from harness.meta.predictor import check_recipe, load_or_train
+    from harness.meta.dataset import measured as measured_points
     from harness.meta.recommend import _predicted
-    from harness.store.meta import measured_points
 
     check_recipe(recipe)
     points = latest_points(measured_points(store, device=device, model=model))
@@ -39,6 +39,7 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     pred = predictor.predict(feats)
     cand = _predicted(model, recipe, device, root, pred)
     measured = next((p for p in points if p["name"] == recipe), None)
+    ranking = _as_ranked(store, predictor, device, model, recipe, cand)
     out = {
         "model": model, "recipe": recipe, "device": device, "source": "predicted",
         "predictor_id": predictor.predictor_id, "trained_on_points": predictor.n_rows,
@@ -50,11 +51,29 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
                  "peak_rss_bytes": root["root_peak_rss_bytes"], "accuracy": root["root_accuracy"],
                  "energy_per_inference_mj": root["root_energy_per_inference_mj"]},
         "measured": None,
+        "ranking": ranking,
     }
     if measured is not None:
         _, t = point_targets(measured)
         out["measured"] = {"run_id": measured["run_id"], "variant_id": measured["variant_id"], **t}
     return out
+
+
+def _as_ranked(store, predictor, device, model, recipe, cand) -> dict | None:
+    """How `harness recommend --model` would weigh this prediction: the ranking policy it uses for this model
+    (unseen architecture: the stored inner-CV policy, which may shrink the estimate towards what the recipe did
+    on alike architectures) and the estimate it ranks by. Still a prediction."""
+    from harness.meta.recommend import build_candidates, rankings
+
+    measured = [c for c in build_candidates(store, None, device, model) if c.recipe != recipe]
+    mr = rankings(store, predictor, device, [cand, *measured]).get(model)
+    if mr is None or not cand.estimates:
+        return None
+    point = {"model": model, "recipe": recipe, "drop": None, "lat": None, "size": None}
+    view = mr.ranking.view(point, cand.estimates)
+    return {"policy": mr.label, "unseen_architecture": mr.unseen, "source": "predicted",
+            "ranked_by": {"drop_pts": view["est_drop"], "latency_ratio": view["point_lat"],
+                          "size_ratio": view["point_size"]}}
 
 
 def run(args) -> int:
@@ -79,6 +98,10 @@ def run(args) -> int:
     a = out["absolute"]
     print(f"  => latency {fmt(a['latency_ms'])} ms, size {fmt(a['size_mb'])} MB, memory {fmt(a['memory_mb'])} MB, "
           f"accuracy {fmt(a['accuracy'])}, energy {fmt(a['energy_mj'])} mJ")
+    if out["ranking"]:
+        r = out["ranking"]["ranked_by"]
+        print(f"  recommend ranks it by: drop {fmt(r['drop_pts'])} pts, latency ratio {fmt(r['latency_ratio'])}, "
+              f"size ratio {fmt(r['size_ratio'])} ({out['ranking']['policy']})")
     if out["measured"]:
         m = out["measured"]
         print(f"  measured too (run {m['run_id']}): drop {fmt(m['drop_pts'])} pts, latency ratio "

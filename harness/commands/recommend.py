@@ -27,6 +27,9 @@ def register(sub) -> None:
                    help="order predicted candidates by their estimated accuracy or the low end of its interval "
                         "(default: harness.meta.recommend.RANK_BY)")
     p.add_argument("--no-predict", action="store_true", help="measured candidates only")
+    p.add_argument("--no-policy", action="store_true",
+                   help="with one model: order by the learnt estimates (--bound/--rank) instead of the ranking "
+                        "policy that benchmarks/recommend.py measures (harness.meta.policy)")
     p.add_argument("--top", type=int, default=10, help="rows shown (default 10; --json lists all)")
     p.add_argument("--json", action="store_true", help="print the candidates as a JSON list")
     add_db_argument(p)
@@ -34,11 +37,11 @@ def register(sub) -> None:
 
 
 def recommend(store, constraints, device: str, model: str | None = None, bound: str | None = None,
-              predict: bool = True, echo=None, rank_by: str | None = None):
+              predict: bool = True, echo=None, rank_by: str | None = None, use_policy: bool = True):
     """(ranked candidates, message or None when nothing fits). Raises UsageError on an empty store."""
     from harness.core.errors import UsageError
     from harness.meta.predictor import load_or_train
-    from harness.meta.recommend import BOUND, RANK_BY, EmptyStore, binding, build_candidates, rank
+    from harness.meta.recommend import BOUND, RANK_BY, EmptyStore, binding, build_candidates, rank, rankings
     from harness.store.meta import devices, models_on_device
 
     if not store.path.exists():
@@ -56,7 +59,11 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
     predictor = load_or_train(store, device, echo) if predict else None
     cands = build_candidates(store, predictor, device, model)
     bound = bound or BOUND
-    ranked = rank(cands, constraints, bound, rank_by or RANK_BY)
+    # one model: its candidates are ordered by the ranking policy benchmarks/recommend.py measures (unless the
+    # user asked for the plain --bound/--rank ordering)
+    policies = (rankings(store, predictor, device, cands)
+                if predictor is not None and use_policy and len({c.model for c in cands}) == 1 else None)
+    ranked = rank(cands, constraints, bound, rank_by or RANK_BY, policies)
     if not any(c.feasible for c in ranked):
         return ranked, binding(ranked, constraints, bound)
     return ranked, None
@@ -74,7 +81,8 @@ def run(args) -> int:
         max_energy_mj=args.max_energy_mj, min_accuracy=args.min_accuracy, max_drop_pts=args.max_drop_pts)
     store = open_store(args)
     ranked, why = recommend(store, constraints, args.device, args.model, args.bound, not args.no_predict,
-                            echo=lambda m: print(m, file=sys.stderr), rank_by=args.rank_by)
+                            echo=lambda m: print(m, file=sys.stderr), rank_by=args.rank_by,
+                            use_policy=not args.no_policy and args.bound is None and args.rank_by is None)
     if args.json:
         print_json([c.as_dict() for c in ranked])
     if why:

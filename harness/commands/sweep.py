@@ -11,9 +11,8 @@ def register(sub) -> None:
                     "normal variant in the store. Points a previous sweep stored are not redone. Timing per "
                     "point is short (2 rounds, >= 60 calls / 0.2 s): enough for ratios, not for tail latencies.")
     p.add_argument("--model", action="append", dest="models", metavar="EXAMPLE",
-                   help="example to sweep, repeatable (default: the digits zoo: "
-                        "zoo-mlp, zoo-deep-mlp, zoo-cnn, zoo-wide-cnn, zoo-mobilenet, zoo-resnet; add zoo-minilm "
-                        "for text)")
+                   help="example to sweep, repeatable (default: the digits zoo, harness.examples.zoo.DIGITS_ZOO, "
+                        "fifteen architectures; add zoo-minilm for text)")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
                    help="recipe of the grid, repeatable (default: the built-in grid, see harness.meta.sweep)")
     p.add_argument("--device", default="cpu", help="device profile (default cpu)")

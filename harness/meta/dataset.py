@@ -97,7 +97,30 @@ def build_rows(points: list[dict[str, Any]]) -> list[MetaRow]:
     return rows
 
 
-def load_rows(store, device: str | None = None, model: str | None = None) -> list[MetaRow]:
+def relocate(points: list[dict[str, Any]], store_path) -> list[dict[str, Any]]:
+    """Points whose FP32 file is gone from its recorded path but sits at `<store dir>/<run id>/<file name>` (a
+    store moved or copied together with its run directories, the layout `harness sweep` writes) get that path;
+    the others are returned as they are (features then says the file is gone)."""
+    from pathlib import Path
+
+    base = Path(store_path).resolve().parent
+    out = []
+    for p in points:
+        path = p.get("root_path")
+        if path and not Path(path).is_file():
+            moved = base / str(p["run_id"]) / Path(path).name
+            if moved.is_file():
+                p = p | {"root_path": str(moved)}
+        out.append(p)
+    return out
+
+
+def measured(store, device: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+    """`harness.store.meta.measured_points` with FP32 paths relocated next to the store when moved."""
     from harness.store.meta import measured_points
 
-    return build_rows(measured_points(store, device=device, model=model))
+    return relocate(measured_points(store, device=device, model=model), store.path)
+
+
+def load_rows(store, device: str | None = None, model: str | None = None) -> list[MetaRow]:
+    return build_rows(measured(store, device=device, model=model))

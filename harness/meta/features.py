@@ -155,7 +155,8 @@ def weight_features(model) -> dict[str, float]:
         return {k: 0.0 for k in ("layer_norm_mean", "layer_norm_max", "layer_norm_cv", "weight_sparsity",
                                  "weight_kurtosis_max", "weight_kurtosis_mean", "qerr_tensor_mean",
                                  "qerr_tensor_max", "qerr_channel_mean", "qerr_channel_max", "min_layer_channels",
-                                 "first_layer_params_frac", "last_layer_params_frac")}
+                                 "first_layer_params_frac", "last_layer_params_frac", "qerr_tensor_fanin",
+                                 "qerr_channel_fanin", "min_layer_params_frac", "layer_params_cv")}
     rms = np.array([np.sqrt(np.mean(w ** 2)) for w in ws])
     kurt = np.array([float(np.mean((w - w.mean()) ** 4) / (w.var() ** 2 + 1e-24)) for w in ws])
     qt = np.array([_qerr(w, False) for w in ws])
@@ -171,6 +172,15 @@ def weight_features(model) -> dict[str, float]:
         "min_layer_channels": float(min(w.shape[0] for w in ws)),
         "first_layer_params_frac": float(ws[0].size / total), "last_layer_params_frac": float(ws[-1].size / total),
     }
+    # architecture-relative sensitivity proxies, comparable between nets of different scale: the weight error of
+    # int8 weighted by each layer's fan-in (an output sums fan-in quantized products), and how small the smallest
+    # layer is (global magnitude pruning empties small layers first)
+    fan_in = np.array([w[0].size for w in ws], dtype=np.float64)
+    sizes = np.array([w.size for w in ws], dtype=np.float64)
+    feats["qerr_tensor_fanin"] = float(np.sum(qt * fan_in) / fan_in.sum())
+    feats["qerr_channel_fanin"] = float(np.sum(qc * fan_in) / fan_in.sum())
+    feats["min_layer_params_frac"] = float(sizes.min() / total)
+    feats["layer_params_cv"] = float(sizes.std() / (sizes.mean() + 1e-12))
     return feats
 
 
@@ -307,4 +317,12 @@ def features(fp32_path: str, recipe: str, device: str, environment: str | dict |
     qc, qt = base["qerr_channel_mean"], base["qerr_tensor_mean"]
     # the weight error this recipe's quantization implies (0 without int8)
     out["recipe_qerr"] = (qc if out["per_channel"] else qt) if out["weight_bits"] == 8 else 0.0
+    out["recipe_qerr_fanin"] = ((base["qerr_channel_fanin"] if out["per_channel"] else base["qerr_tensor_fanin"])
+                                if out["weight_bits"] == 8 else 0.0)
+    # shares that place an architecture among others whatever its size (the policy's descriptor uses them too)
+    convs, dense = base["op_Conv"], base["op_Gemm"] + base["op_MatMul"]
+    out["conv_share"] = convs / max(convs + dense, 1.0)
+    out["depthwise_share"] = base["depthwise_convs"] / max(convs, 1.0)
+    # unstructured sparsity against the smallest layer's share: high when pruning can empty a layer
+    out["prune_vs_min_layer"] = out["unstructured_sparsity"] * (1.0 - base["min_layer_params_frac"])
     return out

@@ -41,18 +41,94 @@ class Policy:
     source: str = "model"      # primary order: model (the blended estimate) | static (static-best of alike archs)
     neighbours: int | None = None   # static-best over the k training architectures most alike (None: all)
     mix_slots: int = 0         # top-5 places (after the first) given to the other order's first picks
+    fill: str = "order"        # places 2..5: order (the orders above) | cover (see `rank`)
 
     def label(self) -> str:
         return (f"source={self.source},w_drop={self.w_drop:g},w_ratio={self.w_ratio:g},bound={self.bound},"
-                f"neighbours={self.neighbours or 'all'},mix_slots={self.mix_slots}")
+                f"neighbours={self.neighbours or 'all'},mix_slots={self.mix_slots},fill={self.fill}")
 
 
-# 432 policies; "none" with source "static" and every architecture is the static-best baseline itself, and
-# w 1 / auto / model / mix 0 is the learnt model alone (DEFAULT_POLICY), so inner CV can fall back on either
+# 576 policies; "none" with source "static" and every architecture is the static-best baseline itself, and
+# w 1 / auto / model / mix 0 / order is the learnt model alone (DEFAULT_POLICY), so inner CV can fall back on
+# either; "cover" replaces mixing (it decides places 2..5 itself)
 POLICY_GRID: tuple[Policy, ...] = tuple(
-    Policy(wd, wr, b, src, k, s) for src, wd, wr, b, k, s in itertools.product(
-        ("model", "static"), (0.0, 0.5, 1.0), (0.0, 0.5, 1.0), ("auto", "none"), (2, 3, 4, None), (0, 2, 3)))
+    Policy(wd, wr, b, src, k, s, f) for src, wd, wr, b, k, (s, f) in itertools.product(
+        ("model", "static"), (0.0, 0.5, 1.0), (0.0, 0.5, 1.0), ("auto", "none"), (2, 3, 4, None),
+        ((0, "order"), (2, "order"), (3, "order"), (0, "cover"), (0, "sample"))))
 DEFAULT_POLICY = Policy()    # the learnt model alone: what `harness recommend` does
+
+
+# What "unseen architecture" means to `harness recommend`: a model whose only measured point on the device is its
+# FP32 root (the leave-one-architecture-out case of benchmarks/recommend.py); a model with other measured points
+# is known, and its predicted candidates are ranked by the learnt model alone (the leave-one-method-out case).
+KNOWN_POLICY = Policy(fill="sample")
+# the constraint settings of the inner cross-validation (and of benchmarks/recommend.py): latency and size limits
+# as ratios of the FP32 root
+LAT_LIMITS = (None, 1.0, 0.9, 0.75, 0.5)
+SIZE_LIMITS = (None, 0.6, 0.4, 0.3, 0.2, 0.1)
+SETTINGS: tuple[Limit, ...] = tuple((lat, size) for lat in LAT_LIMITS for size in SIZE_LIMITS)
+MIN_ARCHITECTURES = 3      # fewer: no inner cross-validation is possible; the learnt model alone is used
+
+
+def policy_from_dict(d: dict | None) -> Policy | None:
+    if not d:
+        return None
+    return Policy(**{k: d[k] for k in ("w_drop", "w_ratio", "bound", "source", "neighbours", "mix_slots", "fill")
+                     if k in d})
+
+
+def estimate_of(pred: dict) -> dict:
+    """A predictor's estimates of one point (harness.meta.predictor.Prediction per target), as `blend` takes
+    them."""
+    lat, size, d = pred["latency_ratio"], pred["size_ratio"], pred["drop_pts"]
+    return {"drop": d.value, "drop_low": d.low, "drop_high": d.high, "lat": lat.value, "size": size.value,
+            "lat_high": lat.high, "size_high": size.high}
+
+
+def truth(row) -> dict:
+    """A meta-dataset row (harness.meta.dataset.MetaRow) as a measured point: model, recipe, drop, lat, size."""
+    t = row.targets
+    return {"model": row.model, "recipe": row.recipe, "drop": t["drop_pts"], "lat": t["latency_ratio"],
+            "size": t["size_ratio"]}
+
+
+def oof_views(rows, predictor) -> list[dict]:
+    """The training points with the predictor's out-of-fold estimates (folds by architecture): what the inner
+    cross-validation sees. Interval widths come from the predictor's error quantiles (themselves fitted on
+    out-of-fold residuals)."""
+    import numpy as np
+
+    widths = predictor.predict_many([r.features for r in rows])
+    out = []
+    for i, (r, w) in enumerate(zip(rows, widths)):
+        oof = {t: float(predictor.oof[t][i]) for t in ("drop_pts", "latency_ratio", "size_ratio")}
+        if any(np.isnan(v) for v in oof.values()) or any(v is None for v in truth(r).values()):
+            continue
+        lat, size, d = w["latency_ratio"], w["size_ratio"], w["drop_pts"]
+        out.append(truth(r) | {"est": {
+            "drop": oof["drop_pts"], "drop_low": oof["drop_pts"] - (d.value - d.low),
+            "drop_high": oof["drop_pts"] + (d.high - d.value),
+            "lat": oof["latency_ratio"], "size": oof["size_ratio"],
+            "lat_high": oof["latency_ratio"] * lat.high / lat.value,
+            "size_high": oof["size_ratio"] * size.high / size.value}})
+    return out
+
+
+def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID) -> Policy | None:
+    """The policy for an unseen architecture, by inner cross-validation over the labelled architectures of
+    `rows` (the rows `predictor` was trained on, with its out-of-fold estimates); None when there are fewer
+    than MIN_ARCHITECTURES of them or the predictor has no out-of-fold estimates (one loaded from the store)."""
+    if not predictor.oof or any(t not in predictor.oof for t in ("drop_pts", "latency_ratio", "size_ratio")):
+        return None
+    idx = [i for i, r in enumerate(rows) if r.task == "classification"]
+    archs = {rows[i].model for i in idx}
+    roots = {r.model: r for r in rows if r.recipe == "fp32"}
+    if len(archs) < MIN_ARCHITECTURES or not archs <= set(roots):
+        return None
+    views = [v for v in oof_views(rows, predictor) if v["model"] in archs]
+    descriptors = {a: arch_descriptor(roots[a].features) for a in archs}
+    policy, _ = choose_policy(views, SETTINGS, descriptors, grid)
+    return policy
 
 
 # -- the strict scoring (benchmarks/recommend.py uses these definitions) ------------------------------------------
@@ -110,12 +186,16 @@ def blend(est: dict, prior: RecipePrior, policy: Policy) -> dict:
     wr = policy.w_ratio if r in prior.log_lat else 1.0
     drop = wd * est["drop"] + (1 - wd) * prior.drop.get(r, 0.0)
     out = {"est_drop": max(drop, 0.0)}     # a predicted gain is floored at no loss, as recommend does
+    # the learnt interval's spread around the blended estimate (for fill "sample")
+    out["low_drop"] = drop - max(est["drop"] - est.get("drop_low", est["drop"]), 0.0)
+    out["high_drop"] = drop + max(est.get("drop_high", est["drop"]) - est["drop"], 0.0)
     for q, pq in (("lat", prior.log_lat), ("size", prior.log_size)):
         log_v = math.log(max(est[q], 1e-12))
         blended = math.exp(wr * log_v + (1 - wr) * pq.get(r, log_v))
         out[f"point_{q}"] = blended
         out[f"high_{q}"] = blended * max(est[f"{q}_high"], est[q]) / max(est[q], 1e-12)
     out["est_lat"] = out["point_lat"]
+    out["raw_drop"] = drop
     return out
 
 
@@ -141,16 +221,114 @@ def static_order(train_by_arch: dict[str, Sequence[dict]], limit: Limit,
     return sorted(regs, key=lambda r: (sum(regs[r]) / len(regs[r]), r))
 
 
-def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = ()) -> list[dict]:
+def best_sets(train_by_arch: dict[str, Sequence[dict]], limit: Limit,
+              weights: dict[str, float] | None = None) -> list[frozenset[str]]:
+    """Per training architecture (alike ones when `weights` is given), the recipes that were a best-accuracy
+    truly feasible configuration under `limit` (measured; equal accuracy counts as equally best)."""
+    out = []
+    for arch, cs in sorted(train_by_arch.items()):
+        if weights is not None and not weights.get(arch, 0.0):
+            continue
+        truly = [c for c in cs if feasible(c["lat"], c["size"], limit)]
+        if truly:
+            best = min(c["drop"] for c in truly)
+            out.append(frozenset(c["recipe"] for c in truly if c["drop"] <= best + 1e-9))
+    return out
+
+
+def cover(primary: Sequence[dict], sets: Sequence[frozenset[str]], slots: int = 5) -> list[dict]:
+    """Places 2..`slots` chosen greedily so that the list holds a best configuration of as many of the
+    (alike) training architectures as possible: the next place goes to the candidate whose recipe was best on
+    the most architectures not yet covered by the places above (ties and no gain: the primary order). It
+    spends the places on different guesses of which recipe wins, instead of five near-copies of one guess."""
+    if not primary:
+        return []
+    from collections import Counter
+
+    head = [primary[0]]
+    # identical sets (most draws agree) weigh by their count: the same greedy choice, far fewer checks
+    left = Counter(s for s in sets if primary[0]["recipe"] not in s)
+    rest = list(primary[1:])
+    while len(head) < slots and rest:
+        gains = [sum(n for s, n in left.items() if c["recipe"] in s) for c in rest]
+        i = max(range(len(rest)), key=lambda j: (gains[j], -j))
+        pick = rest.pop(i)
+        head.append(pick)
+        left = Counter({s: n for s, n in left.items() if pick["recipe"] not in s})
+    return head + rest
+
+
+Z80 = 1.2815515655446004    # the 0.9 quantile of a standard normal: an 80 % interval spans +-Z80 sigma
+
+
+def sample_sets(views: Sequence[dict], limit: Limit, n: int = 200, seed: int = 0) -> list[frozenset[str]]:
+    """`n` plausible outcomes of the candidates, drawn from their 80 % intervals (a split normal on the accuracy
+    drop, log-normal on the latency and size ratios; measured candidates stay as measured), each reduced to the
+    recipes that would be a best-accuracy feasible configuration in it. `cover` over these sets fills the top 5
+    by the chance of holding the best, not by the point estimate alone."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    m = len(views)
+    if m == 0:
+        return []
+    z = rng.standard_normal((3, n, m))
+
+    def draw(k, mid, low, high, log):
+        mid, low, high = (np.log(np.maximum(v, 1e-12)) if log else np.asarray(v, float) for v in (mid, low, high))
+        spread = np.where(z[k] < 0, (mid - low) / Z80, (high - mid) / Z80)
+        out = mid + z[k] * np.maximum(spread, 0.0)
+        return np.exp(out) if log else out
+
+    pred = np.array([bool(c.get("predicted")) for c in views])
+    d_mid = np.array([c.get("raw_drop", c["est_drop"]) for c in views], float)
+    d_lo = np.array([c.get("low_drop", c["est_drop"]) for c in views], float)
+    d_hi = np.array([c.get("high_drop", c["est_drop"]) for c in views], float)
+    drop = np.where(pred, draw(0, d_mid, d_lo, d_hi, False), d_mid)
+    ratios = []
+    for k, q in ((1, "lat"), (2, "size")):
+        mid = np.array([c[f"point_{q}"] for c in views], float)
+        high = np.array([c[f"high_{q}"] for c in views], float)
+        low = mid * mid / np.maximum(high, 1e-12)       # symmetric in log space: the interval's high end mirrored
+        ratios.append(np.where(pred, draw(k, mid, low, high, True), mid))
+    lat_l, size_l = limit
+    ok = np.ones((n, m), bool)
+    if lat_l is not None:
+        ok &= ratios[0] <= lat_l
+    if size_l is not None:
+        ok &= ratios[1] <= size_l
+    masked = np.where(ok, drop, np.inf)
+    best = masked.min(axis=1, keepdims=True)
+    winners = ok & (masked <= best + 1e-9)
+    recipes = [c["recipe"] for c in views]
+    out: list[frozenset[str]] = []
+    # few distinct outcomes: build each set once (rows packed to bytes are cheap to count)
+    from collections import Counter
+
+    counts = Counter(map(bytes, np.packbits(winners, axis=1)))
+    for key, k in sorted(counts.items()):
+        row = np.unpackbits(np.frombuffer(key, dtype=np.uint8))[:m].astype(bool)
+        if row.any():
+            out.extend([frozenset(recipes[j] for j in np.flatnonzero(row))] * k)
+    return out
+
+
+def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = (),
+         sets: Sequence[frozenset[str]] = (), samples: Sequence[frozenset[str]] | None = None) -> list[dict]:
     """The recommendation list under `limit`: the candidates that fit by the policy's check, ordered by the
     policy's primary order — the (blended) estimate, best first (ties: measured first, then faster), or the
     static-best order of alike architectures — with places 2.. of the top 5 opened to up to `mix_slots` of the
-    other order's first picks. views: dicts with est_drop, est_lat, predicted, recipe, point_/high_lat, _size."""
+    other order's first picks, or (fill "cover") chosen to cover the best recipes `sets` of the alike training
+    architectures, or (fill "sample") to cover the winners of outcomes drawn from the intervals (`samples`:
+    precomputed `sample_sets(views, limit)`). views: dicts with est_drop, est_lat, predicted, recipe,
+    point_/high_lat, _size."""
     def fits(how):
         return [c for c in views if feasible(c[f"{how}_lat"], c[f"{how}_size"], limit)]
 
     if policy.bound == "none":      # the static-best baseline: every candidate, whatever it is expected to do
         pool = list(views)
+    elif policy.bound == "size":    # the size estimate only (its error is a few %), latency left unchecked
+        pool = [c for c in views if feasible(0.0, c["point_size"], (None, limit[1]))]
     elif policy.bound == "point":
         pool = fits("point")
     else:
@@ -161,6 +339,10 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
     pos = {r: i for i, r in enumerate(static)}
     by_static = sorted(by_model, key=lambda c: pos.get(c["recipe"], len(pos)))   # stable: ties by the model
     primary, other = (by_static, by_model) if policy.source == "static" else (by_model, by_static)
+    if policy.fill == "cover":
+        return cover(primary, sets)
+    if policy.fill == "sample":
+        return cover(primary, sample_sets(views, limit) if samples is None else samples)
     if policy.mix_slots <= 0 or len(primary) <= 1:
         return primary
     head = primary[:1]
@@ -193,18 +375,20 @@ def choose_policy(train: Sequence[dict], settings: Sequence[Limit], descriptors:
     folds = []
     for arch, cs in sorted(by_arch.items()):
         others = {a: [measured_view(c) for c in v] for a, v in by_arch.items() if a != arch}
-        priors, statics = {}, {}
+        priors, statics, sets = {}, {}, {}
         for k in {p.neighbours for p in grid}:
             w = neighbour_weights(descriptors[arch], {a: descriptors[a] for a in others}, k)
             priors[k] = RecipePrior.from_points((c for v in others.values() for c in v), w)
             statics.update({(k, limit): static_order(others, limit, w) for limit in settings})
-        folds.append((cs, priors, statics))
+            sets.update({(k, limit): best_sets(others, limit, w) for limit in settings})
+        folds.append((cs, priors, statics, sets))
     results: dict[Policy, tuple[float, float]] = {}
     per_arch: dict[Policy, list[float]] = {}
     views_of: dict[tuple, list[dict]] = {}     # the views depend on the weights and neighbours only
+    samples_of: dict[tuple, list[frozenset[str]]] = {}
     for policy in grid:
         regs, hits, arch_means = [], [], []
-        for i, (cs, priors, statics) in enumerate(folds):
+        for i, (cs, priors, statics, sets) in enumerate(folds):
             key = (i, policy.w_drop, policy.w_ratio, policy.neighbours)
             if key not in views_of:
                 views_of[key] = [measured_view(c) if c["recipe"] in measured_recipes
@@ -212,7 +396,13 @@ def choose_policy(train: Sequence[dict], settings: Sequence[Limit], descriptors:
             views = views_of[key]
             mine = []
             for limit in settings:
-                out = score(views, rank(views, limit, policy, statics[(policy.neighbours, limit)]), limit)
+                drawn = None
+                if policy.fill == "sample":
+                    if key + (limit,) not in samples_of:
+                        samples_of[key + (limit,)] = sample_sets(views, limit)
+                    drawn = samples_of[key + (limit,)]
+                out = score(views, rank(views, limit, policy, statics[(policy.neighbours, limit)],
+                                        sets[(policy.neighbours, limit)], drawn), limit)
                 if out is not None:
                     regs.append(out[0])
                     mine.append(out[0])
@@ -241,7 +431,7 @@ def select(grid: Sequence[Policy], results: dict[Policy, tuple[float, float]],
     se = (sum((x - mean) ** 2 for x in xs) / max(len(xs) - 1, 1)) ** 0.5 / len(xs) ** 0.5
     close = [p for p in grid if results[p][0] <= results[best][0] + se]
     pool = [p for p in close if is_static_best(p)] or close
-    return min(pool, key=lambda p: (-round(results[p][1], 6), round(results[p][0], 6), p.mix_slots,
+    return min(pool, key=lambda p: (-round(results[p][1], 6), round(results[p][0], 6), p.fill != "order", p.mix_slots,
                                     p.source != "model", -p.w_drop, -p.w_ratio, -(p.neighbours or 99)))
 
 
@@ -271,3 +461,41 @@ def neighbour_weights(target: Sequence[float], others: dict[str, Sequence[float]
 
     near = sorted(names, key=lambda n: (dist(others[n]), n))[:k]
     return {n: float(n in near) for n in names}
+
+
+# -- one ranking, for benchmarks/recommend.py and `harness recommend` alike ---------------------------------------
+@dataclass
+class Ranking:
+    """How the candidates of one model are ranked: the policy, and what it draws on from the other
+    architectures (their measured points, the alike ones by `weights`, and the per-recipe prior)."""
+    policy: Policy
+    prior: RecipePrior
+    others: dict[str, list[dict]]
+    weights: dict[str, float] | None = None
+
+    @classmethod
+    def known(cls, policy: Policy = KNOWN_POLICY) -> "Ranking":
+        """A model the predictor has seen: the learnt estimates alone (no prior, no static order)."""
+        return cls(policy, RecipePrior({}, {}, {}), {})
+
+    @classmethod
+    def unseen(cls, policy: Policy, descriptor: Sequence[float], others: Iterable[dict],
+               descriptors: dict[str, Sequence[float]]) -> "Ranking":
+        """An architecture the predictor has not seen. others: measured points (model, recipe, drop, lat, size)
+        of the other architectures; descriptors: `arch_descriptor` of each of them."""
+        by_arch: dict[str, list[dict]] = {}
+        for c in others:
+            if c["model"] in descriptors and None not in (c["drop"], c["lat"], c["size"]):
+                by_arch.setdefault(c["model"], []).append(measured_view(c))
+        weights = neighbour_weights(descriptor, {a: descriptors[a] for a in by_arch}, policy.neighbours)
+        prior = RecipePrior.from_points((c for v in by_arch.values() for c in v), weights)
+        return cls(policy, prior, by_arch, weights)
+
+    def view(self, point: dict, est: dict | None) -> dict:
+        """A candidate: measured (est None: its drop/lat/size are measured) or predicted (est: `estimate_of`)."""
+        return measured_view(point) if est is None else predicted_view(point, est, self.prior, self.policy)
+
+    def rank(self, views: Sequence[dict], limit: Limit) -> list[dict]:
+        static = static_order(self.others, limit, self.weights) if self.others else ()
+        sets = best_sets(self.others, limit, self.weights) if self.others else ()
+        return rank(views, limit, self.policy, static, sets)

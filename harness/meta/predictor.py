@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -98,6 +98,10 @@ class Predictor:
     # units (NaN where a row had no value or no fold); not stored: used to choose the recommendation policy on
     # the training architectures only (harness.meta.policy)
     oof: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # how `harness recommend` ranks the candidates of an architecture this predictor has not seen: chosen by
+    # inner cross-validation over its training architectures when it is trained (harness.meta.policy), stored
+    # with it; None with fewer than three labelled architectures (the learnt estimates alone are used then)
+    unseen_policy: Any = None
 
     # -- training --------------------------------------------------------------------------------------------
     @classmethod
@@ -175,7 +179,9 @@ class Predictor:
                 "quantiles": json.dumps([*QUANTILES]), "n_rows": self.n_rows,
                 "config": json.dumps({"params": PARAMS, "rounds": ROUNDS, "point": "least squares",
                                       "interval": "quantiles of out-of-fold residuals (folds by model)",
-                                      "log_targets": sorted(LOG_TARGETS)})}
+                                      "log_targets": sorted(LOG_TARGETS),
+                                      "unseen_policy": (asdict(self.unseen_policy) if self.unseen_policy
+                                                        else None)})}
 
     def save(self, store, rows: Sequence[MetaRow]) -> None:
         from harness.store.meta import save_predictor
@@ -196,9 +202,13 @@ class Predictor:
         lgb = _lightgbm()
         boosters = {(m["target"], float(m["quantile"])): lgb.Booster(model_str=m["model_text"])
                     for m in rec["models"]}
+        from harness.meta.policy import policy_from_dict
+
+        config = json.loads(rec.get("config") or "{}")
         return cls(feature_names=json.loads(rec["feature_names"]), boosters=boosters,
                    targets=json.loads(rec["targets"]), predictor_id=rec["predictor_id"], device=rec["device"],
-                   n_rows=rec["n_rows"], created_at=rec["created_at"])
+                   n_rows=rec["n_rows"], created_at=rec["created_at"],
+                   unseen_policy=policy_from_dict(config.get("unseen_policy")))
 
 
 def train_and_store(db: str, device: str | None = None, lock_timeout_s: float = 60.0) -> Predictor:
@@ -212,8 +222,17 @@ def train_and_store(db: str, device: str | None = None, lock_timeout_s: float = 
     if not rows:
         raise PredictorError(f"no measured points{f' on {device}' if device else ''} in {db}; "
                              "run `harness sweep` first")
-    pred = Predictor.train(rows, device=device)
+    pred = train_with_policy(rows, device)
     pred.save(store, rows)
+    return pred
+
+
+def train_with_policy(rows: Sequence[MetaRow], device: str | None = None) -> Predictor:
+    """Train, then choose the ranking policy for unseen architectures on the same rows (inner CV)."""
+    from harness.meta.policy import choose_for_rows
+
+    pred = Predictor.train(rows, device=device)
+    pred.unseen_policy = choose_for_rows(rows, pred)
     return pred
 
 
@@ -238,7 +257,7 @@ def load_or_train(store, device: str | None, echo=None) -> Predictor:
                              "run `harness sweep` first")
     if echo:
         echo(f"training the predictor on {len(rows)} measured point(s)...")
-    pred = Predictor.train(rows, device=device)
+    pred = train_with_policy(rows, device)
     pred.save(store, rows)
     return Predictor.load(store, device) or pred
 

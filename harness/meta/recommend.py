@@ -75,6 +75,8 @@ class Candidate:
     violations: list[str] = field(default_factory=list)
     pareto: bool = False
     rank: int | None = None
+    # predicted: the predictor's ratio estimates (harness.meta.policy.estimate_of), what the ranking policy takes
+    estimates: dict[str, float | None] = field(default_factory=dict, repr=False)
 
     @property
     def quality(self) -> float:
@@ -98,7 +100,9 @@ class Candidate:
         return high if upper else low
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"quality": self.quality}
+        out = asdict(self) | {"quality": self.quality}
+        out.pop("estimates")
+        return out
 
 
 def _mb(x) -> float | None:
@@ -112,9 +116,10 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
     from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
-    from harness.store.meta import failed_recipes, measured_points
+    from harness.meta.dataset import measured
+    from harness.store.meta import failed_recipes
 
-    points = latest_points(measured_points(store, device=device, model=model))
+    points = latest_points(measured(store, device=device, model=model))
     by_model: dict[str, list[dict]] = {}
     for p in points:
         by_model.setdefault(p["model"], []).append(p)
@@ -148,6 +153,62 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
     return out
 
 
+@dataclass
+class ModelRanking:
+    """How the candidates of one model are ordered (harness.meta.policy.Ranking), with its FP32 root's values to
+    turn absolute limits into ratios."""
+    ranking: Any
+    root_latency_ms: float
+    root_size_mb: float
+    unseen: bool
+    label: str
+
+
+def rankings(store, predictor, device: str, cands: Sequence[Candidate]) -> dict[str, ModelRanking]:
+    """Per model with predicted candidates, the ranking `benchmarks/recommend.py` measures: a model whose only
+    measured point on `device` is its FP32 root is an unseen architecture (the predictor's stored
+    `unseen_policy`, drawing on the other architectures' measured points); any other is known (KNOWN_POLICY)."""
+    from harness.meta import policy as P
+    from harness.meta.dataset import latest_points, measured, point_targets
+    from harness.meta.features import features
+
+    models = sorted({c.model for c in cands if c.source == "predicted"})
+    if not models:
+        return {}
+    points = latest_points(measured(store, device=device))
+    roots = {p["model"]: p for p in points if p["variant_id"] == p["root_id"]}
+    out: dict[str, ModelRanking] = {}
+    descriptors: dict[str, list[float]] = {}
+    for name, r in roots.items():
+        task, _ = point_targets(r)
+        if task == "classification":
+            descriptors[name] = P.arch_descriptor(features(r["root_path"], "fp32", device, r["environment"], task,
+                                                           r["root_p50_ms"]))
+    others = []
+    for p in points:
+        task, t = point_targets(p)
+        if task == "classification":
+            others.append({"model": p["model"], "recipe": p["name"], "drop": t["drop_pts"],
+                           "lat": t["latency_ratio"], "size": t["size_ratio"]})
+    for name in models:
+        root = roots.get(name)
+        if root is None or not root["root_p50_ms"] or not root["root_size_bytes"]:
+            continue
+        mine = [c for c in cands if c.model == name and c.source == "measured" and c.recipe != "fp32"]
+        policy = getattr(predictor, "unseen_policy", None)
+        if not mine and policy is not None and name in descriptors:
+            rest = {a: d for a, d in descriptors.items() if a != name}
+            ranking = P.Ranking.unseen(policy, descriptors[name], (o for o in others if o["model"] != name), rest)
+            label = f"unseen architecture: {policy.label()} (chosen by inner CV over {len(rest)} architectures)"
+        else:
+            ranking = P.Ranking.known()
+            label = ("known architecture: learnt estimates, top 5 by chance of being best" if mine else
+                     "unseen architecture, but no stored policy: learnt estimates, top 5 by chance of being best")
+        out[name] = ModelRanking(ranking, float(root["root_p50_ms"]), float(root["root_size_bytes"]) / MB,
+                                 unseen=not mine, label=label)
+    return out
+
+
 def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict) -> Candidate:
     base = {"latency_ms": (root["root_p50_ms"], "latency_ratio"), "size_mb": (_mb(root["root_size_bytes"]), "size_ratio"),
             "memory_mb": (_mb(root["root_peak_rss_bytes"]), "memory_ratio"),
@@ -173,8 +234,16 @@ def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict) -> 
         if root.get("root_accuracy") is not None:
             acc = root["root_accuracy"] - d.value / 100.0
             interval["accuracy"] = [root["root_accuracy"] - d.high / 100.0, root["root_accuracy"] - d.low / 100.0]
+    from harness.meta.policy import estimate_of
+
+    try:
+        estimates = estimate_of(pred)
+    except (KeyError, AttributeError):
+        estimates = {}
+    if any(v is None for v in estimates.values()):
+        estimates = {}
     return Candidate(model=model, recipe=recipe, device=device, source="predicted", accuracy=acc,
-                     drop_pts=d.value, interval=interval, notes=notes, **values)
+                     drop_pts=d.value, interval=interval, notes=notes, estimates=estimates, **values)
 
 
 def check(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> None:
@@ -206,22 +275,61 @@ def pareto(cands: Sequence[Candidate]) -> None:
                               for j in range(len(cands)))
 
 
-def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = RANK_BY) -> list[Candidate]:
+def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking) -> list[Candidate]:
+    """The feasible candidates of one model in the order of its ranking policy (harness.meta.policy.rank, the
+    code benchmarks/recommend.py scores): latency and size limits become ratios of the FP32 root and are checked
+    the policy's way; the other constraints (memory, energy, accuracy) keep the check above."""
+    lat_l = None if c.max_latency_ms is None else c.max_latency_ms / mr.root_latency_ms
+    size_l = None if c.max_size_mb is None else c.max_size_mb / mr.root_size_mb
+    views = []
+    for x in cands:
+        if x.latency_ms is None or x.size_mb is None or x.drop_pts is None or (
+                x.source == "predicted" and not x.estimates):
+            continue
+        point = {"model": x.model, "recipe": x.recipe, "drop": x.drop_pts,
+                 "lat": x.latency_ms / mr.root_latency_ms, "size": x.size_mb / mr.root_size_mb, "cand": x}
+        views.append(mr.ranking.view(point, x.estimates if x.source == "predicted" else None))
+    ordered = [v["cand"] for v in mr.ranking.rank(views, (lat_l, size_l))]
+    chosen = {id(x) for x in ordered}
+    others = ("--max-latency-ms", "--max-size-mb")
+    for x in cands:
+        rest = [v for v in x.violations if not v.startswith(others)]
+        x.notes = [n for n in x.notes if not n.startswith(("fits by the ranking policy", "ranked by: "))]
+        if id(x) in chosen:
+            if len(rest) != len(x.violations):
+                x.notes.append("fits by the ranking policy's check only: "
+                               + "; ".join(v for v in x.violations if v.startswith(others)))
+            x.violations = rest
+        elif not x.violations:
+            x.violations = ["--max-latency-ms/--max-size-mb: outside the ranking policy's check"]
+        x.feasible = not x.violations
+        if x.source == "predicted":
+            x.notes.append(f"ranked by: {mr.label}")
+    return [x for x in ordered if x.feasible]
+
+
+def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = RANK_BY,
+         policies: dict[str, ModelRanking] | None = None) -> list[Candidate]:
     """All candidates: feasible ones first, best quality first (ties: measured before predicted, then the
-    fastest), each feasible one numbered."""
+    fastest), each feasible one numbered. With `policies` (from `rankings`) and candidates of one model, that
+    model's ranking policy orders them instead (and decides the latency/size check of predicted ones)."""
     if bound == "auto":
         check(cands, c, "interval")
         if not any(x.feasible for x in cands):
             # nothing fits with confidence: rank what fits by its estimate, and say so on each
             check(cands, c, "point")
             for x in cands:
-                if x.feasible and x.source == "predicted":
-                    x.notes.append("fits by its estimate only: its 80 % interval crosses a limit")
+                note = "fits by its estimate only: its 80 % interval crosses a limit"
+                if x.feasible and x.source == "predicted" and note not in x.notes:
+                    x.notes.append(note)
     else:
         check(cands, c, bound)
     feasible = sorted((x for x in cands if x.feasible),
                       key=lambda x: (-round(x.quality_for_ranking(by), 9), x.source != "measured",
                                      x.latency_ms if x.latency_ms is not None else float("inf")))
+    models = {x.model for x in cands}
+    if policies and len(models) == 1 and next(iter(models)) in policies:
+        feasible = _policy_order(cands, c, policies[next(iter(models))])
     pareto(feasible)
     for i, x in enumerate(feasible, 1):
         x.rank = i

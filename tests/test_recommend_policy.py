@@ -1,0 +1,113 @@
+"""`harness recommend` orders one model's candidates with harness.meta.policy (the ranking benchmarks/recommend.py
+scores): absolute limits become ratios of the FP32 root, predicted candidates are checked and placed the policy's
+way, the other constraints keep their own check."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from harness.meta import policy as P
+from harness.meta.recommend import Candidate, Constraints, ModelRanking, rank
+
+
+def cand(recipe, source, drop, lat_ms, size_mb, est=None, memory_mb=10.0):
+    c = Candidate(model="m", recipe=recipe, device="cpu", source=source, accuracy=0.9 - drop / 100, drop_pts=drop,
+                  latency_ms=lat_ms, size_mb=size_mb, memory_mb=memory_mb, energy_mj=None)
+    if est is not None:
+        c.estimates = est
+        c.interval = {"latency_ms": [lat_ms * 0.8, est["lat_high"] * 2.0], "size_mb": [size_mb, est["size_high"]]}
+    return c
+
+
+def est(drop, lat, size, lat_high=None, spread=0.0):
+    return {"drop": drop, "drop_low": drop - spread, "drop_high": drop + spread, "lat": lat, "size": size,
+            "lat_high": lat_high or lat, "size_high": size}
+
+
+def cands():
+    # FP32 root: 2 ms, 1 MB
+    return [cand("fp32", "measured", 0.0, 2.0, 1.0),
+            cand("q", "predicted", 1.0, 1.0, 0.3, est(1.0, 0.5, 0.3)),
+            cand("p", "predicted", 0.5, 1.9, 1.0, est(0.5, 0.95, 1.0, lat_high=1.2)),
+            cand("qp", "predicted", 4.0, 0.6, 0.2, est(4.0, 0.3, 0.2), memory_mb=50.0)]
+
+
+def test_known_model_ranks_by_the_learnt_estimates_with_ratio_limits():
+    mr = ModelRanking(P.Ranking.known(P.Policy()), 2.0, 1.0, unseen=False, label="known")
+    ranked = rank(cands(), Constraints(max_latency_ms=1.5), policies={"m": mr})
+    feasible = [c.recipe for c in ranked if c.feasible]
+    # 1.5 ms = 0.75 x FP32: fp32 is too slow; p's interval (up to 1.2 x) crosses it, so the policy's "auto"
+    # check leaves it out; q beats qp on accuracy
+    assert feasible == ["q", "qp"]
+    assert [c.rank for c in ranked if c.feasible] == [1, 2]
+    assert all("ranked by: known" in c.notes for c in ranked if c.source == "predicted")
+    # a constraint the policy does not know keeps its own check
+    ranked = rank(cands(), Constraints(max_latency_ms=1.5, max_memory_mb=20), policies={"m": mr})
+    assert [c.recipe for c in ranked if c.feasible] == ["q"]
+    # notes are not repeated when the same candidates are ranked again (the dashboard does)
+    again = rank(ranked, Constraints(max_latency_ms=1.5), policies={"m": mr})
+    assert all(sum(n.startswith("ranked by") for n in c.notes) == 1 for c in again if c.source == "predicted")
+
+
+def test_unseen_model_follows_the_static_order_of_alike_architectures():
+    others = [{"model": a, "recipe": r, "drop": d, "lat": lat, "size": s} for a, r, d, lat, s in (
+        ("o1", "fp32", 0, 1, 1), ("o1", "q", 6.0, 0.5, 0.3), ("o1", "qp", 0.0, 0.3, 0.2), ("o1", "p", 9.0, 0.9, 1),
+        ("o2", "fp32", 0, 1, 1), ("o2", "q", 5.0, 0.5, 0.3), ("o2", "qp", 0.3, 0.3, 0.2), ("o2", "p", 9.0, 0.9, 1))]
+    policy = P.Policy(0.0, 0.0, "point", "static", None, 0, "order")
+    ranking = P.Ranking.unseen(policy, [0.0], others, {"o1": [0.0], "o2": [1.0]})
+    mr = ModelRanking(ranking, 2.0, 1.0, unseen=True, label="unseen")
+    ranked = rank(cands(), Constraints(max_latency_ms=1.5), policies={"m": mr})
+    # on the other architectures qp was the best under 0.75 x FP32 latency: it leads, although the learnt
+    # estimate alone would put q first
+    assert [c.recipe for c in ranked if c.feasible][0] == "qp"
+    without = rank(cands(), Constraints(max_latency_ms=1.5))
+    assert [c.recipe for c in without if c.feasible][0] == "q"
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def db(meta_db, tmp_path_factory):
+    path = tmp_path_factory.mktemp("recpol") / "meta.duckdb"
+    shutil.copy(meta_db, path)
+    return path
+
+
+def test_cli_says_how_a_model_was_ranked(db):
+    proc = _cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-drop-pts", "50", "--json")
+    assert proc.returncode == 0, proc.stderr
+    pred = [c for c in json.loads(proc.stdout) if c["source"] == "predicted"]
+    assert pred and all(c["interval"] for c in pred)
+    # zoo-mlp has measured points besides its root: a known architecture
+    assert all(any(n.startswith("ranked by: known architecture") for n in c["notes"]) for c in pred)
+    assert all("estimates" not in c for c in pred)
+    proc = _cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-drop-pts", "50", "--json",
+                "--no-policy")
+    assert proc.returncode == 0, proc.stderr
+    assert not any(n.startswith("ranked by") for c in json.loads(proc.stdout) for n in c["notes"])
+
+
+from meta_fixtures import *  # noqa: E402,F401,F403
+
+
+def test_a_store_moved_with_its_run_directories_finds_its_fp32_files(tmp_path):
+    from harness.meta.dataset import relocate
+
+    (tmp_path / "run1").mkdir()
+    (tmp_path / "run1" / "m-fp32.onnx").write_bytes(b"x")
+    here = tmp_path / "kept.onnx"
+    here.write_bytes(b"y")
+    points = [{"run_id": "run1", "root_path": "/elsewhere/gone/run1/m-fp32.onnx"},
+              {"run_id": "run2", "root_path": "/elsewhere/gone/run2/m-fp32.onnx"},
+              {"run_id": "run1", "root_path": str(here)}]
+    out = relocate(points, tmp_path / "meta.duckdb")
+    assert out[0]["root_path"] == str(tmp_path / "run1" / "m-fp32.onnx")
+    assert out[1]["root_path"] == "/elsewhere/gone/run2/m-fp32.onnx"     # nowhere to be found: left as recorded
+    assert out[2]["root_path"] == str(here)
+    assert points[0]["root_path"].startswith("/elsewhere")               # the input is not modified
