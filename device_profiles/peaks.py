@@ -51,6 +51,12 @@ class DevicePeaks:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def unavailable(cls, reason: str) -> "DevicePeaks":
+        """No peak at all for this device: every precision and the bandwidth null, each with `reason`."""
+        return cls(source="none", gops={p: None for p in PRECISIONS}, bandwidth_gbps=None,
+                   reasons={p: reason for p in (*PRECISIONS, "bandwidth")})
+
 
 def _from_table(table: dict[str, Any], source: str) -> DevicePeaks:
     gops: dict[str, float | None] = {}
@@ -220,14 +226,10 @@ def device_peaks(device: str, describe: dict[str, Any]) -> DevicePeaks:
         peaks = board_peaks(describe.get("board"))
         if peaks is not None:
             return peaks
-        return DevicePeaks(source="none", gops={p: None for p in PRECISIONS}, bandwidth_gbps=None,
-                           reasons={p: f"no board file with peaks for {describe.get('board_model')!r}"
-                                    for p in (*PRECISIONS, "bandwidth")})
+        return DevicePeaks.unavailable(f"no board file with peaks for {describe.get('board_model')!r}")
     if device == "nvidia-gpu":
         peaks = gpu_peaks(describe.get("gpu_name"))
         if peaks is not None:
             return peaks
-        return DevicePeaks(source="none", gops={p: None for p in PRECISIONS}, bandwidth_gbps=None,
-                           reasons={p: f"no datasheet entry for GPU {describe.get('gpu_name')!r} in gpu_peaks.toml"
-                                    for p in (*PRECISIONS, "bandwidth")})
+        return DevicePeaks.unavailable(f"no datasheet entry for GPU {describe.get('gpu_name')!r} in gpu_peaks.toml")
     return cpu_peaks(describe)

@@ -387,14 +387,12 @@ class Engine:
     @staticmethod
     def _device_peaks(device: str, describe: dict[str, Any]):
         """The device's peak rates for the roofline; never stops a run (null plus the reason instead)."""
-        from harness.device_profiles.peaks import PRECISIONS, DevicePeaks, device_peaks
+        from harness.device_profiles.peaks import DevicePeaks, device_peaks
 
         try:
             return device_peaks(device, describe)
         except Exception as exc:  # a peak is context for the figures, not a reason to lose them
-            why = f"device peak unavailable: {type(exc).__name__}: {exc}"
-            return DevicePeaks(source="none", gops={p: None for p in PRECISIONS}, bandwidth_gbps=None,
-                               reasons={p: why for p in (*PRECISIONS, "bandwidth")})
+            return DevicePeaks.unavailable(f"device peak unavailable: {type(exc).__name__}: {exc}")
 
     def _count_graphs(self, jobs: list[Job], by_id: dict[str, Variant]) -> None:
         """MACs and bytes of one call of each job, from its ONNX graph at the measured input shapes."""
