@@ -60,8 +60,14 @@ def build_report(db: str | Path, run_id: str, lock_timeout_s: float = 60.0) -> s
                       "</p><h2>Variants</h2><p class='note'>× columns are ratios against "
                       f"{html.escape(data.variant_label(data.root_id) if data.root_id else '–')} (the FP32 root)."
                       "</p>" + table_html(display_table(full)), sizing_mode="stretch_width")]
-    from harness.reports.tables import drift_frame
+    from harness.reports.tables import board_table, drift_frame
 
+    boards = board_table(full)
+    if len(boards):
+        # a fleet run: the same variants side by side per board (the dashboard's "By board" tab)
+        parts.append(Div(text="<h2>By board</h2><p class='note'>p50 latency and energy per inference of every "
+                              "variant on each board of this fleet run.</p>" + table_html(boards),
+                         sizing_mode="stretch_width"))
     drift = drift_frame(data)
     if len(drift):
         parts.append(Div(text="<h2>Drift against the original, every output</h2>" + table_html(drift),

@@ -96,24 +96,40 @@ def _hparam_value(v: Any):
 
 
 def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32") -> list[str]:
-    """Write the run's event files under `logdir`; returns the tags written (hparams sessions excluded)."""
-    from tensorboardX import SummaryWriter
+    """Write the run's event files under `logdir`; returns the tags written (hparams sessions excluded).
 
+    A fleet run writes each board as its own TensorBoard run (`logdir/<board>/`): the tags stay the same, so
+    TensorBoard draws the boards side by side in each chart instead of one board's figures overwriting
+    another's. A single-machine run writes into `logdir` itself."""
+    from harness.core.comparison import split_by_board
     from harness.store import interop
-    from harness.reports.data import ReportReader as Reader
 
     run = interop.run_row(store, run_id)
-    variants = interop.variants(store, run_id)
-    measurements = interop.measurements(store, run_id)
     quality = [q for q in interop.quality(store, run_id)
                if q["reference"] == "task" or q["metric"] == "top1_agreement"]
+    drift = queries.drift_rows(store, run_id)
+    groups = split_by_board(interop.variants(store, run_id), interop.measurements(store, run_id), quality)
     curves = interop.curves(store, run_id)
-    drift_quality = queries.drift_rows(store, run_id)
+    tags: set[str] = set()
+    for board, (variants, measurements, board_quality) in groups.items():
+        board_drift = [q for q in drift if q.get("board") in (board, None)]
+        out = Path(logdir) / sanitize_tag(board) if board else Path(logdir)
+        tags.update(_write_run(store, run, out, base, variants, measurements, board_quality, board_drift, curves))
+    return sorted(tags)
+
+
+def _write_run(store, run: dict[str, Any], logdir: Path, base: str, variants: list[dict[str, Any]],
+               measurements: list[dict[str, Any]], quality: list[dict[str, Any]],
+               drift_quality: list[dict[str, Any]], curves: list[dict[str, Any]]) -> list[str]:
+    """One TensorBoard run: the figures of one machine (a board of a fleet run, or the only host)."""
+    from tensorboardX import SummaryWriter
+
+    from harness.reports.data import ReportReader as Reader
+
     reader = Reader(store.path, lock_timeout_s=store.lock_timeout_s)
     wall = _walltime(run)
     tags: list[str] = []
-    logdir = Path(logdir)
-    writer = SummaryWriter(logdir=str(logdir), comment=f"-{run_id}")
+    writer = SummaryWriter(logdir=str(logdir), comment=f"-{run['run_id']}")
     units = ("accuracy: % · latency, latency_p90: ms · model_size, memory: MiB · energy: mJ per inference · "
              "power: mW · compression: size_ratio and speedup ×, reductions %, accuracy_drop in points, "
              "memory_reduction_mb in MiB, energy_ratio × (base / variant energy per inference; average power "
@@ -178,7 +194,7 @@ def export_tensorboard(store, run_id: str, logdir: str | Path, base: str = "fp32
         writer.add_text("summary/units", units, global_step=0, walltime=wall)
     finally:
         writer.close()
-    return sorted(set(tags))
+    return tags
 
 
 def _hparams(logdir: Path, model: str, vs: list[dict[str, Any]], rows: list[dict[str, Any]],

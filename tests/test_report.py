@@ -157,3 +157,39 @@ def test_commands_run_without_argv(dash_db, capsys):
     assert compare.run(run="latest", json=True, db=str(dash_db)) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["rows"] if r.get("batch_size") == 1}
     assert rows["int8-static"]["size_ratio"] == pytest.approx(_compare_rows(dash_db)["int8-static"]["size_ratio"])
+
+
+def test_fleet_run_boards_in_tensorboard_runs_and_the_report(dash_db, tmp_path):
+    """A fleet run measures every variant on several boards: each board becomes a TensorBoard run of its own
+    (logdir/<board>) with the same tags, so the boards are compared in one chart and none overwrites another."""
+    import shutil
+
+    from harness.reports.tensorboard import export_tensorboard
+    from harness.store import Store
+
+    db = tmp_path / "fleet.duckdb"
+    shutil.copy(dash_db, db)
+    store = Store(db)
+    run_id = store.resolve_run("latest")
+    with store.write() as con:
+        # the same run measured on two boards: orin-b twice as slow as orin-a
+        con.execute("UPDATE measurements SET board = 'orin-a' WHERE run_id = ?", [run_id])
+        con.execute("UPDATE quality SET board = 'orin-a' WHERE run_id = ?", [run_id])
+        con.execute("CREATE TEMP TABLE b AS SELECT * FROM measurements WHERE run_id = ?", [run_id])
+        con.execute("UPDATE b SET measurement_id = measurement_id || '-b', board = 'orin-b', p50_ms = 2 * p50_ms")
+        con.execute("INSERT INTO measurements SELECT * FROM b")
+    p50 = {r["board"]: r["p50_ms"] for r in store.query(
+        "SELECT m.board, m.p50_ms FROM measurements m JOIN variants v USING (variant_id) "
+        "WHERE m.run_id = ? AND v.name = 'fp32' AND m.batch_size = 1", [run_id])}
+    export_tensorboard(store, run_id, tmp_path / "tb")
+    for board in ("orin-a", "orin-b"):
+        acc = _accumulate(tmp_path / "tb" / board)
+        scalars = {t: acc.Scalars(t)[0].value for t in acc.Tags()["scalars"]}
+        assert scalars["digits/latency/fp32"] == pytest.approx(p50[board], rel=1e-6)
+        assert "digits/compression/speedup/int8-static" in scalars
+    assert p50["orin-b"] == pytest.approx(2 * p50["orin-a"])
+    # the HTML report puts the boards side by side too
+    report = tmp_path / "fleet.html"
+    assert harness("report", run_id, "-o", str(report), "--db", str(db)).returncode == 0
+    text = report.read_text()
+    assert "By board" in text and "orin-a p50 ms" in text and "orin-b p50 ms" in text

@@ -93,7 +93,7 @@ def comparison_rows(db, run_id: str) -> tuple[list[dict], list[dict], list[dict]
 def drift_rows(db, run_id: str, reference: str = "root") -> list[dict[str, Any]]:
     """Quality rows of one run against `reference` (base | root) with their detail: the drift of every output
     (harness.core.output_drift.drift_table reads them)."""
-    return rows(db, "SELECT variant_id, reference, metric, value, detail FROM quality "
+    return rows(db, "SELECT variant_id, reference, metric, value, detail, board FROM quality "
                     "WHERE run_id = ? AND reference = ?", [run_id, reference])
 
 
