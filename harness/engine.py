@@ -67,15 +67,10 @@ class Job:
 
     @property
     def executed_on(self) -> str | None:
-        """Where the worker's runtime put the inference: "cpu" for the host CPU, the torch device ("cuda:0"), or
-        the first onnxruntime provider it got; None before the worker reported."""
-        rt = (self.ready or {}).get("runtime") or {}
-        if rt.get("device"):
-            return str(rt["device"])
-        used = rt.get("providers_used") or []
-        if used:
-            return "cpu" if used[0] == "CPUExecutionProvider" else str(used[0])
-        return None
+        """Where the worker's runtime put the inference: "cpu" for the host CPU, else the torch device ("cuda:0")
+        or the onnxruntime provider it got; None before the worker reported."""
+        used = self.provider_used(None)
+        return "cpu" if used == "CPUExecutionProvider" else used
 
     def provider_used(self, requested: str | None) -> str | None:
         """The provider onnxruntime actually used, or the torch device (a torch variant has no onnxruntime
@@ -580,7 +575,9 @@ class Engine:
         duration_s = sum(w.duration_s for w in job.windows)
         energy = sum(energies) if energies and all(e is not None for e in energies) else None
         reason = None
-        if self.config.device == "nvidia-gpu" and job.executed_on == "cpu":
+        # e.g. ONNX variants on a GPU host without onnxruntime-gpu (--provider CPUExecutionProvider)
+        on_host = self.config.device != "cpu" and job.executed_on == "cpu"
+        if on_host and self.config.device == "nvidia-gpu":
             # NVML sees the GPU board: its energy and memory during the window are not this inference's
             energy, dev_mem = None, []
             reason = "the variant ran on the host CPU; NVML measures the GPU board only"
@@ -596,10 +593,8 @@ class Engine:
         throttled = [w.throttled for w in job.windows if w.throttled is not None]
         row.update(stats.as_dict())
         row.update(throughput_ips=calls_per_s, throughput_sps=calls_per_s * sc.batch_size)
-        on_host = self.config.device != "cpu" and job.executed_on == "cpu"
         if on_host:
-            # e.g. ONNX variants on a GPU host without onnxruntime-gpu (--provider CPUExecutionProvider): the GPU's
-            # datasheet peak and the GPU board's energy say nothing about an inference the host CPU ran
+            # the device's datasheet peak (and a GPU board's energy) say nothing about an inference the host ran
             warnings.append(f"ran on the host CPU, not on the {self.config.device}: its roofline is against the "
                             "host's measured peak" + ("; NVML's GPU-board energy and memory do not include it, so "
                                                       "they are null" if self.config.device == "nvidia-gpu"
