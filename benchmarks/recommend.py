@@ -26,6 +26,21 @@
      drawn from the 80 % intervals). This fill was fixed by design (the brief's "fill the 5 slots by probability
      of being the best feasible"), then compared once with the estimate order on this benchmark
      (`--lomo-fill order`): that comparison was made on the evaluation data itself.
+   - PROBE-ANCHORED (a second protocol, printed as probe_* lines next to the zero-shot ones, never mixed with
+     them): a new model costs 3 extra measurements first, the probes of harness.meta.probes (int8-dynamic,
+     int8-static, prune-unstructured:0.5: one per base method family at its defaults, pruning at the grid's
+     middle level; fixed by that rule before any figure was seen). Each probe's measured accuracy drop and
+     log latency ratio become features of every point of that model (a training architecture's from its own
+     measured probes). probe_loao: trained on the other architectures with those features; the held-out
+     architecture's FP32 root and probes are measured candidates, everything else predicted; the policy is
+     chosen by the same inner CV with the probes measured in each inner fold too. probe_lomo: as LOMO, with
+     the probe features of the probes outside the held-out family (a probe of the held-out family is not
+     measured: its features are missing). probe_static_best: the static-best recipe of the training
+     architectures, unless a measured candidate of the held-out one (root or probe) fits the limits with a
+     drop no larger than that recipe's mean drop on the training architectures (or its own measurement when
+     it is a probe). Nothing was tuned for this protocol: the probes, features, predictor settings and policy
+     grid are those of the zero-shot protocol. Only with `--probe` (it doubles the evaluation time: 954 s instead
+     of ~470 s on the loaded 2-core VM, which with the sweep budget would break the 15-minute limit).
 3. Constraint settings per architecture: latency limit in {none, 1.0, 0.9, 0.75, 0.5} x FP32 p50 and size limit
    in {none, 0.6, 0.4, 0.3, 0.2, 0.1} x FP32 size (30 settings); the goal is the most accurate feasible
    configuration. Settings where nothing is truly feasible are left out.
@@ -44,10 +59,13 @@ Figures (`NAME VALUE`):
                           (worst = best); the infeasible rates are printed so that this is visible
   mae_accuracy_pts, mae_latency_ratio, mae_size_ratio (LOAO, non-root points), coverage_* (share of true values
   inside the 80 % interval)
+  probe_top1_regret_pts, probe_top5_hit, probe_top1_infeasible (mean of probe_loao_ and probe_lomo_, as above),
+  probe_static_best_regret_pts, probe_loao_mae_accuracy_pts (points other than root and probes) next to
+  loao_mae_accuracy_pts_same_points (the zero-shot predictor on those same points)
 
     python benchmarks/recommend.py [--db PATH] [--budget-s 360] [--bound auto|interval|point]
                                    [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
-                                   [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy]
+                                   [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy] [--probe]
 
 From scratch the sweep of the 20 architectures (500 points) takes 20-60 minutes on a shared 2-core VM, depending on
 its load; one invocation sweeps for at most --budget-s (360 s) and evaluates what the store holds (about 8.5
@@ -133,6 +151,9 @@ def main() -> int:
                     help="order predicted candidates by the estimated or the pessimistic accuracy drop")
     ap.add_argument("--rounds", type=int, default=300, help="boosting rounds per model")
     ap.add_argument("--no-sweep", action="store_true", help="use the points already in --db")
+    ap.add_argument("--probe", action="store_true",
+                    help="also evaluate the probe-anchored protocol (probe_* figures; about doubles the evaluation "
+                         "time, so it is off by default to keep the default run under 15 minutes)")
     ap.add_argument("--loao-policy", choices=["inner-cv", "model"], default="inner-cv",
                     help="LOAO ranking: the policy chosen by inner cross-validation over the training "
                          "architectures (harness.meta.policy), or the learnt model alone with --bound/--rank")
@@ -146,6 +167,7 @@ def main() -> int:
     from harness.meta import policy as P
     from harness.meta.dataset import load_rows, method_of
     from harness.meta.predictor import Predictor
+    from harness.meta.probes import PROBES, with_probes
     from harness.meta.sweep import SweepConfig, run_sweep
     from harness.store import Store
 
@@ -173,6 +195,14 @@ def main() -> int:
 
     t1 = time.monotonic()
     results = {"loao": [], "lomo": []}
+    # the probe-anchored protocol (harness.meta.probes): PROBES are measured on every model, the held-out one too
+    probe = args.probe
+    probe_results = {"loao": [], "lomo": []}
+    probe_static = []
+    probe_errs, zs_errs_same = [], []       # LOAO accuracy MAE on the non-probe, non-root points, both protocols
+    probe_chosen = []
+    prows = with_probes(rows) if probe else []
+    probe_measured = ("fp32",) + PROBES
     static = []
     static_infeasible = []
     errs = {t: [] for t in EVAL_TARGETS}
@@ -195,6 +225,8 @@ def main() -> int:
                 cands.append(view(r, None, args.bound))
                 continue
             cands.append(view(r, p, args.bound))
+            if r.recipe not in PROBES:
+                zs_errs_same.append(abs(p["drop_pts"].value - r.targets["drop_pts"]))
             for t in EVAL_TARGETS:
                 truth = r.targets[t]
                 errs[t].append(abs(p[t].value - truth))
@@ -207,6 +239,24 @@ def main() -> int:
             ranking = P.Ranking.unseen(policy, descriptors[arch], (truth_of(r) for r in train),
                                        {a: d for a, d in descriptors.items() if a != arch})
             views = [ranking.view(truth_of(r), None if is_root(r) else P.estimate_of(p)) for r, p in zip(test, preds)]
+        if probe:
+            # the same split with probe features; the held-out architecture's probes are measured candidates
+            ptrain = [r for r in prows if r.model != arch]
+            ptest = [r for r in prows if r.model == arch]
+            ppred = Predictor.train(ptrain, rounds=args.rounds, targets=EVAL_TARGETS)
+            ppreds = ppred.predict_many([r.features for r in ptest])
+            ppolicy = P.choose_for_rows(ptrain, ppred, measured_recipes=probe_measured)
+            probe_chosen.append((arch, ppolicy.label()))
+            pranking = P.Ranking.unseen(ppolicy, descriptors[arch], (truth_of(r) for r in ptrain),
+                                        {a: d for a, d in descriptors.items() if a != arch})
+            pviews = [pranking.view(truth_of(r), None if r.recipe in probe_measured else P.estimate_of(p))
+                      for r, p in zip(ptest, ppreds)]
+            probe_errs += [abs(p["drop_pts"].value - r.targets["drop_pts"]) for r, p in zip(ptest, ppreds)
+                           if r.recipe not in probe_measured]
+            for limit in settings():
+                out = P.score(pviews, pranking.rank(pviews, limit), limit)
+                if out is not None:
+                    probe_results["loao"].append(out)
         # the static baseline: per setting, the recipe with the lowest mean regret on the training archs
         train_by_arch = {}
         for r in train:
@@ -241,6 +291,19 @@ def main() -> int:
             static_infeasible.append(not feasible(pick["lat"], pick["size"], limit))
             static.append((pick["drop"] - best) if feasible(pick["lat"], pick["size"], limit)
                           else (max(c["drop"] for c in truly) - best))
+            if probe:
+                # static-best with the probes measured: its recipe (expected drop: the mean on the training
+                # architectures, or its own measurement when it is a probe) against the measured candidates that
+                # fit; the lowest expected drop wins, ties to the measured one
+                def expected(c):
+                    if c["recipe"] in probe_measured:
+                        return c["drop"] if feasible(c["lat"], c["size"], limit) else np.inf
+                    return float(np.mean([o["drop"] for other in train_by_arch.values() for o in other
+                                          if o["recipe"] == c["recipe"]]))
+                options = [pick] + [c for c in cands if c["recipe"] in probe_measured and c is not pick]
+                ppick = min(options, key=lambda c: (expected(c), c["recipe"] not in probe_measured))
+                probe_static.append((ppick["drop"] - best) if feasible(ppick["lat"], ppick["size"], limit)
+                                    else (max(c["drop"] for c in truly) - best))
 
     # -- leave one method family out -----------------------------------------------------------------------
     lomo_errs = {t: [] for t in EVAL_TARGETS}
@@ -264,6 +327,24 @@ def main() -> int:
                        P.score(views, lomo.rank(views, limit), limit))
                 if out is not None:
                     results["lomo"].append(out)
+
+    if probe:
+        for method in methods:
+            known = {a: {r.recipe for r in rows if r.model == a and method_of(r.recipe) != method} for a in archs}
+            mrows = with_probes(rows, known)
+            held = [r for r in mrows if method_of(r.recipe) == method]
+            train = [r for r in mrows if method_of(r.recipe) != method]
+            pred = Predictor.train(train, rounds=args.rounds, targets=EVAL_TARGETS)
+            preds = dict(zip((id(r) for r in held), pred.predict_many([r.features for r in held])))
+            for arch in archs:
+                if not any(r.model == arch for r in held):
+                    continue
+                views = [lomo.view(truth_of(r), P.estimate_of(preds[id(r)]) if id(r) in preds else None)
+                         for r in mrows if r.model == arch]
+                for limit in settings():
+                    out = P.score(views, lomo.rank(views, limit), limit)
+                    if out is not None:
+                        probe_results["lomo"].append(out)
 
     def summary(res):
         a = np.array([r[0] for r in res]), np.array([r[1] for r in res]), np.array([r[2] for r in res])
@@ -299,6 +380,23 @@ def main() -> int:
     if chosen:
         kept = sum("source=static" in c and "bound=none" in c and "neighbours=all" in c for _, c in chosen)
         print(f"loao_policy_static_best_top1 {kept}/{len(chosen)}")
+    if probe:
+        # the probe-anchored protocol: 3 measurements (PROBES) per new model before anything is predicted
+        ps = {k: summary(v) for k, v in probe_results.items()}
+        print(f"probe_recipes {','.join(PROBES)}")
+        print(f"probe_top1_regret_pts {np.mean([ps[k][0] for k in ps]):.3f}")
+        print(f"probe_top5_hit {np.mean([ps[k][1] for k in ps]):.3f}")
+        print(f"probe_top1_infeasible {np.mean([ps[k][2] for k in ps]):.3f}")
+        print(f"probe_static_best_regret_pts {np.mean(probe_static):.3f}")
+        for k in ("loao", "lomo"):
+            print(f"probe_{k}_top1_regret_pts {ps[k][0]:.3f}")
+            print(f"probe_{k}_top5_hit {ps[k][1]:.3f}")
+            print(f"probe_{k}_top1_infeasible {ps[k][2]:.3f}")
+            print(f"probe_{k}_settings {ps[k][3]}")
+        print(f"probe_loao_mae_accuracy_pts {np.mean(probe_errs):.3f}")
+        print(f"loao_mae_accuracy_pts_same_points {np.mean(zs_errs_same):.3f}")
+        for arch, label in probe_chosen:
+            print(f"probe_loao_policy_{arch} {label}")
     print(f"bound {args.bound}")
     print(f"rank {args.rank}")
     print(f"eval_s {time.monotonic() - t1:.0f}")

@@ -114,10 +114,12 @@ def oof_views(rows, predictor) -> list[dict]:
     return out
 
 
-def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID) -> Policy | None:
+def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID,
+                    measured_recipes: Sequence[str] = ("fp32",)) -> Policy | None:
     """The policy for an unseen architecture, by inner cross-validation over the labelled architectures of
     `rows` (the rows `predictor` was trained on, with its out-of-fold estimates); None when there are fewer
-    than MIN_ARCHITECTURES of them or the predictor has no out-of-fold estimates (one loaded from the store)."""
+    than MIN_ARCHITECTURES of them or the predictor has no out-of-fold estimates (one loaded from the store).
+    measured_recipes: what the unseen architecture has measured (its FP32 root; with probes, those too)."""
     if not predictor.oof or any(t not in predictor.oof for t in ("drop_pts", "latency_ratio", "size_ratio")):
         return None
     idx = [i for i, r in enumerate(rows) if r.task == "classification"]
@@ -127,7 +129,7 @@ def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID) -> Po
         return None
     views = [v for v in oof_views(rows, predictor) if v["model"] in archs]
     descriptors = {a: arch_descriptor(roots[a].features) for a in archs}
-    policy, _ = choose_policy(views, SETTINGS, descriptors, grid)
+    policy, _ = choose_policy(views, SETTINGS, descriptors, grid, measured_recipes)
     return policy
 
 
