@@ -12,7 +12,7 @@ import pytest
 
 RECIPES = ("fp32", "fp16", "int8-dynamic", "prune-unstructured:0.5", "prune-unstructured:0.9",
            "prune-structured:0.5")
-__all__ = ["meta_db", "sweep_config", "RECIPES"]
+__all__ = ["meta_db", "sweep_config", "RECIPES", "copy_meta_db"]
 
 
 def sweep_config(db: Path, recipes=RECIPES, **kw):
@@ -41,3 +41,17 @@ def meta_db(tmp_path_factory) -> Path:
     assert not result.failed, result.failed
     assert len(result.measured) == len(RECIPES)
     return db
+
+
+def copy_meta_db(meta_db: Path, tmp_path_factory, name: str, train: bool = False) -> Path:
+    """A module's own copy of the session's swept store (tests write predictors and runs into it), optionally
+    with the predictor trained and stored."""
+    import shutil
+
+    path = tmp_path_factory.mktemp(name) / "meta.duckdb"
+    shutil.copy(meta_db, path)
+    if train:
+        from harness.meta.predictor import train_and_store
+
+        train_and_store(str(path), device="cpu")
+    return path

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -10,17 +9,14 @@ import pytest
 
 from meta_fixtures import *  # noqa: F403
 from harness.meta.dataset import load_rows
-from harness.meta.predictor import Predictor, train_and_store
+from harness.meta.predictor import Predictor
 from harness.store import Store
 from harness.store.meta import predictor_data
 
 
 @pytest.fixture(scope="module")
 def trained_db(meta_db, tmp_path_factory):
-    db = tmp_path_factory.mktemp("pred") / "meta.duckdb"
-    shutil.copy(meta_db, db)
-    train_and_store(str(db), device="cpu")
-    return db
+    return copy_meta_db(meta_db, tmp_path_factory, "pred", train=True)
 
 
 def test_round_trip_through_the_store(trained_db):

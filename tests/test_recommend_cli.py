@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -18,9 +17,7 @@ def _cli(*args):
 
 @pytest.fixture(scope="module")
 def db(meta_db, tmp_path_factory):
-    path = tmp_path_factory.mktemp("rec") / "meta.duckdb"
-    shutil.copy(meta_db, path)
-    return path
+    return copy_meta_db(meta_db, tmp_path_factory, "rec")
 
 
 def test_json_lists_measured_and_predicted_candidates(db):

@@ -4,7 +4,6 @@ way, the other constraints keep their own check."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -74,9 +73,7 @@ def _cli(*args):
 
 @pytest.fixture(scope="module")
 def db(meta_db, tmp_path_factory):
-    path = tmp_path_factory.mktemp("recpol") / "meta.duckdb"
-    shutil.copy(meta_db, path)
-    return path
+    return copy_meta_db(meta_db, tmp_path_factory, "recpol")
 
 
 def test_cli_says_how_a_model_was_ranked(db):

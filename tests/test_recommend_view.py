@@ -1,22 +1,17 @@
 """The dashboard's Recommend tab without a browser, over real sweep points and a stored predictor."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from meta_fixtures import *  # noqa: F403
-from harness.meta.predictor import train_and_store
 from harness.store import Store
 from harness.reports.recommend_view import ALL, RecommendView
 
 
 @pytest.fixture(scope="module")
 def db(meta_db, tmp_path_factory):
-    path = tmp_path_factory.mktemp("view") / "meta.duckdb"
-    shutil.copy(meta_db, path)
-    train_and_store(str(path), device="cpu")
-    return path
+    return copy_meta_db(meta_db, tmp_path_factory, "view", train=True)
 
 
 def test_ranks_measured_and_predicted_with_constraints_as_params(db):
