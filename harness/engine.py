@@ -41,6 +41,9 @@ from harness.store.store import to_json, utcnow
 from harness.core.variant import Variant, variant_from_file
 from harness.worker import WorkerHandle, WorkerInit
 
+# calibration calls saved as probe inputs next to the FP32 root (capped by harness.meta.sensitivity)
+PROBE_CALLS = 256
+
 log = logging.getLogger(__name__)
 
 
@@ -317,6 +320,7 @@ class Engine:
                       "give --inputs FILE.npz")
         variants = build_variants(example, recipes, ctx, progress=lambda name: self.echo(f"  exported {name}"),
                                   root=Artifact(root, None) if root is not None else None)
+        self._write_probe(example, variants, out_dir)
         for v in variants:
             if v.ok and v.info.get("no_effect"):
                 self.echo(f"  {v.name}: no effect: {v.info['no_effect']}")
@@ -325,6 +329,23 @@ class Engine:
                 with self.store.write() as con:
                     self.store.insert_rows(con, "variants", [v.row(run_id, utcnow())])
         return variants
+
+    @staticmethod
+    def _write_probe(example, variants: list[Variant], out_dir: Path) -> None:
+        """Real inputs next to the FP32 ONNX root (`<root>.probe.npz`): what the predictor's data-dependent
+        features run the model on (harness.meta.sensitivity). Only real data (random calibration inputs say
+        nothing of how the model's decisions react to a perturbation), and only next to a root this run exported
+        (a user's own ONNX file stays where it is, with nothing written beside it)."""
+        from harness.meta.sensitivity import probe_path, write_probe
+
+        if example.calibration is None or getattr(example, "calibration_is_random", False):
+            return
+        root = next((v for v in variants if v.ok and v.base_id is None and v.path and v.path.endswith(".onnx")),
+                    None)
+        if root is None or not Path(root.path).resolve().is_relative_to(out_dir.resolve()) or \
+                probe_path(root.path).is_file():
+            return
+        write_probe(root.path, example.calibration(PROBE_CALLS))
 
     # -- 4. workers --------------------------------------------------------------------------------------------
     def _start_jobs(self, variants: list[Variant], example, data, provider: str) -> list[Job]:

@@ -104,3 +104,17 @@ def test_device_features_from_the_environment_record():
     assert cpu["device_cpu"] == 1 and cpu["cpu_vnni"] == 1 and cpu["logical_cores"] == 2
     board = device_features("jetson", {"device": {"board": "Jetson Orin Nano"}})
     assert board["device_jetson"] == 1 and board["board_jetson_orin_nano"] == 1
+
+
+def test_structured_shape_hand_counted():
+    """tiny_graph: the conv (2 filters) feeds the Gemm through Relu and Flatten, so prune-structured:0.5 keeps one
+    filter (9 of 18 weights, 144 of 288 MACs) and half the Gemm's 32 inputs (48 of 96 weights and MACs); the
+    Gemm feeds the output and keeps its 3 rows."""
+    from harness.meta.shrink import prunable_layers, structured_shape
+
+    model = tiny_graph()
+    layers = prunable_layers(model.graph)
+    assert [(p.node.op_type, p.consumer.op_type) for p in layers] == [("Conv", "Gemm")]
+    assert structured_shape(model, 0.5) == {"params_kept": pytest.approx(57 / 114),
+                                            "macs_kept": pytest.approx(192 / 384)}
+    assert structured_shape(model, 0.0) == {"params_kept": 1.0, "macs_kept": 1.0}

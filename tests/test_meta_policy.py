@@ -164,3 +164,40 @@ def test_ranking_unseen_draws_on_the_alike_architectures():
     assert [c["recipe"] for c in ranking.rank(views, (0.7, None))][0] == "q"      # q was best on "near"
     known = P.Ranking.known()
     assert known.policy == P.KNOWN_POLICY and known.view(views[2], est)["est_drop"] == 3.0
+
+
+# -- the risk ranking: expected regret under outcomes drawn from the intervals -------------------------------------
+def _predicted(recipe, drop, lat, lat_high, size=0.5):
+    return P.measured_view(point("x", recipe, drop, lat, size)) | {
+        "predicted": True, "raw_drop": drop, "low_drop": drop, "high_drop": drop, "point_lat": lat,
+        "high_lat": lat_high, "est_lat": lat}
+
+
+def test_risk_order_weighs_the_chance_of_breaking_a_limit():
+    safe = P.measured_view(point("x", "safe", 5.0, 0.6, 0.5))                # measured: fits, loses 5 points
+    over = P.measured_view(point("x", "over", 0.0, 1.5, 0.5))                # measured over the limit
+    sure = _predicted("sure", 1.0, 0.5, 0.5)                                 # no spread: always fits
+    coin = _predicted("coin", 0.0, 1.0, 1.3)                                 # fits in about half the outcomes
+    ranked = P.risk_order([safe, over, sure, coin], (1.0, None), n=2000)
+    names = [c["recipe"] for c in ranked]
+    assert "over" not in names                  # fits in no outcome: never the answer
+    assert sure["p_fit"] == 1.0 and safe["p_fit"] == 1.0 and 0.4 < coin["p_fit"] < 0.6
+    # when coin fits, sure regrets 1 point and safe 5; when it does not, sure is the best that fits
+    assert sure["exp_regret"] == pytest.approx(coin["p_fit"] * 1.0)
+    assert safe["exp_regret"] == pytest.approx(coin["p_fit"] * 5.0 + (1 - coin["p_fit"]) * 4.0)
+    # coin costs nothing when it fits; when it breaks, the spread of what fits (sure 1, safe 5): 4 points
+    assert coin["exp_regret"] == pytest.approx((1 - coin["p_fit"]) * 4.0)
+    assert names == sorted(names, key=lambda r: next(c["exp_regret"] for c in ranked if c["recipe"] == r))
+    # "max": a break costs the largest spread of any outcome, whatever else fits in that one
+    P.risk_order([safe, over, sure, coin], (1.0, None), n=2000, break_cost="max")
+    assert coin["exp_regret"] == pytest.approx((1 - coin["p_fit"]) * 5.0)
+
+
+def test_risk_policy_ranks_through_rank_and_round_trips():
+    from dataclasses import asdict
+
+    p = P.Policy(1.0, 1.0, "none", "risk", None, 0, "order", 2.0)
+    assert p in P.POLICY_GRID and "spread=2" in p.label()
+    assert P.policy_from_dict(asdict(p)) == p
+    views = [_predicted("a", 0.0, 0.5, 0.6), _predicted("b", 3.0, 0.5, 0.6)]
+    assert [c["recipe"] for c in P.rank(views, (1.0, None), p)] == ["a", "b"]

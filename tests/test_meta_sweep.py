@@ -6,6 +6,7 @@ import shutil
 
 from meta_fixtures import *  # noqa: F403
 from meta_fixtures import RECIPES, sweep_config
+from harness.meta.sensitivity import load_probe
 from harness.meta.sweep import chunks, run_sweep
 from harness.store import Store
 
@@ -20,6 +21,9 @@ def test_points_are_variants_with_provenance(meta_db):
     pruned = next(r for r in rows if r["name"] == "prune-unstructured:0.9")
     assert pruned["operation"] == "prune-unstructured" and json.loads(pruned["params"])["sparsity"] == 0.9
     assert pruned["base_id"] == pruned["root_id"] is not None
+    # each run's FP32 root carries the example's calibration inputs for the data-dependent features
+    roots = Store(meta_db).query("SELECT path FROM variants WHERE base_id IS NULL")
+    assert roots and all(load_probe(r["path"])["input"].shape == (256, 1, 8, 8) for r in roots)
 
 
 def test_second_sweep_measures_nothing_new(meta_db, tmp_path):

@@ -68,3 +68,20 @@ def test_bad_constraints_are_usage_errors(db):
     assert proc.returncode == 2 and "fraction" in proc.stderr
     proc = _cli("recommend", "--db", str(db), "--model", "nope")
     assert proc.returncode == 2 and "measured there: zoo-mlp" in proc.stderr
+
+
+def test_known_model_under_a_latency_limit_says_how_sure_each_fit_is(db):
+    """zoo-mlp has measured points besides its root: a known architecture, ranked by the learnt estimates with
+    the rest by expected regret. Under a latency limit each predicted candidate carries its chance of fitting."""
+    root = Store(db).query("SELECT m.p50_ms FROM measurements m JOIN variants v USING (run_id, variant_id) "
+                           "WHERE v.name = 'fp32' ORDER BY m.p50_ms LIMIT 1")[0]["p50_ms"]
+    proc = _cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-latency-ms", str(root * 1.2), "--json")
+    assert proc.returncode == 0, proc.stderr
+    cands = json.loads(proc.stdout)
+    predicted = [c for c in cands if c["source"] == "predicted" and c["feasible"]]
+    assert predicted
+    for c in predicted:
+        assert 0 < c["p_fit"] <= 1 and c["expected_regret_pts"] >= 0
+        assert any(n.startswith("fits the latency/size limits in") for n in c["notes"])
+    # measured candidates are certain: they fit (1) or were left out of the ranking
+    assert all(c["p_fit"] == 1 for c in cands if c["source"] == "measured" and c["feasible"])

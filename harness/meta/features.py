@@ -4,8 +4,11 @@
   nodes), operator histogram;
 - weight statistics of its weights: per-layer norms, sparsity, outlier-ness (kurtosis), the int8 quantization
   error of the weights (per tensor and per output channel), and how much weight norm a pruning level removes;
-- recipe parameters (precision, sparsity / channel fraction, per-channel, calibration, dynamic, chain length);
-- the device (profile name and a few facts of its environment record).
+- recipe parameters (precision, sparsity / channel fraction, per-channel, calibration, dynamic, chain length),
+  and the share of weights and MACs prune-structured would keep (harness.meta.shrink);
+- the device (profile name and a few facts of its environment record);
+- with real probe inputs stored next to the FP32 root, how the model's outputs react to the recipe's weight
+  perturbation (harness.meta.sensitivity: data_* features).
 
 All numbers; categorical values are one-hot, so a held-out method still shares features (bits, sparsity) with
 the methods the predictor saw.
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import ModelError, UsageError, message_line
+from harness.meta.sensitivity import data_features
 
 OPS = ("Conv", "Gemm", "MatMul", "Relu", "Clip", "Add", "Mul", "MaxPool", "AveragePool", "GlobalAveragePool",
        "BatchNormalization", "Reshape", "Flatten", "Softmax", "LayerNormalization", "Gather", "Transpose",
@@ -45,10 +49,10 @@ def _shape(info) -> list[int] | None:
     return None if any(d is None for d in dims) else dims
 
 
-def graph_features(model) -> dict[str, float]:
-    """Parameters, MACs, activation bytes, depth and operator histogram of an ONNX ModelProto (FP32 graph)."""
+def _inferred(model):
+    """(graph, {tensor: shape}, {initializer name: TensorProto}) of a private copy with batch 1 and shapes
+    inferred."""
     import onnx
-    from onnx import numpy_helper
 
     model = onnx.ModelProto.FromString(model.SerializeToString())   # private copy: shapes get fixed
     _fix_batch(model)
@@ -65,9 +69,35 @@ def graph_features(model) -> dict[str, float]:
             shapes[info.name] = s
     for name, init in inits.items():
         shapes[name] = list(init.dims)
+    return g, shapes, inits
+
+
+def node_macs(g, shapes: dict[str, list[int]], inits: dict) -> dict[str, int]:
+    """Multiply-accumulates at batch 1 of every Conv/Gemm/MatMul node, by the name of its first output."""
+    out: dict[str, int] = {}
+    for node in g.node:
+        y = shapes.get(node.output[0]) if node.output else None
+        if y is None:
+            continue
+        if node.op_type == "Conv" and node.input[1] in shapes:
+            out[node.output[0]] = int(np.prod(y)) * int(np.prod(shapes[node.input[1]][1:]))  # (Cout, Cin/g, kH, kW)
+        elif node.op_type == "Gemm" and node.input[0] in shapes:
+            a = shapes[node.input[0]]
+            trans_a = next((x.i for x in node.attribute if x.name == "transA"), 0)
+            out[node.output[0]] = int(np.prod(y)) * int(a[0] if trans_a else a[-1])
+        elif node.op_type == "MatMul" and node.input[0] in shapes:
+            out[node.output[0]] = int(np.prod(y)) * int(shapes[node.input[0]][-1])
+    return out
+
+
+def graph_features(model) -> dict[str, float]:
+    """Parameters, MACs, activation bytes, depth and operator histogram of an ONNX ModelProto (FP32 graph)."""
+    from onnx import numpy_helper
+
+    g, shapes, inits = _inferred(model)
     params = sum(int(np.prod(i.dims)) for i in g.initializer
                  if numpy_helper.to_array(i).dtype.kind == "f" and len(i.dims) >= 1)
-    macs = 0
+    macs = sum(node_macs(g, shapes, inits).values())
     weight_layers = 0
     depthwise = 0
     hist = {op: 0 for op in OPS}
@@ -77,21 +107,13 @@ def graph_features(model) -> dict[str, float]:
             hist[node.op_type] += 1
         else:
             other += 1
-        out = shapes.get(node.output[0]) if node.output else None
-        if node.op_type == "Conv" and out is not None and node.input[1] in shapes:
-            w = shapes[node.input[1]]                     # (Cout, Cin/groups, kH, kW)
-            macs += int(np.prod(out)) * int(np.prod(w[1:]))
+        if node.op_type == "Conv" and node.input[1] in shapes:
             weight_layers += 1
             groups = next((a.i for a in node.attribute if a.name == "group"), 1)
-            depthwise += int(groups > 1 and w[1] == 1)
-        elif node.op_type == "Gemm" and out is not None and node.input[0] in shapes:
-            a = shapes[node.input[0]]
-            trans_a = next((x.i for x in node.attribute if x.name == "transA"), 0)
-            k = a[0] if trans_a else a[-1]
-            macs += int(np.prod(out)) * int(k)
+            depthwise += int(groups > 1 and shapes[node.input[1]][1] == 1)
+        elif node.op_type == "Gemm" and node.input[0] in shapes:
             weight_layers += 1
-        elif node.op_type == "MatMul" and out is not None and node.input[0] in shapes:
-            macs += int(np.prod(out)) * int(shapes[node.input[0]][-1])
+        elif node.op_type == "MatMul" and node.input[0] in shapes:
             weight_layers += int(node.input[1] in inits)
     # activations: every tensor produced by a node (float32 at batch 1)
     produced = [o for n in g.node for o in n.output if o in shapes]
@@ -222,6 +244,22 @@ def _model_features(path: str, mtime: float) -> tuple[str, Any]:
     return json.dumps(graph_features(model) | weight_features(model)), model
 
 
+@lru_cache(maxsize=256)
+def _shape_cached(path: str, mtime: float, amount: float) -> tuple[tuple[str, float], ...]:
+    from harness.meta.shrink import structured_shape
+
+    return tuple(sorted(structured_shape(_model_features(path, mtime)[1], amount).items()))
+
+
+def _structured_kept(path: str, amount: float) -> dict[str, float]:
+    if amount <= 0:
+        return {"params_kept": 1.0, "macs_kept": 1.0}
+    from pathlib import Path
+
+    p = Path(path).resolve()
+    return dict(_shape_cached(str(p), p.stat().st_mtime, float(amount)))
+
+
 def model_features(path: str) -> tuple[dict[str, float], Any]:
     """(graph + weight features, ModelProto) of the FP32 ONNX file at `path` (cached by path and mtime)."""
     from pathlib import Path
@@ -313,6 +351,12 @@ def features(fp32_path: str, recipe: str, device: str, environment: str | dict |
         out["fp32_gmacs_per_s"] = float(base["macs"] / (fp32_latency_ms * 1e6))
     out.update(recipe_features(recipe, model))
     out.update(device_features(device, environment))
+    out.update(data_features(fp32_path, recipe, task))
+    # what the recipe leaves of the weights and the compute (prune-structured shrinks layers; precision scales
+    # bytes): size and a first-order latency follow from the graph, so the trees need not learn them
+    kept = _structured_kept(fp32_path, out["structured_amount"])
+    out["params_kept"], out["macs_kept"] = kept["params_kept"], kept["macs_kept"]
+    out["weight_bytes_kept"] = kept["params_kept"] * out["weight_bits"] / 32.0
     out["task_embedding"] = float(task == "embedding")
     qc, qt = base["qerr_channel_mean"], base["qerr_tensor_mean"]
     # the weight error this recipe's quantization implies (0 without int8)

@@ -19,6 +19,7 @@ import numpy as np
 
 from harness.core.errors import HarnessError, UsageError
 from harness.meta.dataset import TARGETS, MetaRow
+from harness.meta.sensitivity import DATA_PREFIX
 
 QUANTILES = (0.1, 0.9)
 POINT = 0.5          # the key of the point (least-squares) booster
@@ -31,6 +32,12 @@ ROUNDS = 300
 # (method, scale) instead of memorising individual residuals (which made 80 % intervals cover ~40 %)
 QUANTILE_PARAMS = {"num_leaves": 4, "min_data_in_leaf": 12, "learning_rate": 0.05}
 QUANTILE_ROUNDS = 100
+
+
+def _value(feats: dict[str, float], name: str) -> float:
+    """A feature's value; an absent one is 0 (a one-hot or a step the recipe lacks) except the data-dependent
+    ones, which are unknown (NaN: LightGBM's missing value) when the model has no probe inputs."""
+    return feats.get(name, math.nan if name.startswith(DATA_PREFIX) else 0.0)
 
 
 class PredictorError(HarnessError):
@@ -111,7 +118,7 @@ class Predictor:
             raise PredictorError("no measured points to train on; run `harness sweep` first")
         lgb = _lightgbm()
         names = sorted({k for r in rows for k in r.features})
-        x_all = np.array([[r.features.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
+        x_all = np.array([[_value(r.features, n) for n in names] for r in rows], dtype=np.float64)
         boosters: dict[tuple[str, float], Any] = {}
         info: dict[str, dict[str, Any]] = {}
         oof: dict[str, np.ndarray] = {}
@@ -149,7 +156,7 @@ class Predictor:
 
     # -- prediction ------------------------------------------------------------------------------------------
     def predict_many(self, feats: Sequence[dict[str, float]]) -> list[dict[str, Prediction]]:
-        x = np.array([[f.get(n, 0.0) for n in self.feature_names] for f in feats], dtype=np.float64)
+        x = np.array([[_value(f, n) for n in self.feature_names] for f in feats], dtype=np.float64)
         out: list[dict[str, Prediction]] = [{} for _ in feats]
         for target in TARGETS:
             meta = self.targets.get(target, {"trained": False, "reason": "not in this predictor"})

@@ -75,6 +75,10 @@ class Candidate:
     violations: list[str] = field(default_factory=list)
     pareto: bool = False
     rank: int | None = None
+    # the risk ranking (harness.meta.policy.risk_order): share of outcomes drawn from the intervals in which it fits
+    # the latency/size limits, and its expected regret in accuracy points; None under other rankings
+    p_fit: float | None = None
+    expected_regret_pts: float | None = None
     # predicted: the predictor's ratio estimates (harness.meta.policy.estimate_of), what the ranking policy takes
     estimates: dict[str, float | None] = field(default_factory=dict, repr=False)
 
@@ -289,12 +293,21 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking) 
         point = {"model": x.model, "recipe": x.recipe, "drop": x.drop_pts,
                  "lat": x.latency_ms / mr.root_latency_ms, "size": x.size_mb / mr.root_size_mb, "cand": x}
         views.append(mr.ranking.view(point, x.estimates if x.source == "predicted" else None))
-    ordered = [v["cand"] for v in mr.ranking.rank(views, (lat_l, size_l))]
+    ranked = mr.ranking.rank(views, (lat_l, size_l))
+    ordered = [v["cand"] for v in ranked]
     chosen = {id(x) for x in ordered}
     others = ("--max-latency-ms", "--max-size-mb")
+    risk = {id(v["cand"]): v for v in ranked if "p_fit" in v}
     for x in cands:
         rest = [v for v in x.violations if not v.startswith(others)]
-        x.notes = [n for n in x.notes if not n.startswith(("fits by the ranking policy", "ranked by: "))]
+        x.notes = [n for n in x.notes if not n.startswith(("fits by the ranking policy", "ranked by: ",
+                                                           "fits the latency/size limits in"))]
+        v = risk.get(id(x))
+        x.p_fit, x.expected_regret_pts = (v["p_fit"], v["exp_regret"]) if v is not None else (None, None)
+        if v is not None and x.source == "predicted" and (lat_l is not None or size_l is not None):
+            # the risk policy ranks by expected regret: say how sure the fit is, most of all when it is unlikely
+            x.notes.append(f"fits the latency/size limits in {100 * v['p_fit']:.0f} % of outcomes drawn from its "
+                           f"intervals{' (likely breaks one: ranked as the best bet)' if v['p_fit'] < 0.5 else ''}")
         if id(x) in chosen:
             if len(rest) != len(x.violations):
                 x.notes.append("fits by the ranking policy's check only: "

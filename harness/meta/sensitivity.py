@@ -1,0 +1,233 @@
+"""Data-dependent meta-features: how the FP32 model's own outputs react to a recipe's weight perturbation.
+
+The static weight statistics of harness.meta.features say how much weight a pruning level removes, but not what
+that costs this network's predictions: two models losing the same weight norm can lose 5 or 75 accuracy points.
+So, when real input data is at hand (the example's calibration data or the user's `--inputs FILE.npz`, never the
+split accuracy is judged on), the model is run on those probe inputs with its weights perturbed the way the
+recipe perturbs them, and the change of its outputs is a feature:
+
+  data_flip_pct       % of probe inputs whose top-1 class changes (classification), else 100 x (1 - mean cosine)
+  data_output_err     relative L2 change of the first output
+  data_margin_mean    the FP32 model's mean gap between its top two softmax probabilities (how close to a
+                      decision boundary the data sits), and data_low_margin_pct: % of inputs with a gap < 0.2
+
+Perturbations, applied to a copy of the ONNX graph's weights (no export, no calibration, no timing):
+  prune-unstructured:S   global magnitude pruning at S (harness.exporters.onnx_prune, the ONNX path's own code)
+  prune-structured:A     the lowest-L1 A fraction of output channels zeroed in the layers that feed exactly one
+                         weight layer through channel-preserving ops (the layers prune-structured shrinks), with
+                         the BatchNormalization channels behind them; no fine-tune, so a fine-tuned recipe will
+                         do better than this says
+  int8 (static/dynamic)  symmetric int8 rounding of the weights, per channel or per tensor (activations are not
+                         simulated)
+  fp16                   weights rounded to float16
+Chains apply their steps in order. These are features of a prediction, not measurements of the variant: the real
+variant differs (activation quantization, fine-tuning, BatchNorm folding before pruning in torch).
+
+The probe inputs live next to the FP32 root as `<root>.probe.npz` (written by the bench engine when the run has
+real data); without that file these features are missing (NaN to the predictor), never invented.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROBE_SUFFIX = ".probe.npz"
+PROBE_MAX_SAMPLES = 256
+PROBE_MAX_BYTES = 8 * 1024**2     # at most 8 MB of inputs next to each root (a 224x224 image is 0.6 MB)
+LOW_MARGIN = 0.2
+DATA_PREFIX = "data_"
+
+
+def probe_path(root_path: str | Path) -> Path:
+    p = Path(root_path)
+    return p.with_name(p.stem + PROBE_SUFFIX)
+
+
+def write_probe(root_path: str | Path, batches: list[dict[str, np.ndarray]]) -> Path | None:
+    """Save up to PROBE_MAX_SAMPLES samples (and PROBE_MAX_BYTES) of `batches` next to the root; None when
+    there is nothing to save."""
+    if not batches:
+        return None
+    names = list(batches[0])
+    if any(list(b) != names for b in batches):
+        return None
+    arrays = {n: np.concatenate([np.asarray(b[n]) for b in batches], axis=0) for n in names}
+    count = min(len(a) for a in arrays.values())
+    per_sample = sum(a[:1].nbytes for a in arrays.values()) or 1
+    n = max(1, min(count, PROBE_MAX_SAMPLES, PROBE_MAX_BYTES // per_sample))
+    path = probe_path(root_path)
+    np.savez_compressed(path, **{k: a[:n] for k, a in arrays.items()})
+    return path
+
+
+def load_probe(root_path: str | Path) -> dict[str, np.ndarray] | None:
+    path = probe_path(root_path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception:        # a damaged probe file only costs these features
+        return None
+
+
+# -- perturbations -----------------------------------------------------------------------------------------------
+def perturbation_of(recipe: str) -> tuple:
+    """The weight perturbation a recipe implies, as a hashable key: ((step, value), ...); () for none."""
+    from harness.meta.features import parse_steps
+
+    from harness.exporters.prune_structured import PruneStructuredConfig
+    from harness.exporters.prune_unstructured import PruneUnstructuredConfig
+
+    out = []
+    for name, params in parse_steps(recipe):
+        if name == "prune-unstructured":
+            out.append(("unstructured", float(params.get("sparsity", PruneUnstructuredConfig.sparsity))))
+        elif name == "prune-structured":
+            out.append(("structured", float(params.get("amount", PruneStructuredConfig.amount))))
+        elif name in ("int8-static", "int8-dynamic"):
+            out.append(("int8", bool(params.get("per_channel", True))))
+        elif name == "fp16":
+            out.append(("fp16", True))
+    return tuple(out)
+
+
+def _weight_arrays(model) -> list:
+    from harness.exporters.onnx_prune import weight_initializers
+
+    return weight_initializers(model)
+
+
+def _replace(init, arr: np.ndarray) -> None:
+    from onnx import numpy_helper
+
+    new = numpy_helper.from_array(arr.astype(numpy_helper.to_array(init).dtype), init.name or None)
+    init.ClearField("raw_data")
+    init.CopyFrom(new)
+
+
+def _int8_round(model, per_channel: bool) -> None:
+    from onnx import numpy_helper
+
+    for init in _weight_arrays(model):
+        w = numpy_helper.to_array(init).astype(np.float64)
+        flat = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
+        scale = np.abs(flat).max(axis=1, keepdims=True) / 127.0
+        scale[scale == 0] = 1.0
+        _replace(init, (np.clip(np.round(flat / scale), -127, 127) * scale).reshape(w.shape))
+
+
+def _fp16_round(model) -> None:
+    from onnx import numpy_helper
+
+    for init in _weight_arrays(model):
+        _replace(init, numpy_helper.to_array(init).astype(np.float16).astype(np.float32))
+
+
+def _structured_zero(model, amount: float) -> None:
+    """Zero the output channels prune-structured removes (harness.meta.shrink), with their bias and the
+    channels of the BatchNormalization nodes on the way: the removed channels then carry nothing."""
+    from onnx import numpy_helper
+
+    from harness.meta.shrink import dropped_channels, prunable_layers
+
+    inits = {i.name: i for i in model.graph.initializer}
+
+    def zero(name: str, drop) -> None:
+        if name in inits:
+            arr = numpy_helper.to_array(inits[name]).astype(np.float64)
+            arr[drop] = 0.0
+            _replace(inits[name], arr)
+
+    for p in prunable_layers(model.graph):
+        drop = dropped_channels(numpy_helper.to_array(inits[p.node.input[1]]), amount)
+        if not len(drop):
+            continue
+        zero(p.node.input[1], drop)
+        if len(p.node.input) > 2:
+            zero(p.node.input[2], drop)
+        for bn in p.batchnorms:
+            zero(bn.input[1], drop)          # scale
+            zero(bn.input[2], drop)          # bias
+
+
+def perturbed(model, key: tuple):
+    """A copy of the ModelProto with the perturbation `key` (perturbation_of) applied to its weights."""
+    import onnx
+
+    from harness.exporters.onnx_prune import prune_model
+
+    out = onnx.ModelProto.FromString(model.SerializeToString())
+    for step, value in key:
+        if step == "unstructured":
+            prune_model(out, value)
+        elif step == "structured":
+            _structured_zero(out, value)
+        elif step == "int8":
+            _int8_round(out, value)
+        elif step == "fp16":
+            _fp16_round(out)
+    return out
+
+
+# -- running the probe -------------------------------------------------------------------------------------------
+def _outputs(model, probe: dict[str, np.ndarray]) -> np.ndarray:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    feed = {n: probe[n] for n in names if n in probe}
+    if len(feed) != len(names):
+        raise KeyError("probe inputs do not match the graph's inputs")
+    out = sess.run([sess.get_outputs()[0].name], feed)[0]
+    return np.asarray(out, dtype=np.float64).reshape(len(next(iter(feed.values()))), -1)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@lru_cache(maxsize=512)
+def _cached(path: str, mtime: float, probe_mtime: float, key: tuple, task: str) -> tuple[tuple[str, float], ...]:
+    from harness.meta.features import model_features
+
+    probe = load_probe(path)
+    if probe is None:
+        return ()
+    _, model = model_features(path)
+    try:
+        base = _outputs(model, probe)
+        feats: dict[str, float] = {}
+        if base.shape[1] > 1 and task != "embedding":
+            p = np.sort(_softmax(base), axis=1)
+            gap = p[:, -1] - p[:, -2]
+            feats["data_margin_mean"] = float(gap.mean())
+            feats["data_low_margin_pct"] = float(100.0 * np.mean(gap < LOW_MARGIN))
+        if not key:
+            return tuple(sorted((feats | {"data_flip_pct": 0.0, "data_output_err": 0.0}).items()))
+        out = _outputs(perturbed(model, key), probe)
+    except Exception:        # a graph onnxruntime or the perturbation cannot handle: no data features
+        return ()
+    if base.shape[1] > 1 and task != "embedding":
+        feats["data_flip_pct"] = float(100.0 * np.mean(out.argmax(axis=1) != base.argmax(axis=1)))
+    else:
+        cos = np.sum(out * base, axis=1) / (np.linalg.norm(out, axis=1) * np.linalg.norm(base, axis=1) + 1e-12)
+        feats["data_flip_pct"] = float(100.0 * (1.0 - cos.mean()))
+    feats["data_output_err"] = float(np.linalg.norm(out - base) / (np.linalg.norm(base) + 1e-12))
+    return tuple(sorted(feats.items()))
+
+
+def data_features(fp32_path: str, recipe: str, task: str = "classification") -> dict[str, float]:
+    """The data_* features of a recipe on the FP32 model at `fp32_path`; {} when no probe inputs are stored
+    next to it (the predictor then treats them as missing)."""
+    p, probe = Path(fp32_path), probe_path(fp32_path)
+    if not p.is_file() or not probe.is_file():
+        return {}
+    return dict(_cached(str(p.resolve()), p.stat().st_mtime, probe.stat().st_mtime, perturbation_of(recipe), task))
