@@ -116,3 +116,41 @@ def test_unseen_policy_is_chosen_at_training_and_stored(tmp_path):
     pred.save(store, rows)
     loaded = Predictor.load(store, "cpu")
     assert loaded.unseen_policy == pred.unseen_policy
+
+
+def test_probe_anchored_companion_is_trained_stored_and_chosen(tmp_path):
+    """When the models have every probe measured, training also makes the probe-anchored predictor (probe features,
+    its own inner-CV policy with the probes measured), stored as the zero-shot one's companion; a model with its
+    probes measured is then predicted by it."""
+    from dataclasses import replace
+
+    from harness.meta.predictor import train_with_policy
+    from harness.meta.probes import PROBES, probe_feature_names
+    from harness.meta.recommend import model_predictor
+
+    names = {"x1": "fp16", "x2": "int8-dynamic", "x3": "int8-static", "x4": "prune-unstructured:0.5"}
+    rows = [replace(r, recipe=names.get(r.recipe, r.recipe)) for r in _synthetic_rows()]
+    pred = train_with_policy(rows, device="cpu")
+    probe = pred.probe
+    assert probe is not None and probe.kind == "probe" and pred.kind == "zero-shot"
+    assert set(probe_feature_names()) <= set(probe.feature_names)
+    assert not set(probe_feature_names()) & set(pred.feature_names)
+    assert probe.unseen_policy is not None
+    store = Store(tmp_path / "p.duckdb")
+    store.migrate()
+    pred.save(store, rows)
+    loaded = Predictor.load(store, "cpu")          # the companion was saved last: still the zero-shot one
+    assert loaded.predictor_id == pred.predictor_id and loaded.kind == "zero-shot"
+    assert loaded.probe.predictor_id == probe.predictor_id and loaded.probe.companion_of == pred.predictor_id
+    assert loaded.probe.unseen_policy == probe.unseen_policy
+    measured = {r.recipe: r.targets for r in rows if r.model == "m1"}
+    chosen, extra = model_predictor(loaded, measured)
+    assert chosen is loaded.probe and extra["probe_drop_int8_static"] == measured["int8-static"]["drop_pts"]
+    # one probe missing: the zero-shot predictor, no probe features
+    assert model_predictor(loaded, {k: v for k, v in measured.items() if k != PROBES[0]}) == (loaded, {})
+
+
+def test_no_probes_measured_no_companion(tmp_path):
+    from harness.meta.predictor import train_with_policy
+
+    assert train_with_policy(_synthetic_rows(), device="cpu").probe is None

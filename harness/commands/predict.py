@@ -24,7 +24,7 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     from harness.meta.features import features
     from harness.meta.predictor import check_recipe, load_or_train
     from harness.meta.dataset import measured as measured_points
-    from harness.meta.recommend import _predicted
+    from harness.meta.recommend import _predicted, model_predictor
 
     check_recipe(recipe)
     points = latest_points(measured_points(store, device=device, model=model))
@@ -36,13 +36,15 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     predictor = load_or_train(store, device, echo)
     task, _ = point_targets(root)
     feats = features(root["root_path"], recipe, device, root["environment"], task, root["root_p50_ms"])
-    pred = predictor.predict(feats)
+    # every probe measured on this model: the probe-anchored companion, with the probes' outcomes as features
+    chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in points})
+    pred = chosen.predict(feats | extra)
     cand = _predicted(model, recipe, device, root, pred)
     measured = next((p for p in points if p["name"] == recipe), None)
     ranking = _as_ranked(store, predictor, device, model, recipe, cand)
     out = {
         "model": model, "recipe": recipe, "device": device, "source": "predicted",
-        "predictor_id": predictor.predictor_id, "trained_on_points": predictor.n_rows,
+        "predictor_id": chosen.predictor_id, "trained_on_points": chosen.n_rows, "predictor_kind": chosen.kind,
         "targets": {t: p.as_dict() for t, p in pred.items()},
         "absolute": {"accuracy": cand.accuracy, "drop_pts": cand.drop_pts, "latency_ms": cand.latency_ms,
                      "size_mb": cand.size_mb, "memory_mb": cand.memory_mb, "energy_mj": cand.energy_mj},
@@ -88,7 +90,8 @@ def run(args) -> int:
     if args.json:
         print_json(out)
         return 0
-    print(f"{args.model} {args.recipe} on {args.device}: PREDICTED by {out['predictor_id']} "
+    kind = " (probe-anchored)" if out["predictor_kind"] == "probe" else ""
+    print(f"{args.model} {args.recipe} on {args.device}: PREDICTED by {out['predictor_id']}{kind} "
           f"({out['trained_on_points']} measured points), 80 % interval in brackets")
     for t, p in out["targets"].items():
         if p["value"] is None:

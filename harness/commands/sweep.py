@@ -44,8 +44,11 @@ def run(args) -> int:
              else ""))
     if not args.no_train and (result.measured or result.already):
         from harness.meta.predictor import train_and_store
+        from harness.meta.probes import PROBES
 
         pred = train_and_store(args.db, device=args.device, lock_timeout_s=args.lock_timeout)
         print(f"predictor {pred.predictor_id}: trained on {pred.n_rows} point(s) "
-              f"({', '.join(t for t, info in pred.targets.items() if info['trained'])})")
+              f"({', '.join(t for t, info in pred.targets.items() if info['trained'])})"
+              + (f"; probe-anchored companion {pred.probe.predictor_id} for models with "
+                 f"{', '.join(PROBES)} measured" if pred.probe is not None else ""))
     return 0

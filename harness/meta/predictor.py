@@ -109,6 +109,12 @@ class Predictor:
     # inner cross-validation over its training architectures when it is trained (harness.meta.policy), stored
     # with it; None with fewer than three labelled architectures (the learnt estimates alone are used then)
     unseen_policy: Any = None
+    # "zero-shot" (features of the model and recipe only) or "probe": trained with the probe features
+    # (harness.meta.probes: the measured outcomes of three cheap recipes on the same model) and stored as the
+    # companion of a zero-shot predictor, `probe`; used for models whose probes are all measured
+    kind: str = "zero-shot"
+    probe: "Predictor | None" = None
+    companion_of: str | None = None     # a probe predictor: the zero-shot predictor it was stored with
 
     # -- training --------------------------------------------------------------------------------------------
     @classmethod
@@ -188,20 +194,34 @@ class Predictor:
                                       "interval": "quantiles of out-of-fold residuals (folds by model)",
                                       "log_targets": sorted(LOG_TARGETS),
                                       "unseen_policy": (asdict(self.unseen_policy) if self.unseen_policy
-                                                        else None)})}
+                                                        else None),
+                                      "kind": self.kind, **self._companion})}
+
+    @property
+    def _companion(self) -> dict[str, Any]:
+        from harness.meta.probes import PROBES
+
+        return {"companion_of": self.companion_of, "probes": list(PROBES)} if self.kind == "probe" else {}
 
     def save(self, store, rows: Sequence[MetaRow]) -> None:
+        """Save the predictor with the rows it was trained on, and its probe-anchored companion (trained on the
+        same rows with the probe features) when it has one."""
+        from harness.meta.probes import with_probes
         from harness.store.meta import save_predictor
 
         models = [{"predictor_id": self.predictor_id, "target": t, "quantile": q, "model_text": b.model_to_string()}
                   for (t, q), b in sorted(self.boosters.items())]
         save_predictor(store, self.record(), models, [r.as_row(self.predictor_id, i) for i, r in enumerate(rows)])
+        if self.probe is not None:
+            self.probe.companion_of = self.predictor_id
+            self.probe.save(store, with_probes(rows))
 
     @classmethod
-    def load(cls, store, device: str | None = None) -> "Predictor | None":
+    def load(cls, store, device: str | None = None, kind: str = "zero-shot",
+             companion_of: str | None = None) -> "Predictor | None":
         from harness.store.meta import latest_predictor
 
-        rec = latest_predictor(store, device)
+        rec = latest_predictor(store, device, kind, companion_of)
         if rec is None:
             return None
         if rec["library"] != "lightgbm":
@@ -212,10 +232,14 @@ class Predictor:
         from harness.meta.policy import policy_from_dict
 
         config = json.loads(rec.get("config") or "{}")
-        return cls(feature_names=json.loads(rec["feature_names"]), boosters=boosters,
+        pred = cls(feature_names=json.loads(rec["feature_names"]), boosters=boosters,
                    targets=json.loads(rec["targets"]), predictor_id=rec["predictor_id"], device=rec["device"],
                    n_rows=rec["n_rows"], created_at=rec["created_at"],
-                   unseen_policy=policy_from_dict(config.get("unseen_policy")))
+                   unseen_policy=policy_from_dict(config.get("unseen_policy")), kind=kind,
+                   companion_of=config.get("companion_of"))
+        if kind == "zero-shot":
+            pred.probe = cls.load(store, device, "probe", pred.predictor_id)
+        return pred
 
 
 def train_and_store(db: str, device: str | None = None, lock_timeout_s: float = 60.0) -> Predictor:
@@ -235,11 +259,22 @@ def train_and_store(db: str, device: str | None = None, lock_timeout_s: float = 
 
 
 def train_with_policy(rows: Sequence[MetaRow], device: str | None = None) -> Predictor:
-    """Train, then choose the ranking policy for unseen architectures on the same rows (inner CV)."""
+    """Train, then choose the ranking policy for unseen architectures on the same rows (inner CV); and the
+    probe-anchored companion (`probe`) when some model has every probe measured: trained on the same rows with
+    the probe features, its policy chosen by the same inner CV with the probes measured on the held-out one
+    (the protocol benchmarks/recommend.py --probe scores)."""
     from harness.meta.policy import choose_for_rows
+    from harness.meta.probes import PROBES, with_probes
 
     pred = Predictor.train(rows, device=device)
     pred.unseen_policy = choose_for_rows(rows, pred)
+    probed = {m for m in {r.model for r in rows} if set(PROBES) <= {r.recipe for r in rows if r.model == m}}
+    if probed:
+        prows = with_probes(rows)
+        probe = Predictor.train(prows, device=device)
+        probe.kind = "probe"
+        probe.unseen_policy = choose_for_rows(prows, probe, measured_recipes=("fp32", *PROBES))
+        pred.probe = probe
     return pred
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from harness.core.errors import HarnessError, UsageError
+from harness.meta.probes import PROBES
 
 MB = 1e6
 BOUND = "auto"            # how predicted candidates are checked against limits (chosen with benchmarks/recommend.py)
@@ -150,11 +151,27 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
         todo = [r for r in grid if r not in seen and r not in failed]
         if not todo:
             continue
-        feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"])
+        chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in pts})
+        feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"]) | extra
                  for r in todo]
-        for recipe, pred in zip(todo, predictor.predict_many(feats)):
-            out.append(_predicted(name, recipe, device, root, pred))
+        for recipe, pred in zip(todo, chosen.predict_many(feats)):
+            cand = _predicted(name, recipe, device, root, pred)
+            if chosen is not predictor:
+                cand.notes.append(f"predicted by the probe-anchored predictor ({', '.join(PROBES)} measured)")
+            out.append(cand)
     return out
+
+
+def model_predictor(predictor, measured: dict[str, dict]):
+    """(predictor, extra features) for one model, given its measured outcomes by recipe (MetaRow targets): the
+    probe-anchored companion with the model's probe features when every probe is measured (the protocol that
+    benchmarks/recommend.py --probe scores), else the zero-shot predictor."""
+    from harness.meta.probes import probe_features
+
+    probe = getattr(predictor, "probe", None)
+    if probe is not None and all(p in measured for p in PROBES):
+        return probe, probe_features(measured)
+    return predictor, {}
 
 
 @dataclass
@@ -200,6 +217,19 @@ def rankings(store, predictor, device: str, cands: Sequence[Candidate]) -> dict[
             continue
         mine = [c for c in cands if c.model == name and c.source == "measured" and c.recipe != "fp32"]
         policy = getattr(predictor, "unseen_policy", None)
+        probe = getattr(predictor, "probe", None)
+        probed = probe is not None and set(PROBES) <= {c.recipe for c in mine}
+        if probed and probe.unseen_policy is not None and name in descriptors:
+            # probes measured: the probe-anchored protocol (root and probes measured, the rest predicted with
+            # the probe features, ranked by the policy its inner CV chose with the probes measured)
+            rest = {a: d for a, d in descriptors.items() if a != name}
+            ranking = P.Ranking.unseen(probe.unseen_policy, descriptors[name],
+                                       (o for o in others if o["model"] != name), rest)
+            label = (f"probe-anchored ({', '.join(PROBES)} measured): {probe.unseen_policy.label()} (chosen by "
+                     f"inner CV over {len(rest)} architectures)")
+            out[name] = ModelRanking(ranking, float(root["root_p50_ms"]), float(root["root_size_bytes"]) / MB,
+                                     unseen=True, label=label)
+            continue
         if not mine and policy is not None and name in descriptors:
             rest = {a: d for a, d in descriptors.items() if a != name}
             ranking = P.Ranking.unseen(policy, descriptors[name], (o for o in others if o["model"] != name), rest)

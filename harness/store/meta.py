@@ -77,13 +77,20 @@ def save_predictor(store: Store, record: dict[str, Any], models: list[dict[str, 
         store.insert_rows(con, "predictor_data", rows)
 
 
-def latest_predictor(store: Store, device: str | None = None) -> dict[str, Any] | None:
-    """The newest predictor (trained on `device`'s data when given), with its boosters."""
+def latest_predictor(store: Store, device: str | None = None, kind: str = "zero-shot",
+                     companion_of: str | None = None) -> dict[str, Any] | None:
+    """The newest predictor of `kind` (config "kind"; older predictors have none and are zero-shot) trained on
+    `device`'s data when given, and stored as the companion of predictor `companion_of` when given; with its
+    boosters."""
     rows = store.query("SELECT * FROM predictors WHERE (CAST(? AS VARCHAR) IS NULL OR device = ?) "
-                       "ORDER BY created_at DESC LIMIT 1", [device, device])
-    if not rows:
+                       "ORDER BY created_at DESC", [device, device])
+    for rec in rows:
+        config = json.loads(rec.get("config") or "{}")
+        if config.get("kind", "zero-shot") == kind and (companion_of is None
+                                                         or config.get("companion_of") == companion_of):
+            break
+    else:
         return None
-    rec = rows[0]
     rec["models"] = store.query("SELECT target, quantile, model_text FROM predictor_models "
                                 "WHERE predictor_id = ? ORDER BY target, quantile", [rec["predictor_id"]])
     return rec
