@@ -346,7 +346,7 @@ RISK_DRAWS = 400
 
 
 def risk_order(views: Sequence[dict], limit: Limit, spread: float = 1.0, n: int = RISK_DRAWS,
-               break_cost: str = "spread") -> list[dict]:
+               break_cost: str = "spread", draws: tuple | None = None) -> list[dict]:
     """Every candidate, lowest expected regret first. In each outcome drawn from the intervals (`draw_outcomes`),
     a candidate that fits costs its accuracy drop above the best that fits, and one that does not fit costs the
     whole spread between the best and the worst that fit: the cost a recommendation that breaks a limit has to
@@ -358,7 +358,8 @@ def risk_order(views: Sequence[dict], limit: Limit, spread: float = 1.0, n: int 
 
     if not views:
         return []
-    drop, lat, size = draw_outcomes(views, n, 0, spread)
+    # the draws do not depend on the limits: a caller ranking under many limits draws once (`draws`)
+    drop, lat, size = draws if draws is not None else draw_outcomes(views, n, 0, spread)
     ok = _fits(lat, size, limit)
     some = ok.any(axis=1)
     best = np.where(ok, drop, np.inf).min(axis=1, keepdims=True)
@@ -378,19 +379,21 @@ def risk_order(views: Sequence[dict], limit: Limit, spread: float = 1.0, n: int 
 
 
 def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = (),
-         sets: Sequence[frozenset[str]] = (), samples: Sequence[frozenset[str]] | None = None) -> list[dict]:
+         sets: Sequence[frozenset[str]] = (), samples: Sequence[frozenset[str]] | None = None,
+         draws: tuple | None = None) -> list[dict]:
     """The recommendation list under `limit`: the candidates that fit by the policy's check, ordered by the
     policy's primary order — the (blended) estimate, best first (ties: measured first, then faster), or the
     static-best order of alike architectures — with places 2.. of the top 5 opened to up to `mix_slots` of the
     other order's first picks, or (fill "cover") chosen to cover the best recipes `sets` of the alike training
     architectures, or (fill "sample") to cover the winners of outcomes drawn from the intervals (`samples`:
-    precomputed `sample_sets(views, limit)`). views: dicts with est_drop, est_lat, predicted, recipe,
-    point_/high_lat, _size."""
+    precomputed `sample_sets(views, limit)`); "risk" policies order by expected regret (`risk_order`; `draws`:
+    precomputed `draw_outcomes(views, RISK_DRAWS, 0, policy.spread)`). views: dicts with est_drop, est_lat,
+    predicted, recipe, point_/high_lat, _size."""
     def fits(how):
         return [c for c in views if feasible(c[f"{how}_lat"], c[f"{how}_size"], limit)]
 
     if policy.source in ("risk", "model+risk"):
-        primary = risk_order(views, limit, policy.spread)
+        primary = risk_order(views, limit, policy.spread, draws=draws)
         if policy.source == "model+risk":
             # the learnt estimate's first pick on top (as source "model"), the rest by expected regret; when
             # nothing is expected to fit, the expected-regret order alone
@@ -460,6 +463,7 @@ def choose_policy(train: Sequence[dict], settings: Sequence[Limit], descriptors:
     per_arch: dict[Policy, list[float]] = {}
     views_of: dict[tuple, list[dict]] = {}     # the views depend on the weights and neighbours only
     samples_of: dict[tuple, list[frozenset[str]]] = {}
+    draws_of: dict[tuple, tuple] = {}          # risk policies: outcomes drawn once per views and spread
     for policy in grid:
         regs, hits, arch_means = [], [], []
         for i, (cs, priors, statics, sets) in enumerate(folds):
@@ -475,8 +479,13 @@ def choose_policy(train: Sequence[dict], settings: Sequence[Limit], descriptors:
                     if key + (limit,) not in samples_of:
                         samples_of[key + (limit,)] = sample_sets(views, limit)
                     drawn = samples_of[key + (limit,)]
+                draws = None
+                if "risk" in policy.source:
+                    if key + (policy.spread,) not in draws_of:
+                        draws_of[key + (policy.spread,)] = draw_outcomes(views, RISK_DRAWS, 0, policy.spread)
+                    draws = draws_of[key + (policy.spread,)]
                 out = score(views, rank(views, limit, policy, statics[(policy.neighbours, limit)],
-                                        sets[(policy.neighbours, limit)], drawn), limit)
+                                        sets[(policy.neighbours, limit)], drawn, draws), limit)
                 if out is not None:
                     regs.append(out[0])
                     mine.append(out[0])
