@@ -68,13 +68,14 @@ Figures (`NAME VALUE`):
   probe_static_best_regret_pts, probe_loao_mae_accuracy_pts (points other than root and probes) next to
   loao_mae_accuracy_pts_same_points (the zero-shot predictor on those same points)
 
-    python benchmarks/recommend.py [--db PATH] [--budget-s 360] [--bound auto|interval|point]
+    python benchmarks/recommend.py [--db PATH] [--budget-s 240] [--bound auto|interval|point]
                                    [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
                                    [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy] [--probe]
 
 From scratch the sweep of the 20 architectures (500 points) takes 20-60 minutes on a shared 2-core VM, depending on
-its load; one invocation sweeps for at most --budget-s (360 s) and evaluates what the store holds (about 8.5
-minutes with 20 architectures: 15 minutes at most in all); the next one resumes the sweep.
+its load; one invocation sweeps for at most --budget-s (240 s; a run already started may finish after it) and
+evaluates what the store holds (about 9 minutes with 20 architectures, 526 s on the quiet VM: 15 minutes at most in
+all); the next one resumes the sweep.
 """
 from __future__ import annotations
 
@@ -147,8 +148,8 @@ def view(row, pred, bound: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", default="harness-artifacts/recommend-bench/meta.duckdb")
-    ap.add_argument("--budget-s", type=float, default=360.0,
-                    help="time allowed for sweeping missing points (with the ~8.5 min evaluation: < 15 min)")
+    ap.add_argument("--budget-s", type=float, default=240.0,
+                    help="time allowed for sweeping missing points (with the ~9 min evaluation: < 15 min)")
     ap.add_argument("--bound", choices=["interval", "point", "auto"], default="auto",
                     help="limits checked on the interval's pessimistic end, the estimate, or (auto) the interval "
                          "and, when nothing passes, the estimate")
