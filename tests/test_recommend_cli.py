@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from helpers import run_cli
 from meta_fixtures import *  # noqa: F403
 from harness.store import Store
-
-
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +16,7 @@ def db(meta_db, tmp_path_factory):
 
 
 def test_json_lists_measured_and_predicted_candidates(db):
-    proc = _cli("recommend", "--db", str(db), "--max-drop-pts", "5", "--json")
+    proc = run_cli("recommend", "--db", str(db), "--max-drop-pts", "5", "--json")
     assert proc.returncode == 0, proc.stderr
     cands = json.loads(proc.stdout)
     sources = {c["source"] for c in cands}
@@ -37,36 +32,36 @@ def test_json_lists_measured_and_predicted_candidates(db):
 
 
 def test_table_and_pareto_front(db):
-    proc = _cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--min-accuracy", "0.5")
+    proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--min-accuracy", "0.5")
     assert proc.returncode == 0, proc.stderr
     assert "Pareto front" in proc.stdout and "recommended: zoo-mlp" in proc.stdout
     assert "measured" in proc.stdout and "predicted" in proc.stdout
 
 
 def test_impossible_constraints_name_the_binding_one(db):
-    proc = _cli("recommend", "--db", str(db), "--max-latency-ms", "0.000001", "--max-drop-pts", "50")
+    proc = run_cli("recommend", "--db", str(db), "--max-latency-ms", "0.000001", "--max-drop-pts", "50")
     assert proc.returncode == 1
     assert "no candidate fits" in proc.stderr and "binding constraint: --max-latency-ms" in proc.stderr
     assert proc.stderr.count("\n") == 1        # one line
     # energy is not measured on this host: a limit on it can never be met, and the message says why
-    proc = _cli("recommend", "--db", str(db), "--max-energy-mj", "1")
+    proc = run_cli("recommend", "--db", str(db), "--max-energy-mj", "1")
     assert proc.returncode == 1 and "no energy" in proc.stderr
 
 
 def test_empty_store_and_missing_store(tmp_path):
-    proc = _cli("recommend", "--db", str(tmp_path / "none.duckdb"), "--max-latency-ms", "1")
+    proc = run_cli("recommend", "--db", str(tmp_path / "none.duckdb"), "--max-latency-ms", "1")
     assert proc.returncode == 1 and "no result database" in proc.stderr and "harness sweep" in proc.stderr
     assert not (tmp_path / "none.duckdb").exists()
     empty = tmp_path / "empty.duckdb"
     Store(empty).migrate()
-    proc = _cli("recommend", "--db", str(empty), "--max-latency-ms", "1")
+    proc = run_cli("recommend", "--db", str(empty), "--max-latency-ms", "1")
     assert proc.returncode == 1 and "nothing measured on cpu" in proc.stderr
 
 
 def test_bad_constraints_are_usage_errors(db):
-    proc = _cli("recommend", "--db", str(db), "--min-accuracy", "90")
+    proc = run_cli("recommend", "--db", str(db), "--min-accuracy", "90")
     assert proc.returncode == 2 and "fraction" in proc.stderr
-    proc = _cli("recommend", "--db", str(db), "--model", "nope")
+    proc = run_cli("recommend", "--db", str(db), "--model", "nope")
     assert proc.returncode == 2 and "measured there: zoo-mlp" in proc.stderr
 
 
@@ -75,7 +70,7 @@ def test_known_model_under_a_latency_limit_says_how_sure_each_fit_is(db):
     the rest by expected regret. Under a latency limit each predicted candidate carries its chance of fitting."""
     root = Store(db).query("SELECT m.p50_ms FROM measurements m JOIN variants v USING (run_id, variant_id) "
                            "WHERE v.name = 'fp32' ORDER BY m.p50_ms LIMIT 1")[0]["p50_ms"]
-    proc = _cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-latency-ms", str(root * 1.2), "--json")
+    proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-latency-ms", str(root * 1.2), "--json")
     assert proc.returncode == 0, proc.stderr
     cands = json.loads(proc.stdout)
     predicted = [c for c in cands if c["source"] == "predicted" and c["feasible"]]

@@ -4,13 +4,12 @@ way, the other constraints keep their own check."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from harness.meta import policy as P
 from harness.meta.recommend import Candidate, Constraints, ModelRanking, rank
+from helpers import run_cli
 
 
 def cand(recipe, source, drop, lat_ms, size_mb, est=None, memory_mb=10.0):
@@ -67,24 +66,20 @@ def test_unseen_model_follows_the_static_order_of_alike_architectures():
     assert [c.recipe for c in without if c.feasible][0] == "q"
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def db(meta_db, tmp_path_factory):
     return copy_meta_db(meta_db, tmp_path_factory, "recpol")
 
 
 def test_cli_says_how_a_model_was_ranked(db):
-    proc = _cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-drop-pts", "50", "--json")
+    proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-drop-pts", "50", "--json")
     assert proc.returncode == 0, proc.stderr
     pred = [c for c in json.loads(proc.stdout) if c["source"] == "predicted"]
     assert pred and all(c["interval"] for c in pred)
     # zoo-mlp has measured points besides its root: a known architecture
     assert all(any(n.startswith("ranked by: known architecture") for n in c["notes"]) for c in pred)
     assert all("estimates" not in c for c in pred)
-    proc = _cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-drop-pts", "50", "--json",
+    proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-drop-pts", "50", "--json",
                 "--no-policy")
     assert proc.returncode == 0, proc.stderr
     assert not any(n.startswith("ranked by") for c in json.loads(proc.stdout) for n in c["notes"])
