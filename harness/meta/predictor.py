@@ -264,12 +264,11 @@ def train_with_policy(rows: Sequence[MetaRow], device: str | None = None) -> Pre
     the probe features, its policy chosen by the same inner CV with the probes measured on the held-out one
     (the protocol benchmarks/recommend.py --probe scores)."""
     from harness.meta.policy import choose_for_rows
-    from harness.meta.probes import PROBES, with_probes
+    from harness.meta.probes import PROBES, probes_measured, with_probes
 
     pred = Predictor.train(rows, device=device)
     pred.unseen_policy = choose_for_rows(rows, pred)
-    probed = {m for m in {r.model for r in rows} if set(PROBES) <= {r.recipe for r in rows if r.model == m}}
-    if probed:
+    if any(probes_measured(r.recipe for r in rows if r.model == m) for m in {r.model for r in rows}):
         prows = with_probes(rows)
         probe = Predictor.train(prows, device=device)
         probe.kind = "probe"

@@ -21,6 +21,11 @@ from typing import Iterable, Mapping
 PROBES: tuple[str, ...] = ("int8-dynamic", "int8-static", "prune-unstructured:0.5")
 
 
+def probes_measured(recipes: Iterable[str], probes: Iterable[str] = PROBES) -> bool:
+    """Whether every probe is among a model's measured `recipes` (then the probe-anchored predictor applies)."""
+    return set(probes) <= set(recipes)
+
+
 def probe_key(recipe: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in recipe)
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from harness.core.errors import HarnessError, UsageError
-from harness.meta.probes import PROBES
+from harness.meta.probes import PROBES, probes_measured
 
 MB = 1e6
 BOUND = "auto"            # how predicted candidates are checked against limits (chosen with benchmarks/recommend.py)
@@ -169,7 +169,7 @@ def model_predictor(predictor, measured: dict[str, dict]):
     from harness.meta.probes import probe_features
 
     probe = getattr(predictor, "probe", None)
-    if probe is not None and all(p in measured for p in PROBES):
+    if probe is not None and probes_measured(measured):
         return probe, probe_features(measured)
     return predictor, {}
 
@@ -218,8 +218,8 @@ def rankings(store, predictor, device: str, cands: Sequence[Candidate]) -> dict[
         mine = [c for c in cands if c.model == name and c.source == "measured" and c.recipe != "fp32"]
         policy = getattr(predictor, "unseen_policy", None)
         probe = getattr(predictor, "probe", None)
-        probed = probe is not None and set(PROBES) <= {c.recipe for c in mine}
-        if probed and probe.unseen_policy is not None and name in descriptors:
+        if probe is not None and probes_measured(c.recipe for c in mine) and probe.unseen_policy is not None \
+                and name in descriptors:
             # probes measured: the probe-anchored protocol (root and probes measured, the rest predicted with
             # the probe features, ranked by the policy its inner CV chose with the probes measured)
             rest = {a: d for a, d in descriptors.items() if a != name}
