@@ -330,8 +330,7 @@ class Engine:
                     self.store.insert_rows(con, "variants", [v.row(run_id, utcnow())])
         return variants
 
-    @staticmethod
-    def _write_probe(example, variants: list[Variant], out_dir: Path) -> None:
+    def _write_probe(self, example, variants: list[Variant], out_dir: Path) -> None:
         """Real inputs next to the FP32 ONNX root (`<root>.probe.npz`): what the predictor's data-dependent
         features run the model on (harness.meta.sensitivity). Only real data (random calibration inputs say
         nothing of how the model's decisions react to a perturbation), and only next to a root this run exported
@@ -345,7 +344,11 @@ class Engine:
         if root is None or not Path(root.path).resolve().is_relative_to(out_dir.resolve()) or \
                 probe_path(root.path).is_file():
             return
-        write_probe(root.path, example.calibration(PROBE_CALLS))
+        try:
+            write_probe(root.path, example.calibration(PROBE_CALLS))
+        except Exception as exc:   # optional: the data features are then missing, the run goes on
+            self.echo(f"  note: no probe inputs saved next to the FP32 root ({exc}); predictions for this model "
+                      "will lack the data-dependent features")
 
     # -- 4. workers --------------------------------------------------------------------------------------------
     def _start_jobs(self, variants: list[Variant], example, data, provider: str) -> list[Job]:

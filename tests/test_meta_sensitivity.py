@@ -119,3 +119,37 @@ def test_probe_is_capped(tmp_path):
     write_probe(path, [{"x": big}])
     assert load_probe(path)["x"].shape[0] == 1
     assert write_probe(path, []) is None
+
+
+def test_engine_saves_real_inputs_only_next_to_a_root_it_exported(tmp_path):
+    from types import SimpleNamespace
+
+    from harness.core.variant import Variant
+    from harness.engine import Engine
+
+    out = tmp_path / "run"
+    out.mkdir()
+    root = out / "m-fp32.onnx"
+    root.write_bytes(b"")
+    lines: list[str] = []
+    me = SimpleNamespace(echo=lines.append)
+    variants = [Variant(name="fp32", variant_id="a", path=str(root))]
+    real = SimpleNamespace(calibration=lambda n: [{"x": np.ones((1, 4), np.float32)}] * n)
+    Engine._write_probe(me, real, variants, out)
+    assert load_probe(root)["x"].shape == (256, 4)
+    # a user's own file outside the run directory gets nothing beside it
+    user = tmp_path / "mine.onnx"
+    user.write_bytes(b"")
+    Engine._write_probe(me, real, [Variant(name="mine", variant_id="b", path=str(user))], out)
+    assert not probe_path(user).exists()
+    # random calibration inputs are not saved; a failing calibration costs the features, not the run
+    probe_path(root).unlink()
+    Engine._write_probe(me, SimpleNamespace(calibration=real.calibration, calibration_is_random=True), variants, out)
+    assert not probe_path(root).exists() and not lines
+
+    def broken(n):
+        raise RuntimeError("no data today")
+
+    Engine._write_probe(me, SimpleNamespace(calibration=broken), variants, out)
+    assert not probe_path(root).exists()
+    assert len(lines) == 1 and "no probe inputs saved" in lines[0] and "no data today" in lines[0]
