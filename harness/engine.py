@@ -47,6 +47,11 @@ PROBE_CALLS = 256
 log = logging.getLogger(__name__)
 
 
+def onnx_root(variants: list[Variant]) -> Variant | None:
+    """The FP32 ONNX root among a model's variants (the one with no base)."""
+    return next((v for v in variants if v.ok and v.format == "onnx" and v.path and not v.base_id), None)
+
+
 @dataclass
 class Job:
     """One (variant, scenario) being measured: its worker and what its rounds have collected."""
@@ -197,7 +202,7 @@ class Engine:
         """Seeded random calls for the drift of an example that ships no eval data (labelled as random)."""
         from harness.onnx_model import RandomCalls
 
-        root = next((v for v in variants if v.ok and v.format == "onnx" and v.path and not v.base_id), None)
+        root = onnx_root(variants)
         if root is None:
             return None
         specs = read_input_specs(root.path)
@@ -339,8 +344,7 @@ class Engine:
 
         if example.calibration is None or getattr(example, "calibration_is_random", False):
             return
-        root = next((v for v in variants if v.ok and v.base_id is None and v.path and v.path.endswith(".onnx")),
-                    None)
+        root = onnx_root(variants)
         if root is None or not Path(root.path).resolve().is_relative_to(out_dir.resolve()) or \
                 probe_path(root.path).is_file():
             return

@@ -162,13 +162,17 @@ def _weights(model) -> list[np.ndarray]:
     return out
 
 
-def _qerr(w: np.ndarray, per_channel: bool) -> float:
-    """Relative RMS error of symmetric int8 quantization of w (per tensor or per output channel)."""
+def int8_round(w: np.ndarray, per_channel: bool) -> np.ndarray:
+    """w after symmetric int8 quantization and back (one scale per output channel, or one for the tensor)."""
     flat = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
     scale = np.abs(flat).max(axis=1, keepdims=True) / 127.0
     scale[scale == 0] = 1.0
-    q = np.clip(np.round(flat / scale), -127, 127) * scale
-    return float(np.sqrt(np.mean((q - flat) ** 2)) / (np.sqrt(np.mean(flat ** 2)) + 1e-12))
+    return (np.clip(np.round(flat / scale), -127, 127) * scale).reshape(w.shape)
+
+
+def _qerr(w: np.ndarray, per_channel: bool) -> float:
+    """Relative RMS error of symmetric int8 quantization of w (per tensor or per output channel)."""
+    return float(np.sqrt(np.mean((int8_round(w, per_channel) - w) ** 2)) / (np.sqrt(np.mean(w ** 2)) + 1e-12))
 
 
 def weight_features(model) -> dict[str, float]:

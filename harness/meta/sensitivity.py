@@ -95,12 +95,6 @@ def perturbation_of(recipe: str) -> tuple:
     return tuple(out)
 
 
-def _weight_arrays(model) -> list:
-    from harness.exporters.onnx_prune import weight_initializers
-
-    return weight_initializers(model)
-
-
 def _replace(init, arr: np.ndarray) -> None:
     from onnx import numpy_helper
 
@@ -112,18 +106,19 @@ def _replace(init, arr: np.ndarray) -> None:
 def _int8_round(model, per_channel: bool) -> None:
     from onnx import numpy_helper
 
-    for init in _weight_arrays(model):
-        w = numpy_helper.to_array(init).astype(np.float64)
-        flat = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
-        scale = np.abs(flat).max(axis=1, keepdims=True) / 127.0
-        scale[scale == 0] = 1.0
-        _replace(init, (np.clip(np.round(flat / scale), -127, 127) * scale).reshape(w.shape))
+    from harness.exporters.onnx_prune import weight_initializers
+    from harness.meta.features import int8_round
+
+    for init in weight_initializers(model):
+        _replace(init, int8_round(numpy_helper.to_array(init).astype(np.float64), per_channel))
 
 
 def _fp16_round(model) -> None:
     from onnx import numpy_helper
 
-    for init in _weight_arrays(model):
+    from harness.exporters.onnx_prune import weight_initializers
+
+    for init in weight_initializers(model):
         _replace(init, numpy_helper.to_array(init).astype(np.float16).astype(np.float32))
 
 
@@ -194,26 +189,42 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-@lru_cache(maxsize=512)
-def _cached(path: str, mtime: float, probe_mtime: float, key: tuple, task: str) -> tuple[tuple[str, float], ...]:
+@lru_cache(maxsize=64)
+def _baseline(path: str, mtime: float, probe_mtime: float, task: str):
+    """(probe inputs, FP32 outputs on them, margin features) of one model: computed once, shared by its recipes;
+    None when the probe is unreadable or onnxruntime cannot run the graph on it."""
     from harness.meta.features import model_features
 
     probe = load_probe(path)
     if probe is None:
-        return ()
-    _, model = model_features(path)
+        return None
     try:
-        base = _outputs(model, probe)
-        feats: dict[str, float] = {}
-        if base.shape[1] > 1 and task != "embedding":
-            p = np.sort(_softmax(base), axis=1)
-            gap = p[:, -1] - p[:, -2]
-            feats["data_margin_mean"] = float(gap.mean())
-            feats["data_low_margin_pct"] = float(100.0 * np.mean(gap < LOW_MARGIN))
-        if not key:
-            return tuple(sorted((feats | {"data_flip_pct": 0.0, "data_output_err": 0.0}).items()))
-        out = _outputs(perturbed(model, key), probe)
-    except Exception:        # a graph onnxruntime or the perturbation cannot handle: no data features
+        base = _outputs(model_features(path)[1], probe)
+    except Exception:        # a graph onnxruntime cannot run on these inputs: no data features
+        return None
+    feats: dict[str, float] = {}
+    if base.shape[1] > 1 and task != "embedding":
+        p = np.sort(_softmax(base), axis=1)
+        gap = p[:, -1] - p[:, -2]
+        feats["data_margin_mean"] = float(gap.mean())
+        feats["data_low_margin_pct"] = float(100.0 * np.mean(gap < LOW_MARGIN))
+    return probe, base, feats
+
+
+@lru_cache(maxsize=512)
+def _cached(path: str, mtime: float, probe_mtime: float, key: tuple, task: str) -> tuple[tuple[str, float], ...]:
+    from harness.meta.features import model_features
+
+    baseline = _baseline(path, mtime, probe_mtime, task)
+    if baseline is None:
+        return ()
+    probe, base, margins = baseline
+    feats = dict(margins)
+    if not key:
+        return tuple(sorted((feats | {"data_flip_pct": 0.0, "data_output_err": 0.0}).items()))
+    try:
+        out = _outputs(perturbed(model_features(path)[1], key), probe)
+    except Exception:        # a graph the perturbation or onnxruntime cannot handle: no data features
         return ()
     if base.shape[1] > 1 and task != "embedding":
         feats["data_flip_pct"] = float(100.0 * np.mean(out.argmax(axis=1) != base.argmax(axis=1)))
