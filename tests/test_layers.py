@@ -131,3 +131,18 @@ def test_mapped_packages_import_under_the_harness_namespace(name):
 
     mod = importlib.import_module(name)
     assert mod.__name__ == name
+
+
+def test_every_package_is_declared_for_installation():
+    """A non-editable `pip install .` installs only the packages pyproject.toml lists: a folder with an
+    __init__.py that is missing there imports from a checkout but not from a wheel."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {module_name(init) for folder in PACKAGE_DIRS for init in (ROOT / folder).rglob("__init__.py")}
+    assert not on_disk - declared, f"packages missing from pyproject.toml: {sorted(on_disk - declared)}"
+    assert not declared - on_disk, f"declared packages with no folder: {sorted(declared - on_disk)}"
