@@ -48,3 +48,15 @@ def test_chains_share_a_run_with_their_prefix():
                     "fp16"], size=2)
     assert ["prune-structured:0.5", "prune-structured:0.5>fp16"] in parts
     assert all("fp32" not in p for p in parts)
+
+
+def test_sweep_runs_time_with_its_own_settings(meta_db):
+    """Each bench run of a sweep is timed with the sweep's rounds and per-round re-warm (many short rounds by
+    default, so a chunk's root and variants see the same machine), recorded with the run."""
+    from harness.meta.sweep import SweepConfig
+
+    configs = [json.loads(r["config"]) for r in Store(meta_db).query("SELECT config FROM runs")]
+    wanted = sweep_config(meta_db)
+    assert configs and all(c["rounds"] == wanted.rounds and c["warmup_s"] == wanted.warmup_s for c in configs)
+    default = SweepConfig(examples=("zoo-mlp",))
+    assert default.rounds >= 10 and default.warmup_s < 0.1

@@ -9,7 +9,7 @@ def register(sub) -> None:
         "sweep", help="measure a grid of recipes over models (resumable); trains the predictor",
         description="Export and measure every recipe of a grid (method x level) for each model; each point is a "
                     "normal variant in the store. Points a previous sweep stored are not redone. Timing per "
-                    "point is short (2 rounds, >= 60 calls / 0.2 s): enough for ratios, not for tail latencies.")
+                    "point is short (10 interleaved rounds, >= 60 calls / 0.2 s): enough for ratios, not for tail latencies.")
     p.add_argument("--model", action="append", dest="models", metavar="EXAMPLE",
                    help="example to sweep, repeatable (default: the digits zoo, harness.examples.zoo.DIGITS_ZOO, "
                         "fifteen architectures; add zoo-minilm for text)")

@@ -6,8 +6,14 @@ holds from an earlier sweep is not redone. Points are measured in small bench ru
 FP32 root measured interleaved with the chunk's variants, so every latency ratio compares two measurements taken
 side by side; `--budget-s` stops before starting a chunk that would begin after the budget.
 
-Timing per point is deliberately short (defaults: 2 rounds, 60 calls / 0.2 s at least): enough for a median
-latency ratio on a quiet machine, far from the rigour of `harness bench` defaults. The runs are tagged `sweep`.
+Timing per point is deliberately short (defaults: 10 rounds, 60 calls / 0.2 s at least): enough for a median
+latency ratio, far from the rigour of `harness bench` defaults. The runs are tagged `sweep`. The time is cut into
+many short rounds because, on a shared VM, a microsecond-scale model's speed drifts by up to ~1.7x within a
+second (measured: the same lenet graph at 15-27 us in back-to-back processes, 20-27 us across 0.1 s windows
+of one process); with 2 rounds a chunk's root and its variants were timed up to a second apart, and
+variants with the FP32 root's very compute (unstructured pruning) came out at 0.61-1.63x FP32. With 10
+rounds and a 0.02 s re-warm per round the same chunk takes the same wall time and those ratios stay within
+about +-6 % (benchmarks/sweep_noise.py).
 """
 from __future__ import annotations
 
@@ -36,8 +42,9 @@ class SweepConfig:
     threads: int | None = 1                   # one thread: ratios less disturbed by a busy machine
     min_iterations: int = 60
     min_duration_s: float = 0.2
-    rounds: int = 2
+    rounds: int = 10                          # many short rounds: root and variants see the same machine
     warmup_iterations: int = 5
+    warmup_s: float = 0.02                    # re-warm per round (a few hundred calls of a small model)
     progress: bool = True
 
 
@@ -128,7 +135,8 @@ def run_sweep(config: SweepConfig, echo: Callable[[str], None] | None = None) ->
                 bench = BenchConfig(
                     example=ref, recipes=("fp32", *part), device=config.device, threads=config.threads,
                     min_iterations=config.min_iterations, min_duration_s=config.min_duration_s,
-                    rounds=config.rounds, warmup_iterations=config.warmup_iterations, tag=SWEEP_TAG,
+                    rounds=config.rounds, warmup_iterations=config.warmup_iterations,
+                    warmup_s=config.warmup_s, tag=SWEEP_TAG,
                     db=config.db, artifacts_dir=config.artifacts_dir, lock_timeout_s=config.lock_timeout_s,
                     idle_s=0.5, progress=False)
                 if bar is not None:
