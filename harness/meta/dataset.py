@@ -3,7 +3,8 @@
 Outcomes are relative to the FP32 root measured in the same run (same batch size and threads), so a row does not
 depend on how busy the machine was that hour as much as an absolute latency would:
   drop_pts       accuracy points lost against FP32 (models with labels), else drift: 100 x (1 - cosine to FP32)
-  latency_ratio  p50 latency / FP32 p50
+  latency_ratio  latency / FP32 latency: the median over timed rounds of the round-paired p50 ratio
+                 (harness.store.meta) when at least PAIRED_MIN_ROUNDS rounds were timed, else p50 / FP32 p50
   size_ratio     file size / FP32 file size
   memory_ratio   peak RSS of the worker / FP32's
   energy_ratio   energy per inference / FP32's; None where the device measured no energy (never invented)
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 TARGETS = ("drop_pts", "latency_ratio", "size_ratio", "memory_ratio", "energy_ratio")
+# below this many paired rounds the median of the round ratios is little more than their mean: the pooled p50
+# ratio is used instead (e.g. sweeps stored before the sweep timed 10 rounds)
+PAIRED_MIN_ROUNDS = 3
 
 
 @dataclass
@@ -50,6 +54,13 @@ def method_of(recipe: str) -> str:
     return ">".join(s for s in steps if s != "fp32") or "fp32"
 
 
+def latency_ratio(p: dict[str, Any]) -> float | None:
+    """A measured point's latency against its FP32 root: round-paired when enough rounds were timed."""
+    if (p.get("paired_rounds") or 0) >= PAIRED_MIN_ROUNDS and p.get("paired_latency_ratio"):
+        return float(p["paired_latency_ratio"])
+    return _ratio(p["p50_ms"], p["root_p50_ms"])
+
+
 def point_targets(p: dict[str, Any]) -> tuple[str, dict[str, float | None]]:
     if p.get("root_accuracy") is not None and p.get("accuracy") is not None:
         task, drop = "classification", 100.0 * (p["root_accuracy"] - p["accuracy"])
@@ -59,7 +70,7 @@ def point_targets(p: dict[str, Any]) -> tuple[str, dict[str, float | None]]:
         task, drop = "none", None
     return task, {
         "drop_pts": drop,
-        "latency_ratio": _ratio(p["p50_ms"], p["root_p50_ms"]),
+        "latency_ratio": latency_ratio(p),
         "size_ratio": _ratio(p["size_bytes"], p["root_size_bytes"]),
         "memory_ratio": _ratio(p["peak_rss_bytes"], p["root_peak_rss_bytes"]),
         "energy_ratio": _ratio(p["energy_per_inference_mj"], p["root_energy_per_inference_mj"]),

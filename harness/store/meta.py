@@ -22,9 +22,16 @@ def sweep_done(store: Store, model: str, device: str) -> set[str]:
     return done
 
 
+# paired_latency_ratio: the median over timed rounds of (this variant's p50 in round k) / (the FP32 root's p50 in
+# round k). The engine times every variant of a run once per round, rotating the order, so round k of the
+# variant and of the root are seconds apart at most: the machine's slow drift (on a shared VM a microsecond-scale
+# model's speed moves by up to ~1.7x within a second, and often switches between two levels) cancels in each
+# round's ratio, and the median ignores a round that caught a switch. A ratio of the pooled p50s does not: it
+# compares whichever level each variant's pooled median happened to land on.
 _POINTS = """
 WITH m AS (
-    SELECT r.run_id, r.device, r.environment, r.created_at, v.variant_id, v.name, v.model, v.operation, v.params,
+    SELECT ms.measurement_id, r.run_id, r.device, r.environment, r.created_at, v.variant_id, v.name, v.model,
+           v.operation, v.params,
            v.root_id, v.base_id, v.size_bytes, v.gzip_bytes, v.param_count, v.sparsity, v.path, v.precision,
            ms.batch_size, ms.threads, ms.p50_ms,
            coalesce(ms.peak_rss_bytes, ms.maxrss_bytes) AS peak_rss_bytes, ms.energy_per_inference_mj
@@ -36,23 +43,39 @@ WITH m AS (
            max(CASE WHEN metric = 'accuracy' THEN value END) AS accuracy,
            max(CASE WHEN metric = 'cosine_similarity' THEN value END) AS cosine
     FROM quality WHERE reference = 'task' GROUP BY run_id, variant_id
+), points AS (
+    SELECT m.*, q.accuracy, q.cosine, root.measurement_id AS root_measurement_id,
+           root.p50_ms AS root_p50_ms, root.size_bytes AS root_size_bytes,
+           root.peak_rss_bytes AS root_peak_rss_bytes,
+           root.energy_per_inference_mj AS root_energy_per_inference_mj,
+           root.path AS root_path, rq.accuracy AS root_accuracy, rq.cosine AS root_cosine
+    FROM m
+    JOIN m AS root ON root.run_id = m.run_id AND root.variant_id = m.root_id AND root.batch_size = m.batch_size
+         AND root.threads IS NOT DISTINCT FROM m.threads
+    LEFT JOIN q ON q.run_id = m.run_id AND q.variant_id = m.variant_id
+    LEFT JOIN q AS rq ON rq.run_id = m.run_id AND rq.variant_id = m.root_id
+), per_round AS (
+    SELECT measurement_id, round, median(latency_ns) AS p50_ns FROM samples
+    WHERE measurement_id IN (SELECT measurement_id FROM points UNION SELECT root_measurement_id FROM points)
+    GROUP BY measurement_id, round
+), paired AS (
+    SELECT p.measurement_id, median(CAST(a.p50_ns AS DOUBLE) / b.p50_ns) AS paired_latency_ratio,
+           count(*) AS paired_rounds
+    FROM points p
+    JOIN per_round a ON a.measurement_id = p.measurement_id
+    JOIN per_round b ON b.measurement_id = p.root_measurement_id AND b.round = a.round AND b.p50_ns > 0
+    GROUP BY p.measurement_id
 )
-SELECT m.*, q.accuracy, q.cosine,
-       root.p50_ms AS root_p50_ms, root.size_bytes AS root_size_bytes,
-       root.peak_rss_bytes AS root_peak_rss_bytes, root.energy_per_inference_mj AS root_energy_per_inference_mj,
-       root.path AS root_path, rq.accuracy AS root_accuracy, rq.cosine AS root_cosine
-FROM m
-JOIN m AS root ON root.run_id = m.run_id AND root.variant_id = m.root_id AND root.batch_size = m.batch_size
-     AND root.threads IS NOT DISTINCT FROM m.threads
-LEFT JOIN q ON q.run_id = m.run_id AND q.variant_id = m.variant_id
-LEFT JOIN q AS rq ON rq.run_id = m.run_id AND rq.variant_id = m.root_id
-ORDER BY m.created_at
+SELECT points.*, paired.paired_latency_ratio, coalesce(paired.paired_rounds, 0) AS paired_rounds
+FROM points LEFT JOIN paired USING (measurement_id)
+ORDER BY points.created_at
 """
 
 
 def measured_points(store: Store, device: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
     """Every ok measurement with its variant, task quality and the FP32 root measured in the same run (same
-    batch size and threads), newest last."""
+    batch size and threads), newest last; with the round-paired latency ratio to that root
+    (`paired_latency_ratio` over `paired_rounds` rounds; see above)."""
     return store.query(_POINTS, [device, device, model, model])
 
 
