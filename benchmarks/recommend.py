@@ -84,6 +84,7 @@ all); the next one resumes the sweep.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -204,9 +205,11 @@ def main() -> int:
     t0 = time.monotonic()
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     if not args.no_sweep:
-        res = run_sweep(SweepConfig(examples=DIGITS_ZOO, db=args.db, budget_s=args.budget_s,
-                                    artifacts_dir=str(Path(args.db).parent), progress=False),
-                        echo=lambda m: print(m, file=sys.stderr))
+        # onnxruntime's calibrators print progress on stdout: keep stdout to the NAME VALUE figures
+        with contextlib.redirect_stdout(sys.stderr):
+            res = run_sweep(SweepConfig(examples=DIGITS_ZOO, db=args.db, budget_s=args.budget_s,
+                                        artifacts_dir=str(Path(args.db).parent), progress=False),
+                            echo=lambda m: print(m, file=sys.stderr))
         print(f"sweep_points_measured_now {len(res.measured)}")
         print(f"sweep_points_reused {len(res.already)}")
         print(f"sweep_budget_hit {int(res.budget_hit)}")
