@@ -3,8 +3,10 @@
 Unstructured pruning only zeroes weights: onnxruntime's dense kernels do the same work, so every
 prune-unstructured variant's true latency ratio to its FP32 root is 1. This script benches one sweep-sized chunk
 (the FP32 root and six pruning levels of a zoo model) with the sweep's timing settings and prints how far the
-measured ratios stray from 1, for the old sweep timing (2 rounds with a 0.1 s re-warm) and the current default
-(harness.meta.sweep.SweepConfig: many short rounds), repeated and interleaved (old, new, old, new...):
+latency ratios the meta-dataset stores (harness.meta.dataset.latency_ratio: round-paired with 3 rounds or more,
+else the ratio of the pooled p50s) stray from 1, for the old sweep timing (2 rounds with a 0.1 s re-warm) and the
+current default (harness.meta.sweep.SweepConfig: many short rounds), repeated and interleaved (old, new, old,
+new...):
 
   old_max_abs_dev / new_max_abs_dev     largest |ratio - 1| over every repetition and level
   old_mean_abs_dev / new_mean_abs_dev   mean |ratio - 1|
@@ -13,7 +15,7 @@ measured ratios stray from 1, for the old sweep timing (2 rounds with a 0.1 s re
 
 Not a test: timings are never asserted. On a shared VM the figures move with the neighbours' load.
 
-    python benchmarks/sweep_noise.py [--model zoo-lenet] [--repeats 3]
+    python benchmarks/sweep_noise.py [--model zoo-lenet] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ LEVELS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 def chunk_ratios(model: str, rounds: int, warmup_s: float, db: str, artifacts: str) -> tuple[list[float], float]:
     """One chunk benched as `harness sweep` benches it; (latency ratios of the pruned variants, wall seconds)."""
     from harness.engine import Engine
+    from harness.meta.dataset import latency_ratio
     from harness.meta.sweep import SWEEP_TAG, SweepConfig
     from harness.plan import BenchConfig
     from harness.store import Store
@@ -46,13 +49,14 @@ def chunk_ratios(model: str, rounds: int, warmup_s: float, db: str, artifacts: s
         tag=SWEEP_TAG, db=db, artifacts_dir=artifacts, idle_s=0.5, progress=False), echo=lambda m: None).run()
     wall = time.monotonic() - t0
     points = [p for p in measured_points(Store(db)) if p["run_id"] == out.run_id and p["name"] != "fp32"]
-    return [p["p50_ms"] / p["root_p50_ms"] for p in points], wall
+    # the ratio the meta-dataset stores: round-paired with enough rounds, else the ratio of the pooled p50s
+    return [latency_ratio(p) for p in points], wall
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="zoo-lenet", help="a zoo example with microsecond-scale latency")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     from harness.meta.sweep import SweepConfig
 
