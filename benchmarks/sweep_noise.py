@@ -35,18 +35,14 @@ def chunk_ratios(model: str, rounds: int, warmup_s: float, db: str, artifacts: s
     """One chunk benched as `harness sweep` benches it; (latency ratios of the pruned variants, wall seconds)."""
     from harness.engine import Engine
     from harness.meta.dataset import latency_ratio
-    from harness.meta.sweep import SWEEP_TAG, SweepConfig
-    from harness.plan import BenchConfig
+    from harness.meta.sweep import SweepConfig, chunk_bench
     from harness.store import Store
     from harness.store.meta import measured_points
 
-    d = SweepConfig(examples=(model,))
-    recipes = ("fp32",) + tuple(f"prune-unstructured:{s}" for s in LEVELS)
+    config = SweepConfig(examples=(model,), db=db, artifacts_dir=artifacts, rounds=rounds, warmup_s=warmup_s)
     t0 = time.monotonic()
-    out = Engine(BenchConfig(
-        example=model, recipes=recipes, device="cpu", threads=d.threads, min_iterations=d.min_iterations,
-        min_duration_s=d.min_duration_s, rounds=rounds, warmup_iterations=d.warmup_iterations, warmup_s=warmup_s,
-        tag=SWEEP_TAG, db=db, artifacts_dir=artifacts, idle_s=0.5, progress=False), echo=lambda m: None).run()
+    out = Engine(chunk_bench(config, model, [f"prune-unstructured:{s}" for s in LEVELS]),
+                 echo=lambda m: None).run()
     wall = time.monotonic() - t0
     points = [p for p in measured_points(Store(db)) if p["run_id"] == out.run_id and p["name"] != "fp32"]
     # the ratio the meta-dataset stores: round-paired with enough rounds, else the ratio of the pooled p50s

@@ -20,11 +20,14 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from harness.core.errors import UsageError
 
 from harness.meta.grid import DEFAULT_GRID, MINILM_GRID  # noqa: F401  (re-exported: `harness sweep` defaults)
+
+if TYPE_CHECKING:
+    from harness.plan import BenchConfig
 
 SWEEP_TAG = "sweep"
 
@@ -80,13 +83,23 @@ def chunks(recipes: list[str], size: int) -> list[list[str]]:
     return out
 
 
+def chunk_bench(config: SweepConfig, example: str, recipes) -> BenchConfig:
+    """The bench run of one chunk: its FP32 root and `recipes`, timed with the sweep's settings."""
+    from harness.plan import BenchConfig
+
+    return BenchConfig(
+        example=example, recipes=("fp32", *recipes), device=config.device, threads=config.threads,
+        min_iterations=config.min_iterations, min_duration_s=config.min_duration_s, rounds=config.rounds,
+        warmup_iterations=config.warmup_iterations, warmup_s=config.warmup_s, tag=SWEEP_TAG, db=config.db,
+        artifacts_dir=config.artifacts_dir, lock_timeout_s=config.lock_timeout_s, idle_s=0.5, progress=False)
+
+
 def run_sweep(config: SweepConfig, echo: Callable[[str], None] | None = None) -> SweepResult:
     import os
     from pathlib import Path
 
     from harness.examples import load_example
     from harness.engine import Engine
-    from harness.plan import BenchConfig
     from harness.store import Store
     from harness.store.meta import sweep_done
 
@@ -132,13 +145,7 @@ def run_sweep(config: SweepConfig, echo: Callable[[str], None] | None = None) ->
                     result.budget_hit = True
                     result.left += [(ex.name, r) for r in part]
                     continue
-                bench = BenchConfig(
-                    example=ref, recipes=("fp32", *part), device=config.device, threads=config.threads,
-                    min_iterations=config.min_iterations, min_duration_s=config.min_duration_s,
-                    rounds=config.rounds, warmup_iterations=config.warmup_iterations,
-                    warmup_s=config.warmup_s, tag=SWEEP_TAG,
-                    db=config.db, artifacts_dir=config.artifacts_dir, lock_timeout_s=config.lock_timeout_s,
-                    idle_s=0.5, progress=False)
+                bench = chunk_bench(config, ref, part)
                 if bar is not None:
                     bar.set_postfix_str(f"{ex.name}: {', '.join(part) or 'fp32'}"[:60])
                 lines: list[str] = []
