@@ -68,7 +68,9 @@ WITH m AS (
 )
 SELECT points.*, paired.paired_latency_ratio, coalesce(paired.paired_rounds, 0) AS paired_rounds
 FROM points LEFT JOIN paired USING (measurement_id)
-ORDER BY points.created_at
+-- points of one run share its created_at: the run and measurement ids make the order total, so the meta-dataset's
+-- rows (and every tie broken by their order downstream) come out the same on every read
+ORDER BY points.created_at, points.run_id, points.measurement_id
 """
 
 
