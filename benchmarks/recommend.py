@@ -72,14 +72,16 @@ Figures (`NAME VALUE`):
   probe_static_best_regret_pts, probe_loao_mae_accuracy_pts (points other than root and probes) next to
   loao_mae_accuracy_pts_same_points (the zero-shot predictor on those same points)
 
-    python benchmarks/recommend.py [--db PATH] [--budget-s 240] [--bound auto|interval|point] [--dump JSON]
+    python benchmarks/recommend.py [--db PATH] [--budget-s 240] [--bound auto|interval|point] [--dump JSON] [--jobs N]
                                    [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
                                    [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy] [--probe]
 
 From scratch the sweep of the 20 architectures (500 points) takes 20-60 minutes on a shared 2-core VM, depending on
 its load; one invocation sweeps for at most --budget-s (240 s; a run already started may finish after it) and
-evaluates what the store holds (about 9 minutes with 20 architectures, 526 s on the quiet VM: 15 minutes at most in
-all); the next one resumes the sweep.
+evaluates what the store holds; the next one resumes the sweep. The LOAO folds run in --jobs processes (default: the
+machine's cores): the evaluation took 793 s with 2 on a 2-core VM where one process took 1619 s (526 s on the quieter,
+faster VM of 2026-11-25, one process), so a complete store is evaluated in under 15 minutes, and an incomplete one's
+invocation adds up to the sweep budget and the chunk under way.
 """
 from __future__ import annotations
 
@@ -168,6 +170,34 @@ def diagnosis(arch, limit, views, ranked, out) -> dict:
             "worst_drop": max(c["drop"] for c in truly), "n_feasible": len(truly)}
 
 
+# the rows of the evaluation, set before the worker processes fork (they read it, never write it)
+_ROWS: list = []
+
+
+def loao_fold(arch: str, rounds: int, inner_cv: bool):
+    """The expensive part of one LOAO fold, run in a worker process: the predictor trained without `arch`, and
+    the policy chosen for it by inner cross-validation on the training architectures alone (None without
+    inner CV). Both depend on the training rows only, so the folds are independent and each gives the same
+    result in any process (checked: the same figures with --jobs 1 and 2)."""
+    from harness.meta import policy as P
+    from harness.meta.predictor import Predictor
+
+    train = [r for r in _ROWS if r.model != arch]
+    pred = Predictor.train(train, rounds=rounds, targets=EVAL_TARGETS)
+    return pred, (P.choose_for_rows(train, pred) if inner_cv else None)
+
+
+def loao_folds(archs, rounds: int, inner_cv: bool, jobs: int):
+    """`loao_fold` of every architecture, in order, over `jobs` processes (fork: the workers inherit _ROWS)."""
+    if jobs <= 1:
+        return [loao_fold(a, rounds, inner_cv) for a in archs]
+    import multiprocessing as mp
+    from functools import partial
+
+    with mp.get_context("fork").Pool(jobs) as pool:
+        return pool.map(partial(loao_fold, rounds=rounds, inner_cv=inner_cv), archs, chunksize=1)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", default="harness-artifacts/recommend-bench/meta.duckdb")
@@ -186,6 +216,9 @@ def main() -> int:
     ap.add_argument("--loao-policy", choices=["inner-cv", "model"], default="inner-cv",
                     help="LOAO ranking: the policy chosen by inner cross-validation over the training "
                          "architectures (harness.meta.policy), or the learnt model alone with --bound/--rank")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="processes for the LOAO folds (predictor training and inner cross-validation; each "
+                         "process runs LightGBM on one thread): the machine's cores by default")
     ap.add_argument("--dump", metavar="JSON",
                     help="write one record per LOAO setting (pick, best, why the pick breaks a limit) for analysis")
     ap.add_argument("--lomo-fill", choices=["sample", "order", "legacy"], default="sample",
@@ -248,10 +281,11 @@ def main() -> int:
     # -- leave one architecture out ------------------------------------------------------------------------
     descriptors = {r.model: P.arch_descriptor(r.features) for r in rows if is_root(r)}
     chosen = []
-    for arch in archs:
+    _ROWS[:] = rows
+    folds = loao_folds(archs, args.rounds, args.loao_policy == "inner-cv", max(args.jobs, 1))
+    for arch, (pred, fold_policy) in zip(archs, folds):
         train = [r for r in rows if r.model != arch]
         test = [r for r in rows if r.model == arch]
-        pred = Predictor.train(train, rounds=args.rounds, targets=EVAL_TARGETS)
         preds = pred.predict_many([r.features for r in test])
         cands = []
         for r, p in zip(test, preds):
@@ -268,7 +302,7 @@ def main() -> int:
         if args.loao_policy == "inner-cv":
             # the policy for an unseen architecture, chosen on the training architectures alone, and the ranking
             # built the way `harness recommend` builds it for a model with only its FP32 root measured
-            policy = P.choose_for_rows(train, pred)
+            policy = fold_policy
             chosen.append((arch, policy.label()))
             ranking = P.Ranking.unseen(policy, descriptors[arch], (truth_of(r) for r in train),
                                        {a: d for a, d in descriptors.items() if a != arch})
@@ -461,6 +495,7 @@ def main() -> int:
         Path(args.dump).write_text(json.dumps(dump, indent=1))
     print(f"bound {args.bound}")
     print(f"rank {args.rank}")
+    print(f"jobs {args.jobs}")
     print(f"eval_s {time.monotonic() - t1:.0f}")
     print(f"total_s {time.monotonic() - t0:.0f}")
     return 0
