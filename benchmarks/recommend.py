@@ -217,14 +217,17 @@ def main() -> int:
                     help="LOAO ranking: the policy chosen by inner cross-validation over the training "
                          "architectures (harness.meta.policy), or the learnt model alone with --bound/--rank")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="processes for the LOAO folds (predictor training and inner cross-validation; each "
-                         "process runs LightGBM on one thread): the machine's cores by default")
+                    help="processes for the zero-shot LOAO folds (predictor training and inner cross-validation; "
+                         "each process runs LightGBM on one thread; the --probe protocol's folds stay in one "
+                         "process): the machine's cores by default")
     ap.add_argument("--dump", metavar="JSON",
                     help="write one record per LOAO setting (pick, best, why the pick breaks a limit) for analysis")
     ap.add_argument("--lomo-fill", choices=["sample", "order", "legacy"], default="sample",
                     help="LOMO top 5: sample (harness.meta.policy.KNOWN_POLICY, what recommend does), order (the "
                          "estimates alone), legacy (the earlier --bound/--rank path)")
     args = ap.parse_args()
+    if args.jobs < 1:
+        ap.error(f"--jobs must be 1 or more, got {args.jobs}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from harness.examples.zoo import DIGITS_ZOO
@@ -282,7 +285,7 @@ def main() -> int:
     descriptors = {r.model: P.arch_descriptor(r.features) for r in rows if is_root(r)}
     chosen = []
     _ROWS[:] = rows
-    folds = loao_folds(archs, args.rounds, args.loao_policy == "inner-cv", max(args.jobs, 1))
+    folds = loao_folds(archs, args.rounds, args.loao_policy == "inner-cv", args.jobs)
     for arch, (pred, fold_policy) in zip(archs, folds):
         train = [r for r in rows if r.model != arch]
         test = [r for r in rows if r.model == arch]

@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 from harness.examples.zoo import models as Z  # noqa: E402
 
 
-def _tiny_member(**kw) -> Z.Member:
-    return Z.Member("zoo-test-mlp", "mlp", 8, 4, Z._mlp, "a 3-layer MLP for this test", **kw)
+def _tiny_member() -> Z.Member:
+    return Z.Member("zoo-test-mlp", "mlp", 8, 4, Z._mlp, "a 3-layer MLP for this test")
 
 
 def _same(a, b) -> bool:
@@ -44,7 +44,11 @@ def test_root_is_trained_then_polished_with_the_fine_tune_schedule(tmp_path, mon
     assert _same(member.build_model(), built)
 
 
-def test_cache_key_follows_the_training_schedule():
+def test_cache_key_follows_the_training_schedule(monkeypatch):
     member = _tiny_member()
-    assert member.key() != replace(member, epochs=8).key()    # epochs // 4 changes the polish too
+    key = member.key()
+    assert key != replace(member, epochs=8).key()    # epochs // 4 changes the polish too
     assert member.fine_tune_epochs == 1 and replace(member, epochs=8).fine_tune_epochs == 2
+    # the polish's learning rate is part of the key: weights cached before a change to it are not reused
+    monkeypatch.setattr(Z, "FINE_TUNE_LR", Z.FINE_TUNE_LR / 2)
+    assert member.key() != key
