@@ -87,7 +87,11 @@ def test_labels_matrix_divergent_and_activations_in_chromium(browser, dash_db):
         assert page.locator("table.divergent svg").count() >= 10
         page.wait_for_function(f"({TITLES_JS})().some(t => t.startsWith('kl_divergence_argmax ('))",
                                timeout=30_000)
-        cell = page.locator(".tabulator-row").nth(3).locator('.tabulator-cell[tabulator-field="3"]')
+        # the matrix of the new pair, not the one it replaces: a click on the old table's cell could be read
+        # against the new pair (CI once read 28 from the previous pair's diagonal and waited for it in vain)
+        matrix = page.locator(".tabulator", has=page.get_by_text("fp32 \u2193 / fp16 \u2192", exact=True))
+        matrix.wait_for(timeout=30_000)
+        cell = matrix.locator(".tabulator-row").nth(3).locator('.tabulator-cell[tabulator-field="3"]')
         count = int(cell.inner_text())
         cell.click()
         page.get_by_text(f"{count} instance(s): fp32 predicts 3, fp16 predicts 3").first.wait_for(timeout=30_000)
