@@ -170,32 +170,48 @@ def diagnosis(arch, limit, views, ranked, out) -> dict:
             "worst_drop": max(c["drop"] for c in truly), "n_feasible": len(truly)}
 
 
-# the rows of the evaluation, set before the worker processes fork (they read it, never write it)
+# the rows of the evaluation (and, with --probe, the rows with probe features): set in this process, and in each
+# worker process by `_set_rows` (the workers read them, never write them)
 _ROWS: list = []
+_PROBE_ROWS: list = []
 
 
-def loao_fold(arch: str, rounds: int, inner_cv: bool):
+def _set_rows(rows: list, probe_rows: list) -> None:
+    _ROWS[:] = rows
+    _PROBE_ROWS[:] = probe_rows
+
+
+def loao_fold(arch: str, rounds: int, inner_cv: bool, probe: bool = False):
     """The expensive part of one LOAO fold, run in a worker process: the predictor trained without `arch`, and
     the policy chosen for it by inner cross-validation on the training architectures alone (None without
-    inner CV). Both depend on the training rows only, so the folds are independent and each gives the same
-    result in any process (checked: the same figures with --jobs 1 and 2)."""
+    inner CV); with `probe`, the same for the probe-anchored protocol (the probes measured in every inner fold).
+    All depend on the training rows only, so the folds are independent and each gives the same result in any
+    process (tests/test_recommend_benchmark_folds.py)."""
     from harness.meta import policy as P
     from harness.meta.predictor import Predictor
+    from harness.meta.probes import PROBES
 
     train = [r for r in _ROWS if r.model != arch]
     pred = Predictor.train(train, rounds=rounds, targets=EVAL_TARGETS)
-    return pred, (P.choose_for_rows(train, pred) if inner_cv else None)
+    policy = P.choose_for_rows(train, pred) if inner_cv else None
+    if not probe:
+        return pred, policy, None, None
+    ptrain = [r for r in _PROBE_ROWS if r.model != arch]
+    ppred = Predictor.train(ptrain, rounds=rounds, targets=EVAL_TARGETS)
+    return pred, policy, ppred, P.choose_for_rows(ptrain, ppred, measured_recipes=("fp32",) + PROBES)
 
 
-def loao_folds(archs, rounds: int, inner_cv: bool, jobs: int):
-    """`loao_fold` of every architecture, in order, over `jobs` processes (fork: the workers inherit _ROWS)."""
+def loao_folds(archs, rounds: int, inner_cv: bool, jobs: int, probe: bool = False):
+    """`loao_fold` of every architecture, in order, over `jobs` processes. The workers are spawned, not forked:
+    a fork of this process after the sweep (torch training, onnxruntime sessions: thread pools) hung its
+    workers at 0 % CPU, so each worker starts clean and gets the rows once, from `_set_rows`."""
     if jobs <= 1:
-        return [loao_fold(a, rounds, inner_cv) for a in archs]
+        return [loao_fold(a, rounds, inner_cv, probe) for a in archs]
     import multiprocessing as mp
     from functools import partial
 
-    with mp.get_context("fork").Pool(jobs) as pool:
-        return pool.map(partial(loao_fold, rounds=rounds, inner_cv=inner_cv), archs, chunksize=1)
+    with mp.get_context("spawn").Pool(jobs, initializer=_set_rows, initargs=(_ROWS, _PROBE_ROWS)) as pool:
+        return pool.map(partial(loao_fold, rounds=rounds, inner_cv=inner_cv, probe=probe), archs, chunksize=1)
 
 
 def main() -> int:
@@ -217,9 +233,10 @@ def main() -> int:
                     help="LOAO ranking: the policy chosen by inner cross-validation over the training "
                          "architectures (harness.meta.policy), or the learnt model alone with --bound/--rank")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="processes for the zero-shot LOAO folds (predictor training and inner cross-validation; "
-                         "each process runs LightGBM on one thread; the --probe protocol's folds stay in one "
-                         "process): the machine's cores by default")
+                    help="processes for the LOAO folds (predictor training and inner cross-validation, of the "
+                         "zero-shot protocol and with --probe of the probe-anchored one; each process runs "
+                         "LightGBM on one thread; the LOMO folds stay in one process): the machine's cores by "
+                         "default")
     ap.add_argument("--dump", metavar="JSON",
                     help="write one record per LOAO setting (pick, best, why the pick breaks a limit) for analysis")
     ap.add_argument("--lomo-fill", choices=["sample", "order", "legacy"], default="sample",
@@ -284,9 +301,9 @@ def main() -> int:
     # -- leave one architecture out ------------------------------------------------------------------------
     descriptors = {r.model: P.arch_descriptor(r.features) for r in rows if is_root(r)}
     chosen = []
-    _ROWS[:] = rows
-    folds = loao_folds(archs, args.rounds, args.loao_policy == "inner-cv", args.jobs)
-    for arch, (pred, fold_policy) in zip(archs, folds):
+    _set_rows(rows, prows)
+    folds = loao_folds(archs, args.rounds, args.loao_policy == "inner-cv", args.jobs, probe)
+    for arch, (pred, fold_policy, ppred, ppolicy) in zip(archs, folds):
         train = [r for r in rows if r.model != arch]
         test = [r for r in rows if r.model == arch]
         preds = pred.predict_many([r.features for r in test])
@@ -314,9 +331,7 @@ def main() -> int:
             # the same split with probe features; the held-out architecture's probes are measured candidates
             ptrain = [r for r in prows if r.model != arch]
             ptest = [r for r in prows if r.model == arch]
-            ppred = Predictor.train(ptrain, rounds=args.rounds, targets=EVAL_TARGETS)
             ppreds = ppred.predict_many([r.features for r in ptest])
-            ppolicy = P.choose_for_rows(ptrain, ppred, measured_recipes=probe_measured)
             probe_chosen.append((arch, ppolicy.label()))
             pranking = P.Ranking.unseen(ppolicy, descriptors[arch], (truth_of(r) for r in ptrain),
                                         {a: d for a, d in descriptors.items() if a != arch})
