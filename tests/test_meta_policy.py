@@ -56,6 +56,8 @@ def test_rank_checks_limits_and_mixes_the_top5():
     assert [c["recipe"] for c in mixed] == ["r1", "r3", "r2"]           # place 2: static's first that fits
     by_static = P.rank(views, (0.9, None), P.Policy(bound="none", source="static"), static)
     assert [c["recipe"] for c in by_static][:2] == ["r4", "r3"]         # the baseline checks nothing
+    checked = P.rank(views, (0.9, None), P.Policy(bound="point", source="static"), static)
+    assert [c["recipe"] for c in checked] == ["r3", "r2", "r1"]         # static order, r4 expected too slow
 
 
 def test_neighbours_are_the_most_alike():

@@ -35,12 +35,13 @@ def _rows():
             sparsity = float(recipe.split(":")[1]) if ":" in recipe else 0.0
             drop = 0.0 if recipe == "fp32" else 30 * sparsity ** 2 * (1 + a) + (0.4 * a if bits == 8 else 0.0)
             lat = 1.0 if bits == 32 else (0.5 + 0.15 * a if bits == 8 else 1.1)
+            size = bits / 32 * (1 - sparsity / 2)
             rows.append(MetaRow(run_id=f"r{a}", variant_id=f"v{a}-{recipe}", model=f"m{a}", recipe=recipe,
                                 device="cpu", operation=None, task="classification",
                                 features={"log_fp32_latency_ms": 0.5 * a, "log_macs": 5.0 + a, "log_params": 4 + a,
                                           "op_Conv": float(a % 2), "op_Gemm": 1.0, "weight_bits": float(bits),
                                           "unstructured_sparsity": sparsity},
-                                targets={"drop_pts": drop, "latency_ratio": lat, "size_ratio": bits / 32 * (1 - sparsity / 2),
+                                targets={"drop_pts": drop, "latency_ratio": lat, "size_ratio": size,
                                          "memory_ratio": 1.0, "energy_ratio": None},
                                 base={}, measured={}))
     return rows

@@ -50,14 +50,15 @@ class Policy:
                 + (f",spread={self.spread:g}" if "risk" in self.source else ""))
 
 
-# 576 policies; "none" with source "static" and every architecture is the static-best baseline itself, and
+# places 2..5 of the top 5: the primary order, 2 or 3 places mixed from the other order, "cover" or "sample"
+_FILLS = ((0, "order"), (2, "order"), (3, "order"), (0, "cover"), (0, "sample"))
+# 720 policies; "none" with source "static" and every architecture is the static-best baseline itself, and
 # w 1 / auto / model / mix 0 / order is the learnt model alone (DEFAULT_POLICY), so inner CV can fall back on
 # either; "cover" replaces mixing (it decides places 2..5 itself)
 POLICY_GRID: tuple[Policy, ...] = tuple(
     Policy(wd, wr, b, src, k, s, f) for src, wd, wr, b, k, (s, f) in itertools.product(
-        ("model", "static"), (0.0, 0.5, 1.0), (0.0, 0.5, 1.0), ("auto", "none"), (2, 3, 4, None),
-        ((0, "order"), (2, "order"), (3, "order"), (0, "cover"), (0, "sample"))))
-# "risk": every candidate ordered by its expected regret under the limits (`risk_order`), whatever its chance of
+        ("model", "static"), (0.0, 0.5, 1.0), (0.0, 0.5, 1.0), ("auto", "none"), (2, 3, 4, None), _FILLS))
+# 32 "risk": every candidate ordered by its expected regret under the limits (`risk_order`), whatever its chance of
 # fitting; the blend with the prior, the alike architectures and the widening of the intervals are chosen too
 POLICY_GRID += tuple(
     Policy(wd, wr, "none", "risk", k, 0, f, sp) for wd, wr, k, f, sp in itertools.product(
