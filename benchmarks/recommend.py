@@ -44,8 +44,9 @@
      architectures, unless a measured candidate of the held-out one (root or probe) fits the limits with a
      drop no larger than that recipe's mean drop on the training architectures (or its own measurement when
      it is a probe). Nothing was tuned for this protocol: the probes, features, predictor settings and policy
-     grid are those of the zero-shot protocol. Only with `--probe` (it doubles the evaluation time: 954 s instead
-     of ~470 s on the loaded 2-core VM, which with the sweep budget would break the 15-minute limit).
+     grid are those of the zero-shot protocol. Only with `--probe` (it doubles the evaluation time: 565 s instead
+     of 286 s on the 2-core VM of 2026-12-02 with 2 workers, 954 s instead of ~470 s on a loaded one in one
+     process, which with the sweep budget would break the 15-minute limit).
 3. Constraint settings per architecture: latency limit in {none, 1.0, 0.9, 0.75, 0.5} x FP32 p50 and size limit
    in {none, 0.6, 0.4, 0.3, 0.2, 0.1} x FP32 size (30 settings); the goal is the most accurate feasible
    configuration. Settings where nothing is truly feasible are left out.
@@ -76,12 +77,13 @@ Figures (`NAME VALUE`):
                                    [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
                                    [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy] [--probe]
 
-From scratch the sweep of the 20 architectures (500 points) takes 20-60 minutes on a shared 2-core VM, depending on
-its load; one invocation sweeps for at most --budget-s (240 s; a run already started may finish after it) and
-evaluates what the store holds; the next one resumes the sweep. The LOAO folds run in --jobs processes (default: the
-machine's cores): the evaluation took 793 s with 2 on a 2-core VM where one process took 1619 s (526 s on the quieter,
-faster VM of 2026-11-25, one process), so a complete store is evaluated in under 15 minutes, and an incomplete one's
-invocation adds up to the sweep budget and the chunk under way.
+From scratch the sweep of the 20 architectures (500 points) takes 11-60 minutes on a shared 2-core VM, depending on
+the VM and its load; one invocation sweeps for at most --budget-s (240 s; a run already started may finish after it)
+and evaluates what the store holds; the next one resumes the sweep. The LOAO folds run in --jobs spawned processes
+(default: the machine's cores): the evaluation took 793 s with 2 on a 2-core VM where one process took 1619 s, and
+286 s with 2 on the faster VM of 2026-12-02, so a complete store is evaluated in under 15 minutes, and an incomplete
+one's invocation adds up to the sweep budget and the chunk under way (on a fresh clone there: 309 s in all, 245 s
+of sweeping and 57 s evaluating the 8 architectures swept by then).
 """
 from __future__ import annotations
 
