@@ -66,6 +66,20 @@ def test_unseen_model_follows_the_static_order_of_alike_architectures():
     assert [c.recipe for c in without if c.feasible][0] == "q"
 
 
+def test_a_policy_that_checks_nothing_never_clears_a_measured_break():
+    """The static-best order with no check (bound "none") lets predicted candidates through whatever their
+    estimates say; a measured candidate that breaks a limit is known to, and stays out."""
+    others = [{"model": a, "recipe": r, "drop": d, "lat": lat, "size": s} for a, r, d, lat, s in (
+        ("o1", "fp32", 0, 1, 1), ("o1", "q", 6.0, 0.5, 0.3), ("o2", "fp32", 0, 1, 1), ("o2", "q", 5.0, 0.5, 0.3))]
+    policy = P.Policy(1.0, 1.0, "none", "static", None, 0, "order")
+    mr = ModelRanking(P.Ranking.unseen(policy, [0.0], others, {"o1": [0.0], "o2": [1.0]}), 2.0, 1.0,
+                      unseen=True, label="unseen")
+    ranked = rank(cands(), Constraints(max_latency_ms=1.5), policies={"m": mr})
+    fp32 = next(c for c in ranked if c.recipe == "fp32")
+    assert not fp32.feasible and fp32.rank is None and fp32.violations     # measured at 2 ms > 1.5 ms
+    assert {c.recipe for c in ranked if c.feasible} == {"q", "p", "qp"}    # predicted: the policy's way
+
+
 @pytest.fixture(scope="module")
 def db(meta_db, tmp_path_factory):
     return copy_meta_db(meta_db, tmp_path_factory, "recpol")
