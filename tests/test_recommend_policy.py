@@ -9,6 +9,7 @@ import pytest
 
 from harness.meta import policy as P
 from harness.meta.recommend import Candidate, Constraints, ModelRanking, rank
+from harness.store import Store
 from helpers import run_cli
 
 
@@ -117,3 +118,34 @@ def test_a_store_moved_with_its_run_directories_finds_its_fp32_files(tmp_path):
     assert out[1]["root_path"] == "/elsewhere/gone/run2/m-fp32.onnx"     # nowhere to be found: left as recorded
     assert out[2]["root_path"] == str(here)
     assert points[0]["root_path"].startswith("/elsewhere")               # the input is not modified
+
+
+def test_verify_measures_the_predicted_top_pick_and_keeps_what_was_stored(db):
+    """--verify 1 under a size limit only predicted chains can meet: the top pick is measured by a real sweep of
+    that recipe (stored like any sweep point), then listed as measured with a note; the points stored before
+    stay; bad --verify values are refused."""
+    from harness.store.meta import sweep_done
+
+    before = sweep_done(Store(db), "zoo-mlp", "cpu")
+    proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--json")
+    root = next(c for c in json.loads(proc.stdout) if c["recipe"] == "fp32")
+    limit = f"{0.2 * root['size_mb']:.6f}"
+    proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-size-mb", limit, "--json")
+    top = next(c for c in json.loads(proc.stdout) if c["feasible"])
+    assert top["source"] == "predicted" and top["recipe"] not in before
+
+    proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--max-size-mb", limit, "--verify", "1",
+                   "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert f"measuring zoo-mlp {top['recipe']}" in proc.stderr
+    after = sweep_done(Store(db), "zoo-mlp", "cpu")
+    assert set(before) | {top["recipe"]} <= set(after)
+    verified = next(c for c in json.loads(proc.stdout) if c["recipe"] == top["recipe"])
+    assert verified["source"] == "measured"
+    assert any(n.startswith("measured by --verify (predicted ") for n in verified["notes"])
+
+    for bad, why in ((["--verify", "-1"], "--verify must be 0 or more"),
+                     (["--verify", "1", "--no-predict"], "cannot go with --no-predict")):
+        proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", *bad)
+        assert proc.returncode != 0 and why in proc.stderr
+    assert set(sweep_done(Store(db), "zoo-mlp", "cpu")) == set(after)

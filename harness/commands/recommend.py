@@ -30,6 +30,11 @@ def register(sub) -> None:
     p.add_argument("--no-policy", action="store_true",
                    help="with one model: order by the learnt estimates (--bound/--rank) instead of the ranking "
                         "policy that benchmarks/recommend.py measures (harness.meta.policy)")
+    p.add_argument("--verify", type=int, default=0, metavar="K",
+                   help="measure up to K predicted top picks on this machine before answering (a `harness sweep` of "
+                        "that recipe, stored like any sweep point): a pick that breaks a limit when measured drops "
+                        "out and the next one is measured; stops as soon as the top pick is a measured one. The "
+                        "ranking keeps the policy it started with (benchmarks/recommend.py: verify_* figures)")
     p.add_argument("--top", type=int, default=10, help="rows shown (default 10; --json lists all)")
     p.add_argument("--json", action="store_true", help="print the candidates as a JSON list")
     add_db_argument(p)
@@ -37,8 +42,10 @@ def register(sub) -> None:
 
 
 def recommend(store, constraints, device: str, model: str | None = None, bound: str | None = None,
-              predict: bool = True, echo=None, rank_by: str | None = None, use_policy: bool = True):
-    """(ranked candidates, message or None when nothing fits). Raises UsageError on an empty store."""
+              predict: bool = True, echo=None, rank_by: str | None = None, use_policy: bool = True,
+              verify: int = 0):
+    """(ranked candidates, message or None when nothing fits). Raises UsageError on an empty store. With
+    `verify`, up to that many predicted top picks are measured first (`verify_top_picks`)."""
     from harness.core.errors import UsageError
     from harness.meta.predictor import load_or_train
     from harness.meta.recommend import BOUND, RANK_BY, EmptyStore, binding, build_candidates, rank, rankings
@@ -64,17 +71,70 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
     policies = (rankings(store, predictor, device, cands)
                 if predictor is not None and use_policy and len({c.model for c in cands}) == 1 else None)
     ranked = rank(cands, constraints, bound, rank_by or RANK_BY, policies)
+    if verify > 0 and predictor is not None:
+        def again():
+            return rank(build_candidates(store, predictor, device, model), constraints, bound, rank_by or RANK_BY,
+                        policies)
+        ranked = verify_top_picks(store, ranked, again, device, verify, echo)
     if not any(c.feasible for c in ranked):
         return ranked, binding(ranked, constraints, bound)
     return ranked, None
+
+
+def verify_top_picks(store, ranked, again, device: str, k: int, echo=None):
+    """Measure the top pick while it is a predicted one, at most `k` times, re-ranking after each measurement
+    (`again`) with the same predictor and ranking policies: the model counts as it did when the ranking started
+    (an unseen architecture stays one), only the measured recipe changes from predicted to measured, as in the
+    verify_* simulation of benchmarks/recommend.py. Each measurement is a `harness sweep` of that recipe (root
+    interleaved, stored in the same database); a failed one stops the loop with a one-line error."""
+    import contextlib
+    import sys
+
+    from harness.core.errors import UsageError
+    from harness.meta.sweep import SweepConfig, run_sweep
+
+    echo = echo or (lambda m: None)
+    for i in range(k):
+        top = next((c for c in ranked if c.feasible), None)
+        if top is None or top.source != "predicted":
+            break
+        echo(f"verify {i + 1}/{k}: measuring {top.model} {top.recipe} (predicted {_brief(top)})")
+        # stdout stays the answer's (--json): onnxruntime's calibrators print their progress there
+        with contextlib.redirect_stdout(sys.stderr):
+            res = run_sweep(SweepConfig(examples=(top.model,), recipes=(top.recipe,), device=device,
+                                        db=str(store.path), lock_timeout_s=store.lock_timeout_s, progress=False),
+                            echo=lambda m: None)
+        if res.failed or (top.model, top.recipe) not in res.measured:
+            why = "; ".join(res.failed) or "not measured"
+            raise UsageError(f"--verify: measuring {top.model} {top.recipe} failed ({why}); the measurements "
+                             "stored so far are kept")
+        ranked = again()
+        now = next((c for c in ranked if c.model == top.model and c.recipe == top.recipe and c.source == "measured"),
+                   None)
+        if now is not None:
+            now.notes.append(f"measured by --verify (predicted {_brief(top)})")
+            echo(f"  measured {_brief(now)}: {'fits' if now.feasible else 'breaks ' + '; '.join(now.violations)}")
+    return ranked
+
+
+def _brief(c) -> str:
+    from harness.core.units import fmt
+
+    return f"{fmt(c.latency_ms)} ms, {fmt(c.size_mb)} MB, drop {fmt(c.drop_pts)} pts"
 
 
 def run(args) -> int:
     import sys
 
     from harness.commands.common import open_store
+    from harness.core.errors import UsageError
     from harness.core.units import fmt, print_json, print_table
     from harness.meta.recommend import Constraints
+
+    if args.verify < 0:
+        raise UsageError(f"--verify must be 0 or more, got {args.verify}")
+    if args.verify and args.no_predict:
+        raise UsageError("--verify measures predicted top picks: it cannot go with --no-predict")
 
     constraints = Constraints(
         max_latency_ms=args.max_latency_ms, max_size_mb=args.max_size_mb, max_memory_mb=args.max_memory_mb,
@@ -82,7 +142,8 @@ def run(args) -> int:
     store = open_store(args)
     ranked, why = recommend(store, constraints, args.device, args.model, args.bound, not args.no_predict,
                             echo=lambda m: print(m, file=sys.stderr), rank_by=args.rank_by,
-                            use_policy=not args.no_policy and args.bound is None and args.rank_by is None)
+                            use_policy=not args.no_policy and args.bound is None and args.rank_by is None,
+                            verify=args.verify)
     if args.json:
         print_json([c.as_dict() for c in ranked])
     if why:
