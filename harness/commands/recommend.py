@@ -114,6 +114,9 @@ def verify_top_picks(store, ranked, again, device: str, k: int, echo=None):
         if now is not None:
             now.notes.append(f"measured by --verify (predicted {_brief(top)})")
             echo(f"  measured {_brief(now)}: {'fits' if now.feasible else 'breaks ' + '; '.join(now.violations)}")
+    top = next((c for c in ranked if c.feasible), None)
+    if k and top is not None and top.source == "predicted":
+        echo(f"verify: {k} measurement(s) spent and the top pick is still a predicted one (--verify more to go on)")
     return ranked
 
 
