@@ -117,6 +117,10 @@ def settings():
 
 
 from harness.meta.policy import feasible  # noqa: E402  (the recommender's own feasibility rule)
+from harness.meta.probes import PROBES  # noqa: E402
+
+# what the probe-anchored protocol measures on a new model before anything is predicted
+PROBE_MEASURED = ("fp32",) + PROBES
 
 
 def evaluate_setting(cands, limit, rank_by: str = "estimate"):
@@ -219,7 +223,6 @@ def loao_fold(arch: str, rounds: int, inner_cv: bool, probe: bool = False):
     process (tests/test_recommend_benchmark_folds.py)."""
     from harness.meta import policy as P
     from harness.meta.predictor import Predictor
-    from harness.meta.probes import PROBES
 
     train = [r for r in _ROWS if r.model != arch]
     pred = Predictor.train(train, rounds=rounds, targets=EVAL_TARGETS)
@@ -228,7 +231,7 @@ def loao_fold(arch: str, rounds: int, inner_cv: bool, probe: bool = False):
         return pred, policy, None, None
     ptrain = [r for r in _PROBE_ROWS if r.model != arch]
     ppred = Predictor.train(ptrain, rounds=rounds, targets=EVAL_TARGETS)
-    return pred, policy, ppred, P.choose_for_rows(ptrain, ppred, measured_recipes=("fp32",) + PROBES)
+    return pred, policy, ppred, P.choose_for_rows(ptrain, ppred, measured_recipes=PROBE_MEASURED)
 
 
 def loao_folds(archs, rounds: int, inner_cv: bool, jobs: int, probe: bool = False):
@@ -281,7 +284,7 @@ def main() -> int:
     from harness.meta import policy as P
     from harness.meta.dataset import load_rows, method_of
     from harness.meta.predictor import Predictor
-    from harness.meta.probes import PROBES, with_probes
+    from harness.meta.probes import with_probes
     from harness.meta.sweep import SweepConfig, run_sweep
     from harness.store import Store
 
@@ -318,7 +321,6 @@ def main() -> int:
     probe_errs, zs_errs_same = [], []       # LOAO accuracy MAE on the non-probe, non-root points, both protocols
     probe_chosen = []
     prows = with_probes(rows) if probe else []
-    probe_measured = ("fp32",) + PROBES
     static = []
     static_infeasible = []
     verify = {"policy": [], "static": []}    # (score, measurements) of --verify VERIFY_K, LOAO
@@ -337,6 +339,7 @@ def main() -> int:
     for arch, (pred, fold_policy, ppred, ppolicy) in zip(archs, folds):
         train = [r for r in rows if r.model != arch]
         test = [r for r in rows if r.model == arch]
+        rest = {a: d for a, d in descriptors.items() if a != arch}      # the training architectures' descriptors
         preds = pred.predict_many([r.features for r in test])
         cands = []
         for r, p in zip(test, preds):
@@ -355,14 +358,13 @@ def main() -> int:
             # built the way `harness recommend` builds it for a model with only its FP32 root measured
             policy = fold_policy
             chosen.append((arch, policy.label()))
-            ranking = P.Ranking.unseen(policy, descriptors[arch], (truth_of(r) for r in train),
-                                       {a: d for a, d in descriptors.items() if a != arch})
+            train_truths = [truth_of(r) for r in train]
+            ranking = P.Ranking.unseen(policy, descriptors[arch], train_truths, rest)
             views = [ranking.view(truth_of(r), None if is_root(r) else P.estimate_of(p)) for r, p in zip(test, preds)]
             truths = [ranking.view(truth_of(r), None) for r in test]
             # the static-best baseline as a ranking (every training architecture, no check), for --verify's baseline
-            static_ranking = P.Ranking.unseen(P.Policy(0.0, 0.0, "none", "static", None, 0, "order"), descriptors[arch],
-                                              (truth_of(r) for r in train),
-                                              {a: d for a, d in descriptors.items() if a != arch})
+            static_ranking = P.Ranking.unseen(P.Policy(0.0, 0.0, "none", "static", None, 0, "order"),
+                                              descriptors[arch], train_truths, rest)
             static_views = [static_ranking.view(truth_of(r), None if is_root(r) else P.estimate_of(p))
                             for r, p in zip(test, preds)]
         if probe:
@@ -371,12 +373,11 @@ def main() -> int:
             ptest = [r for r in prows if r.model == arch]
             ppreds = ppred.predict_many([r.features for r in ptest])
             probe_chosen.append((arch, ppolicy.label()))
-            pranking = P.Ranking.unseen(ppolicy, descriptors[arch], (truth_of(r) for r in ptrain),
-                                        {a: d for a, d in descriptors.items() if a != arch})
-            pviews = [pranking.view(truth_of(r), None if r.recipe in probe_measured else P.estimate_of(p))
+            pranking = P.Ranking.unseen(ppolicy, descriptors[arch], (truth_of(r) for r in ptrain), rest)
+            pviews = [pranking.view(truth_of(r), None if r.recipe in PROBE_MEASURED else P.estimate_of(p))
                       for r, p in zip(ptest, ppreds)]
             probe_errs += [abs(p["drop_pts"].value - r.targets["drop_pts"]) for r, p in zip(ptest, ppreds)
-                           if r.recipe not in probe_measured]
+                           if r.recipe not in PROBE_MEASURED]
             for limit in settings():
                 out = P.score(pviews, pranking.rank(pviews, limit), limit)
                 if out is not None:
@@ -427,12 +428,12 @@ def main() -> int:
                 # architectures, or its own measurement when it is a probe) against the measured candidates that
                 # fit; the lowest expected drop wins, ties to the measured one
                 def expected(c):
-                    if c["recipe"] in probe_measured:
+                    if c["recipe"] in PROBE_MEASURED:
                         return c["drop"] if feasible(c["lat"], c["size"], limit) else np.inf
                     return float(np.mean([o["drop"] for other in train_by_arch.values() for o in other
                                           if o["recipe"] == c["recipe"]]))
-                options = [pick] + [c for c in cands if c["recipe"] in probe_measured and c is not pick]
-                ppick = min(options, key=lambda c: (expected(c), c["recipe"] not in probe_measured))
+                options = [pick] + [c for c in cands if c["recipe"] in PROBE_MEASURED and c is not pick]
+                ppick = min(options, key=lambda c: (expected(c), c["recipe"] not in PROBE_MEASURED))
                 probe_static.append((ppick["drop"] - best) if feasible(ppick["lat"], ppick["size"], limit)
                                     else (max(c["drop"] for c in truly) - best))
 
