@@ -149,3 +149,21 @@ def test_verify_measures_the_predicted_top_pick_and_keeps_what_was_stored(db):
         proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", *bad)
         assert proc.returncode != 0 and why in proc.stderr
     assert set(sweep_done(Store(db), "zoo-mlp", "cpu")) == set(after)
+
+
+def test_a_plain_onnx_file_benched_alone_is_recommended_not_misread_as_a_recipe(models_dir, tmp_path):
+    """`harness bench model.onnx` names the run's root after the file; the meta-dataset and recommend read it as
+    the root (recipe fp32), not as a recipe to parse (which failed with "unknown exporter 'mlp'"). A --verify
+    with nothing fitting says so instead of passing in silence."""
+    from helpers import FAST
+
+    from harness.meta.dataset import load_rows
+
+    db = tmp_path / "plain.duckdb"
+    run_cli("bench", str(models_dir / "mlp.onnx"), "--db", str(db), *FAST, cwd=tmp_path, check=True)
+    rows = load_rows(Store(db), device="cpu")
+    assert [(r.model, r.recipe) for r in rows] == [("mlp", "fp32")]
+    proc = run_cli("recommend", "--db", str(db), "--max-latency-ms", "0.000001", "--verify", "1")
+    assert proc.returncode == 1, proc.stderr
+    assert "binding constraint: --max-latency-ms" in proc.stderr and "(mlp fp32, measured)" in proc.stderr
+    assert "verify: no candidate fits, so there is no top pick to measure" in proc.stderr

@@ -96,14 +96,20 @@ def verify_top_picks(store, ranked, again, device: str, k: int, echo=None):
     echo = echo or (lambda m: None)
     for i in range(k):
         top = next((c for c in ranked if c.feasible), None)
-        if top is None or top.source != "predicted":
+        if top is None:
+            echo("verify: no candidate fits, so there is no top pick to measure")
+            break
+        if top.source != "predicted":
             break
         echo(f"verify {i + 1}/{k}: measuring {top.model} {top.recipe} (predicted {_brief(top)})")
         # stdout stays the answer's (--json): onnxruntime's calibrators print their progress there
-        with contextlib.redirect_stdout(sys.stderr):
-            res = run_sweep(SweepConfig(examples=(top.model,), recipes=(top.recipe,), device=device,
-                                        db=str(store.path), lock_timeout_s=store.lock_timeout_s, progress=False),
-                            echo=lambda m: None)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                res = run_sweep(SweepConfig(examples=(top.model,), recipes=(top.recipe,), device=device,
+                                            db=str(store.path), lock_timeout_s=store.lock_timeout_s,
+                                            progress=False), echo=lambda m: None)
+        except UsageError as exc:       # e.g. a plain ONNX file's model: no example `harness sweep` can export
+            raise UsageError(f"--verify: cannot measure {top.model} {top.recipe}: {exc}") from None
         if res.failed or (top.model, top.recipe) not in res.measured:
             why = "; ".join(res.failed) or "not measured"
             raise UsageError(f"--verify: measuring {top.model} {top.recipe} failed ({why}); the measurements "

@@ -28,9 +28,12 @@ def sweep_done(store: Store, model: str, device: str) -> set[str]:
 # model's speed moves by up to ~1.7x within a second, and often switches between two levels) cancels in each
 # round's ratio, and the median ignores a round that caught a switch. A ratio of the pooled p50s does not: it
 # compares whichever level each variant's pooled median happened to land on.
+# `name` is the point's recipe: a run's FP32 root is recipe "fp32" whatever its variant is called (a plain ONNX
+# file benched as `harness bench model.onnx` names its root after the file, which is no recipe)
 _POINTS = """
 WITH m AS (
-    SELECT ms.measurement_id, r.run_id, r.device, r.environment, r.created_at, v.variant_id, v.name, v.model,
+    SELECT ms.measurement_id, r.run_id, r.device, r.environment, r.created_at, v.variant_id,
+           CASE WHEN v.variant_id = v.root_id THEN 'fp32' ELSE v.name END AS name, v.model,
            v.operation, v.params,
            v.root_id, v.base_id, v.size_bytes, v.gzip_bytes, v.param_count, v.sparsity, v.path, v.precision,
            ms.batch_size, ms.threads, ms.p50_ms,
