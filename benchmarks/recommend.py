@@ -191,17 +191,14 @@ def verified(ranking, views: list, truths: list, limit, k: int = VERIFY_K):
     of measurements)."""
     from harness.meta import policy as P
 
-    def ranked(cur):
-        return [c for c in ranking.rank(cur, limit) if c["predicted"] or feasible(c["lat"], c["size"], limit)]
-
     cur, n = list(views), 0
     for _ in range(k):
-        top = ranked(cur)[:1]
+        top = ranking.rank(cur, limit)[:1]     # a measured candidate that breaks a limit never ranks
         if not top or not top[0]["predicted"]:
             break
         i = next(j for j, c in enumerate(cur) if c is top[0])
         cur[i], n = truths[i], n + 1
-    return P.score(cur, ranked(cur), limit), n
+    return P.score(cur, ranking.rank(cur, limit), limit), n
 
 
 # the rows of the evaluation (and, with --probe, the rows with probe features): set in this process, and in each

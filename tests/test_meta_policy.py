@@ -60,6 +60,21 @@ def test_rank_checks_limits_and_mixes_the_top5():
     assert [c["recipe"] for c in checked] == ["r3", "r2", "r1"]         # static order, r4 expected too slow
 
 
+@pytest.mark.parametrize("policy", [P.Policy(bound="none", source="static"), P.Policy(bound="none"),
+                                    P.Policy(bound="none", source="static", fill="sample"),
+                                    P.Policy(w_drop=0.5, bound="none", source="risk", fill="sample")])
+def test_a_measured_break_never_ranks_whatever_the_policy_checks(policy):
+    # the FP32 root is measured at 10x the size limit; a predicted candidate expected to break it stays (the
+    # baseline checks nothing), but a measured one is known to break it
+    views = [P.measured_view(point("x", "fp32", 0, 1, 1)),
+             P.measured_view(point("x", "int8", 1, 0.5, 0.25)),
+             P.measured_view(point("x", "fp16", 0.5, 1.2, 0.5)) | {"predicted": True, "high_lat": 1.3,
+                                                                    "high_size": 0.6}]
+    ranked = P.rank(views, (None, 0.1), policy, ["fp32", "fp16", "int8"])
+    assert "fp32" not in [c["recipe"] for c in ranked] and "int8" not in [c["recipe"] for c in ranked]
+    assert [c["recipe"] for c in P.rank(views, (None, 0.3), policy, ["fp32", "int8"])][:1] in (["int8"], ["fp16"])
+
+
 def test_neighbours_are_the_most_alike():
     descs = {"small": [0.0, 5.0], "small2": [0.1, 5.1], "big": [3.0, 8.0]}
     w = P.neighbour_weights([0.05, 5.0], descs, k=2)

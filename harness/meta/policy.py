@@ -389,7 +389,13 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
     architectures, or (fill "sample") to cover the winners of outcomes drawn from the intervals (`samples`:
     precomputed `sample_sets(views, limit)`); "risk" policies order by expected regret (`risk_order`; `draws`:
     precomputed `draw_outcomes(views, RISK_DRAWS, 0, policy.spread)`). views: dicts with est_drop, est_lat,
-    predicted, recipe, point_/high_lat, _size."""
+    predicted, recipe, point_/high_lat, _size.
+
+    A measured candidate that breaks a limit never ranks, whatever the policy checks: its break is known (the
+    static-best order, which checks nothing, put the FP32 root at 10x a size limit on top). `harness recommend`
+    and benchmarks/recommend.py both rank through here, so the rule has this one home."""
+    views = [c for c in views if c["predicted"] or feasible(c["point_lat"], c["point_size"], limit)]
+
     def fits(how):
         return [c for c in views if feasible(c[f"{how}_lat"], c[f"{how}_size"], limit)]
 

@@ -338,9 +338,7 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking) 
             # the risk policy ranks by expected regret: say how sure the fit is, most of all when it is unlikely
             x.notes.append(f"fits the latency/size limits in {100 * v['p_fit']:.0f} % of outcomes drawn from its "
                            f"intervals{' (likely breaks one: ranked as the best bet)' if v['p_fit'] < 0.5 else ''}")
-        if id(x) in chosen and x.source == "measured":
-            pass        # a measured break is known: whatever the policy checks, it keeps its violations
-        elif id(x) in chosen:
+        if id(x) in chosen:     # a measured one fits the limits (harness.meta.policy.rank): rest == violations
             if len(rest) != len(x.violations):
                 x.notes.append("fits by the ranking policy's check only: "
                                + "; ".join(v for v in x.violations if v.startswith(others)))
