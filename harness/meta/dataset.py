@@ -3,8 +3,10 @@
 Outcomes are relative to the FP32 root measured in the same run (same batch size and threads), so a row does not
 depend on how busy the machine was that hour as much as an absolute latency would:
   drop_pts       accuracy points lost against FP32 (models with labels), else drift: 100 x (1 - cosine to FP32)
-  latency_ratio  latency / FP32 latency: the median over timed rounds of the round-paired p50 ratio
-                 (harness.store.meta) when at least PAIRED_MIN_ROUNDS rounds were timed, else p50 / FP32 p50
+  latency_ratio  latency / FP32 latency on the machine's fast level: the ratio of the 1st percentiles of every
+                 timed call (harness.store.meta: fast_latency_ratio) when both timed FAST_MIN_CALLS calls or
+                 more; else the median over timed rounds of the round-paired p50 ratio when at least
+                 PAIRED_MIN_ROUNDS rounds were timed; else p50 / FP32 p50
   size_ratio     file size / FP32 file size
   memory_ratio   peak RSS of the worker / FP32's
   energy_ratio   energy per inference / FP32's; None where the device measured no energy (never invented)
@@ -19,6 +21,9 @@ TARGETS = ("drop_pts", "latency_ratio", "size_ratio", "memory_ratio", "energy_ra
 # below this many paired rounds the median of the round ratios is little more than their mean: the pooled p50
 # ratio is used instead (e.g. sweeps stored before the sweep timed 10 rounds)
 PAIRED_MIN_ROUNDS = 3
+# the 1st percentile of fewer calls is one of the two fastest: still the fast level when a sweep times >= 60 calls
+# per point (harness.meta.sweep), not with a handful
+FAST_MIN_CALLS = 50
 
 
 @dataclass
@@ -55,7 +60,10 @@ def method_of(recipe: str) -> str:
 
 
 def latency_ratio(p: dict[str, Any]) -> float | None:
-    """A measured point's latency against its FP32 root: round-paired when enough rounds were timed."""
+    """A measured point's latency against its FP32 root: on the fast level when enough calls were timed, else
+    round-paired when enough rounds were, else the pooled p50s' ratio."""
+    if (p.get("fast_calls") or 0) >= FAST_MIN_CALLS and p.get("fast_latency_ratio"):
+        return float(p["fast_latency_ratio"])
     if (p.get("paired_rounds") or 0) >= PAIRED_MIN_ROUNDS and p.get("paired_latency_ratio"):
         return float(p["paired_latency_ratio"])
     return _ratio(p["p50_ms"], p["root_p50_ms"])

@@ -28,6 +28,15 @@ def sweep_done(store: Store, model: str, device: str) -> set[str]:
 # model's speed moves by up to ~1.7x within a second, and often switches between two levels) cancels in each
 # round's ratio, and the median ignores a round that caught a switch. A ratio of the pooled p50s does not: it
 # compares whichever level each variant's pooled median happened to land on.
+# fast_latency_ratio: the ratio of the fast ends (1st percentile over every timed call) of the variant and of its
+# root. On a shared VM the machine's two speed levels switch faster than a round (the tiny-cnn root's per-round p50:
+# 9.4 or 13-18 us from one round to the next), so a round's variant and root often sit on different levels and even
+# the median of the round ratios strays: on sweep G, variants with the root's very compute (prune-unstructured, true
+# ratio 1) came out at 0.69-1.27 (mean |log ratio| 4.6 %, 29 % of them more than 5 % off). The fast end is the
+# speed of the fast level, which every measurement reaches many times: 0.91-1.05 there (mean 1.4 %, 5 % more
+# than 5 % off), unbiased (mean log ratio -0.1 %). Within the fast level the median ratio agrees with it (within
+# 1 %); the p50 ratio of INT8 variants is ~8 % higher on that VM, because they spend less of their calls on the
+# fast level. harness.meta.dataset.latency_ratio uses it when both measurements timed enough calls.
 # `name` is the point's recipe: a run's FP32 root is recipe "fp32" whatever its variant is called (a plain ONNX
 # file benched as `harness bench model.onnx` names its root after the file, which is no recipe)
 _POINTS = """
@@ -68,9 +77,17 @@ WITH m AS (
     JOIN per_round a ON a.measurement_id = p.measurement_id
     JOIN per_round b ON b.measurement_id = p.root_measurement_id AND b.round = a.round AND b.p50_ns > 0
     GROUP BY p.measurement_id
+), fast AS (
+    SELECT measurement_id, quantile_cont(latency_ns, 0.01) AS p1_ns, count(*) AS calls FROM samples
+    WHERE measurement_id IN (SELECT measurement_id FROM points UNION SELECT root_measurement_id FROM points)
+    GROUP BY measurement_id
 )
-SELECT points.*, paired.paired_latency_ratio, coalesce(paired.paired_rounds, 0) AS paired_rounds
+SELECT points.*, paired.paired_latency_ratio, coalesce(paired.paired_rounds, 0) AS paired_rounds,
+       CAST(fv.p1_ns AS DOUBLE) / nullif(fr.p1_ns, 0) AS fast_latency_ratio,
+       coalesce(least(fv.calls, fr.calls), 0) AS fast_calls
 FROM points LEFT JOIN paired USING (measurement_id)
+LEFT JOIN fast AS fv ON fv.measurement_id = points.measurement_id
+LEFT JOIN fast AS fr ON fr.measurement_id = points.root_measurement_id
 -- points of one run share its created_at: the run and measurement ids make the order total, so the meta-dataset's
 -- rows (and every tie broken by their order downstream) come out the same on every read
 ORDER BY points.created_at, points.run_id, points.measurement_id
