@@ -218,3 +218,20 @@ def test_risk_policy_ranks_through_rank_and_round_trips():
     assert P.policy_from_dict(asdict(p)) == p
     views = [_predicted("a", 0.0, 0.5, 0.6), _predicted("b", 3.0, 0.5, 0.6)]
     assert [c["recipe"] for c in P.rank(views, (1.0, None), p)] == ["a", "b"]
+
+
+def test_auto_check_gives_the_best_bets_when_nothing_is_expected_to_fit():
+    # every predicted candidate is estimated just over the 0.9x latency limit (interval and estimate alike): the
+    # answer is the candidates by their expected regret, each labelled with its chance of fitting, not nothing
+    root = P.measured_view(point("x", "fp32", 0.0, 1.0, 1.0))            # measured over the limit: never ranks
+    likely = _predicted("likely", 1.0, 0.92, 1.3)                        # close to the limit: fits fairly often
+    unlikely = _predicted("unlikely", 0.0, 1.5, 1.8)                     # far over it: fits in no outcome
+    for policy in (P.Policy(), P.Policy(source="static", neighbours=4, fill="cover")):
+        ranked = P.rank([root, likely, unlikely], (0.9, None), policy, ["unlikely", "likely", "fp32"])
+        assert [c["recipe"] for c in ranked] == ["likely"]
+        assert 0.0 < ranked[0]["p_fit"] < 0.5
+    # a check that is not "auto" keeps its word: nothing fits by the point estimate
+    assert P.rank([root, likely, unlikely], (0.9, None), P.Policy(bound="point")) == []
+    # and a candidate that fits by its estimate is still preferred over the fallback
+    inside = _predicted("inside", 3.0, 0.85, 1.0)
+    assert [c["recipe"] for c in P.rank([root, likely, inside], (0.9, None), P.Policy())] == ["inside"]

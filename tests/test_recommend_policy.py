@@ -81,6 +81,22 @@ def test_a_policy_that_checks_nothing_never_clears_a_measured_break():
     assert {c.recipe for c in ranked if c.feasible} == {"q", "p", "qp"}    # predicted: the policy's way
 
 
+
+def test_nothing_expected_to_fit_gives_the_best_bet_labelled_as_such():
+    """Every predicted candidate is estimated over 0.28 x FP32 latency: the policy's "auto" check answers with the
+    best bet (the most likely to be right), marked as likely to break the limit, instead of nothing."""
+    mr = ModelRanking(P.Ranking.known(P.Policy()), 2.0, 1.0, unseen=False, label="known")
+    cs = [cand("fp32", "measured", 0.0, 2.0, 1.0),
+          cand("near", "predicted", 2.0, 0.6, 0.3, est(2.0, 0.3, 0.3, lat_high=0.45)),
+          cand("far", "predicted", 0.0, 1.2, 0.5, est(0.0, 0.6, 0.5, lat_high=0.66))]
+    ranked = rank(cs, Constraints(max_latency_ms=0.56), policies={"m": mr})
+    fits = [c for c in ranked if c.feasible]
+    assert [c.recipe for c in fits] == ["near"]            # "far" fits in no drawn outcome, the root is measured
+    assert 0.0 < fits[0].p_fit < 0.5
+    assert any("ranked as the best bet" in n for n in fits[0].notes)
+    assert any(n.startswith("fits by the ranking policy's check only") for n in fits[0].notes)
+
+
 @pytest.fixture(scope="module")
 def db(meta_db, tmp_path_factory):
     return copy_meta_db(meta_db, tmp_path_factory, "recpol")
