@@ -424,7 +424,7 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
             # its chance of fitting) instead of an empty answer. An estimate just over a limit is often inside
             # it when measured (sweep H: an unseen zoo-wide-mobilenet, every INT8 recipe predicted over 0.9x
             # FP32 and measured at 0.69x, got no pick in 8 settings where 8 candidates fit)
-            return risk_order(views, limit, policy.spread)
+            return risk_order(views, limit, policy.spread, draws=draws)
     by_model = sorted(pool, key=lambda c: (c["est_drop"], c["predicted"], c["est_lat"]))
     pos = {r: i for i, r in enumerate(static)}
     by_static = sorted(by_model, key=lambda c: pos.get(c["recipe"], len(pos)))   # stable: ties by the model
@@ -493,7 +493,9 @@ def choose_policy(train: Sequence[dict], settings: Sequence[Limit], descriptors:
                         samples_of[key + (limit,)] = sample_sets(views, limit)
                     drawn = samples_of[key + (limit,)]
                 draws = None
-                if "risk" in policy.source:
+                # risk policies rank by drawn outcomes, and so does the "auto" check when nothing is expected to
+                # fit (its best bets): drawn once per views and spread, not once per policy and limit
+                if "risk" in policy.source or policy.bound == "auto":
                     if key + (policy.spread,) not in draws_of:
                         draws_of[key + (policy.spread,)] = draw_outcomes(views, RISK_DRAWS, 0, policy.spread)
                     draws = draws_of[key + (policy.spread,)]
