@@ -37,7 +37,7 @@ LEVELS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 ESTIMATORS = ("fast", "paired", "pooled")
 
 
-def chunk_ratios(model: str, rounds: int, warmup_s: float, db: str, artifacts: str) -> tuple[list[float], float]:
+def chunk_ratios(model: str, rounds: int, warmup_s: float, db: str, artifacts: str) -> tuple[list[dict], float]:
     """One chunk benched as `harness sweep` benches it; (latency ratios of the pruned variants, wall seconds)."""
     from harness.engine import Engine
     from harness.meta.dataset import latency_ratio

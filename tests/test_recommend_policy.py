@@ -81,7 +81,6 @@ def test_a_policy_that_checks_nothing_never_clears_a_measured_break():
     assert {c.recipe for c in ranked if c.feasible} == {"q", "p", "qp"}    # predicted: the policy's way
 
 
-
 def test_nothing_expected_to_fit_gives_the_best_bet_labelled_as_such():
     """Every predicted candidate is estimated over 0.28 x FP32 latency: the policy's "auto" check answers with the
     best bet (the most likely to be right), marked as likely to break the limit, instead of nothing."""

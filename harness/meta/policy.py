@@ -419,7 +419,7 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
         pool = fits("high")
         if not pool and policy.bound == "auto":
             pool = fits("point")
-        if not pool and policy.bound == "auto" and views:
+        if not pool and policy.bound == "auto":
             # nothing is expected to fit: the best bets by expected regret (`risk_order`, which labels each with
             # its chance of fitting) instead of an empty answer. An estimate just over a limit is often inside
             # it when measured (sweep H: an unseen zoo-wide-mobilenet, every INT8 recipe predicted over 0.9x

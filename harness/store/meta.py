@@ -66,9 +66,12 @@ WITH m AS (
          AND root.threads IS NOT DISTINCT FROM m.threads
     LEFT JOIN q ON q.run_id = m.run_id AND q.variant_id = m.variant_id
     LEFT JOIN q AS rq ON rq.run_id = m.run_id AND rq.variant_id = m.root_id
+), timed AS (
+    -- the measurements whose samples are read: every point's and its root's
+    SELECT measurement_id FROM points UNION SELECT root_measurement_id FROM points
 ), per_round AS (
     SELECT measurement_id, round, median(latency_ns) AS p50_ns FROM samples
-    WHERE measurement_id IN (SELECT measurement_id FROM points UNION SELECT root_measurement_id FROM points)
+    WHERE measurement_id IN (SELECT measurement_id FROM timed)
     GROUP BY measurement_id, round
 ), paired AS (
     SELECT p.measurement_id, median(CAST(a.p50_ns AS DOUBLE) / b.p50_ns) AS paired_latency_ratio,
@@ -79,7 +82,7 @@ WITH m AS (
     GROUP BY p.measurement_id
 ), fast AS (
     SELECT measurement_id, quantile_cont(latency_ns, 0.01) AS p1_ns, count(*) AS calls FROM samples
-    WHERE measurement_id IN (SELECT measurement_id FROM points UNION SELECT root_measurement_id FROM points)
+    WHERE measurement_id IN (SELECT measurement_id FROM timed)
     GROUP BY measurement_id
 )
 SELECT points.*, paired.paired_latency_ratio, coalesce(paired.paired_rounds, 0) AS paired_rounds,
