@@ -33,8 +33,12 @@ def mlp_runs(tmp_path_factory):
         "missing": bench(db, light, tag="partial"),
         "opt": bench(db, light, other, "--graph-optimization", "basic", tag="opt"),
     }
-    wide = tmp / "wide.toml"     # latency judged with a 100 % effect size: immune to this shared VM's noise
-    wide.write_text("[latency.p50_ms]\nmin_effect = 1.0\n[latency]\nhistory_runs = 0\n")
+    # Latency judged with the largest effect size the gates accept (an 11x change): these tests check the
+    # comparison's machinery, not noise immunity. A 100 % effect size was not enough: CI once saw the same
+    # 128-wide model at p50 0.0141 ms, then 0.0336 ms, two seconds apart (benchmarks/regress_fpr.py measures the
+    # false-positive rate of the 5 % default instead).
+    wide = tmp / "wide.toml"
+    wide.write_text("[latency.p50_ms]\nmin_effect = 10.0\n[latency]\nhistory_runs = 0\n")
     no_latency = tmp / "nolat.toml"
     no_latency.write_text("[latency.p50_ms]\nenabled = false\n")
     return db, runs, wide, no_latency
