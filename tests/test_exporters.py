@@ -204,3 +204,43 @@ def test_calibration_methods(tmp_path, method, recorded):
                        ExportContext(ex, tmp_path, "cpu", X86))[1]
     assert v.ok, v.error
     assert v.info["calibration_method"] == recorded and v.info["calibration_count"] == 8
+
+
+def int8_weight_range(path) -> tuple[int, int]:
+    """The lowest and highest stored int8 weight of a QDQ model (its INT8 initializers)."""
+    import onnx
+    from onnx import numpy_helper
+
+    vals = [numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer
+            if t.data_type == onnx.TensorProto.INT8 and np.prod(t.dims) > 1]
+    return int(min(v.min() for v in vals)), int(max(v.max() for v in vals))
+
+
+@pytest.mark.parametrize("target, info, expected", [
+    ("cpu", {"machine": "x86_64", "isa": ["avx2"]}, True),                  # AVX2 only: vpmaddubsw saturates
+    ("cpu", {"machine": "x86_64", "isa": ["avx2", "avx512f", "avx512_vnni"]}, False),
+    ("cpu", {"machine": "x86_64", "isa": ["avx2", "avx_vnni"]}, False),
+    ("cpu", {"machine": "x86_64"}, True),                                   # ISA unknown: the safe side
+    ("cpu", {"machine": "aarch64", "isa": ["asimddp"]}, False),
+    ("jetson", {"machine": "aarch64"}, False),
+    ("nvidia-gpu", {"machine": "x86_64", "isa": ["avx2"]}, False),          # TensorRT/CUDA kernels
+])
+def test_int8_static_weights_are_7_bit_on_x86_without_vnni(target, info, expected, tmp_path):
+    from harness.exporters.int8_static import resolve_reduce_range
+
+    ctx = ExportContext(tiny_example(), tmp_path, target, info)
+    assert resolve_reduce_range(None, ctx)[0] is expected
+    assert resolve_reduce_range(not expected, ctx) == (not expected, "as configured")
+
+
+def test_int8_static_stores_7_bit_weights_unless_told_otherwise(exported, tmp_path):
+    v = exported[0]["int8-static"]         # exported for an x86 target whose ISA is unknown
+    assert v.info["reduce_range"] is True and "unknown ISA" in v.info["reduce_range_reason"]
+    lo, hi = int8_weight_range(v.path)
+    assert -64 <= lo and hi <= 64 and hi - lo > 64          # 7 bits, and used
+    ex = tiny_example()
+    full = {v.name: v for v in build_variants(ex, ["int8-static:reduce_range=false"],
+                                               ExportContext(ex, tmp_path, "cpu", X86))}
+    w = full["int8-static:reduce_range=false"]
+    assert w.info["reduce_range"] is False and w.info["reduce_range_reason"] == "as configured"
+    assert max(abs(x) for x in int8_weight_range(w.path)) > 64
