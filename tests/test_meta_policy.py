@@ -235,3 +235,27 @@ def test_auto_check_gives_the_best_bets_when_nothing_is_expected_to_fit():
     # and a candidate that fits by its estimate is still preferred over the fallback
     inside = _predicted("inside", 3.0, 0.85, 1.0)
     assert [c["recipe"] for c in P.rank([root, likely, inside], (0.9, None), P.Policy())] == ["inside"]
+
+
+def test_best_bets_fill_the_top_5_by_the_chance_of_holding_the_best():
+    # nothing is expected to fit the 0.9x limit: six near-copies (tight drops, one latency guess) and a "wild" one
+    # whose drop is uncertain. By expected regret the wild one comes last, yet it is the best configuration in
+    # many drawn outcomes; places 2..5 go to the bets that hold the best in the outcomes the places above miss
+    root = P.measured_view(point("x", "fp32", 0.0, 1.0, 1.0))
+    copies = [_predicted(f"copy{i}", 2.0 + 0.1 * i, 0.95, 1.05) for i in range(6)]
+    wild = _predicted("wild", 6.0, 0.95, 1.05) | {"low_drop": 0.0, "high_drop": 30.0}
+    views = [root, *copies, wild]
+    by_regret = [c["recipe"] for c in P.risk_order([dict(c) for c in views], (0.9, None))]
+    ranked = P.rank([dict(c) for c in views], (0.9, None), P.Policy())
+    top5 = [c["recipe"] for c in ranked[:5]]
+    assert "wild" not in by_regret[:5] and "wild" in top5
+    assert top5[0] == by_regret[0] and sorted(c["recipe"] for c in ranked) == sorted(by_regret)
+    assert all(0.0 < c["p_fit"] < 0.5 for c in ranked)         # still labelled as bets
+
+    draws = P.draw_outcomes(views, P.RISK_DRAWS, 0, 1.0)
+    sets = P.winner_sets(views, (0.9, None), draws)
+
+    def held(names):
+        return sum(any(n in s for n in names) for s in sets)
+
+    assert held(top5) > held(by_regret[:5])
