@@ -259,3 +259,17 @@ def test_best_bets_fill_the_top_5_by_the_chance_of_holding_the_best():
         return sum(any(n in s for n in names) for s in sets)
 
     assert held(top5) > held(by_regret[:5])
+
+
+def test_precomputed_draws_follow_the_candidates_a_limit_leaves():
+    # the inner CV draws the outcomes once for every view; a measured candidate over the limit (here the root,
+    # first) leaves the ranking, and its column must leave the draws with it, or every later candidate is scored
+    # on its neighbour's outcomes
+    root = P.measured_view(point("x", "fp32", 0.0, 1.0, 1.0))
+    views = [root, _predicted("slow", 0.0, 1.2, 1.6), _predicted("fast", 2.0, 0.5, 0.6),
+             _predicted("edge", 1.0, 0.85, 1.0), _predicted("bad", 30.0, 0.4, 0.5)]
+    draws = P.draw_outcomes(views, P.RISK_DRAWS, 0, 1.0)
+    for policy in (P.Policy(source="risk", bound="none"), P.Policy(source="risk", bound="none", fill="sample")):
+        fresh = [c["recipe"] for c in P.rank([dict(c) for c in views], (0.9, None), policy)]
+        given = [c["recipe"] for c in P.rank([dict(c) for c in views], (0.9, None), policy, draws=draws)]
+        assert given == fresh and "fp32" not in given

@@ -333,6 +333,8 @@ def winner_sets(views: Sequence[dict], limit: Limit, draws: tuple) -> list[froze
 
     drop, lat, size = draws
     m = len(views)
+    if m == 0:
+        return []
     ok = _fits(lat, size, limit)
     masked = np.where(ok, drop, np.inf)
     best = masked.min(axis=1, keepdims=True)
@@ -386,33 +388,55 @@ def risk_order(views: Sequence[dict], limit: Limit, spread: float = 1.0, n: int 
 
 def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = (),
          sets: Sequence[frozenset[str]] = (), samples: Sequence[frozenset[str]] | None = None,
-         draws: tuple | None = None) -> list[dict]:
+         draws: tuple | None = None, memo: dict | None = None) -> list[dict]:
     """The recommendation list under `limit`: the candidates that fit by the policy's check, ordered by the
     policy's primary order — the (blended) estimate, best first (ties: measured first, then faster), or the
     static-best order of alike architectures — with places 2.. of the top 5 opened to up to `mix_slots` of the
     other order's first picks, or (fill "cover") chosen to cover the best recipes `sets` of the alike training
     architectures, or (fill "sample") to cover the winners of outcomes drawn from the intervals (`samples`:
     precomputed `sample_sets(views, limit)`); "risk" policies order by expected regret (`risk_order`; `draws`:
-    precomputed `draw_outcomes(views, RISK_DRAWS, 0, policy.spread)`). views: dicts with est_drop, est_lat,
+    precomputed `draw_outcomes(views, RISK_DRAWS, 0, policy.spread)`, one column per view). views: dicts with
+    est_drop, est_lat,
     predicted, recipe, point_/high_lat, _size.
 
     A measured candidate that breaks a limit never ranks, whatever the policy checks: its break is known (the
     static-best order, which checks nothing, put the FP32 root at 10x a size limit on top). `harness recommend`
-    and benchmarks/recommend.py both rank through here, so the rule has this one home."""
-    views = [c for c in views if c["predicted"] or feasible(c["point_lat"], c["point_size"], limit)]
+    and benchmarks/recommend.py both rank through here, so the rule has this one home.
+
+    `memo`: a cache for one list of views and its draws, which the inner cross-validation ranks under hundreds
+    of policies and every limit: the expected-regret order, the draws' winners and the covers depend on fewer
+    things than the policy, and are worked out once."""
+    memo = {} if memo is None else memo
+
+    def once(key, make):
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
+
+    keep = [i for i, c in enumerate(views) if c["predicted"] or feasible(c["point_lat"], c["point_size"], limit)]
+    if draws is not None and len(keep) < len(views):
+        # the drawn outcomes of the candidates kept, column for column (they were drawn for every view)
+        draws = once(("draws", limit), lambda: tuple(a[:, keep] for a in draws))
+    views = [views[i] for i in keep]
+
+    def by_risk():
+        return once(("risk", limit), lambda: risk_order(views, limit, policy.spread, draws=draws))
+
+    def covered(primary, sets_):
+        return once(("cover", tuple(map(id, primary)), id(sets_)), lambda: cover(primary, sets_))
 
     def fits(how):
         return [c for c in views if feasible(c[f"{how}_lat"], c[f"{how}_size"], limit)]
 
     if policy.source in ("risk", "model+risk"):
-        primary = risk_order(views, limit, policy.spread, draws=draws)
+        primary = by_risk()
         if policy.source == "model+risk":
             # the learnt estimate's first pick on top (as source "model"), the rest by expected regret; when
             # nothing is expected to fit, the expected-regret order alone
             head = rank(views, limit, replace(policy, source="model", fill="order"))[:1]
             primary = head + [c for c in primary if head and c is not head[0]] if head else primary
         if policy.fill == "sample":
-            return cover(primary, sample_sets(views, limit) if samples is None else samples)
+            return covered(primary, sample_sets(views, limit) if samples is None else samples)
         return primary
     if policy.bound == "none":      # the static-best baseline: every candidate, whatever it is expected to do
         pool = list(views)
@@ -431,17 +455,20 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
             # FP32 and measured at 0.69x, got no pick in 8 settings where 8 candidates fit). Places 2..5 go to
             # the bets most likely to hold the best in the same drawn outcomes (`cover`): by expected regret alone
             # the top 5 were near-copies of the first bet (sweep H: LOAO top 5 0.79 -> 0.71)
+            if not views:
+                return []
             if draws is None:
                 draws = draw_outcomes(views, RISK_DRAWS, 0, policy.spread)
-            return cover(risk_order(views, limit, policy.spread, draws=draws), winner_sets(views, limit, draws))
+            bets = by_risk()
+            return covered(bets, once(("winners", limit), lambda: winner_sets(views, limit, draws)))
     by_model = sorted(pool, key=lambda c: (c["est_drop"], c["predicted"], c["est_lat"]))
     pos = {r: i for i, r in enumerate(static)}
     by_static = sorted(by_model, key=lambda c: pos.get(c["recipe"], len(pos)))   # stable: ties by the model
     primary, other = (by_static, by_model) if policy.source == "static" else (by_model, by_static)
     if policy.fill == "cover":
-        return cover(primary, sets)
+        return covered(primary, sets)
     if policy.fill == "sample":
-        return cover(primary, sample_sets(views, limit) if samples is None else samples)
+        return covered(primary, sample_sets(views, limit) if samples is None else samples)
     if policy.mix_slots <= 0 or len(primary) <= 1:
         return primary
     head = primary[:1]
@@ -486,6 +513,7 @@ def choose_policy(train: Sequence[dict], settings: Sequence[Limit], descriptors:
     views_of: dict[tuple, list[dict]] = {}     # the views depend on the weights and neighbours only
     samples_of: dict[tuple, list[frozenset[str]]] = {}
     draws_of: dict[tuple, tuple] = {}          # risk policies: outcomes drawn once per views and spread
+    memo_of: dict[tuple, dict] = {}            # what rank works out once per views and draws (see `rank`)
     for policy in grid:
         regs, hits, arch_means = [], [], []
         for i, (cs, priors, statics, sets) in enumerate(folds):
@@ -508,8 +536,9 @@ def choose_policy(train: Sequence[dict], settings: Sequence[Limit], descriptors:
                     if key + (policy.spread,) not in draws_of:
                         draws_of[key + (policy.spread,)] = draw_outcomes(views, RISK_DRAWS, 0, policy.spread)
                     draws = draws_of[key + (policy.spread,)]
+                memo = memo_of.setdefault(key + (policy.spread if draws is not None else None,), {})
                 out = score(views, rank(views, limit, policy, statics[(policy.neighbours, limit)],
-                                        sets[(policy.neighbours, limit)], drawn, draws), limit)
+                                        sets[(policy.neighbours, limit)], drawn, draws, memo), limit)
                 if out is not None:
                     regs.append(out[0])
                     mine.append(out[0])
