@@ -396,8 +396,7 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
     architectures, or (fill "sample") to cover the winners of outcomes drawn from the intervals (`samples`:
     precomputed `sample_sets(views, limit)`); "risk" policies order by expected regret (`risk_order`; `draws`:
     precomputed `draw_outcomes(views, RISK_DRAWS, 0, policy.spread)`, one column per view). views: dicts with
-    est_drop, est_lat,
-    predicted, recipe, point_/high_lat, _size.
+    est_drop, est_lat, predicted, recipe, point_/high_lat, _size.
 
     A measured candidate that breaks a limit never ranks, whatever the policy checks: its break is known (the
     static-best order, which checks nothing, put the FP32 root at 10x a size limit on top). `harness recommend`
@@ -416,7 +415,8 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
     keep = [i for i, c in enumerate(views) if c["predicted"] or feasible(c["point_lat"], c["point_size"], limit)]
     if draws is not None and len(keep) < len(views):
         # the drawn outcomes of the candidates kept, column for column (they were drawn for every view)
-        draws = once(("draws", limit), lambda: tuple(a[:, keep] for a in draws))
+        every = draws
+        draws = once(("draws", limit), lambda: tuple(a[:, keep] for a in every))
     views = [views[i] for i in keep]
 
     def by_risk():
