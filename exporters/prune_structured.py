@@ -5,7 +5,16 @@ in plain torch, consistently along the chain: a Conv's kept filters, the BatchNo
 channels of the next Conv (or the matching input features of the Linear after a flatten). The model's graph is
 traced with torch.fx to find which layers can shrink: a Conv/Linear whose output reaches exactly one Conv/Linear
 through channel-preserving ops only. Layers feeding residual adds, concatenations or the output keep their width.
-Filters are ranked by L1 norm. An optional fine-tune (the example's `fine_tune`) recovers the accuracy.
+Filters are ranked by the L1 norm of the filter as the deployed graph holds it (`criterion` "folded-l1"): with the
+BatchNorm behind it folded in, i.e. scaled by |gamma| / sqrt(running_var + eps). A BatchNorm rescales every channel,
+so the raw filter's norm says little about what the channel contributes: on the digits zoo's BatchNorm CNN, raw
+L1 ("l1", the earlier default, still selectable) removed channels the BatchNorm amplified, and 75 % of its
+channels cut that way lost 45-53 points even after fine-tuning. Without a BatchNorm both criteria are the same.
+Then the BatchNorms' running statistics are re-estimated on the example's calibration data (`recalibrate_bn`):
+removing a layer's channels changes the distribution reaching the BatchNorms after it, and their stored mean and
+variance no longer match it. Without that step, a quarter of the channels cut from the zoo's ResNet or BatchNorm
+CNN took them to near-chance accuracy (27-90 points lost); with it, 0-2 points before any fine-tune.
+An optional fine-tune (the example's `fine_tune`) recovers the accuracy.
 """
 from __future__ import annotations
 
@@ -25,7 +34,13 @@ from harness.core.variant import variant_from_file
 class PruneStructuredConfig(ExportConfig):
     amount: float = 0.5          # fraction of each prunable layer's output channels to remove
     fine_tune: bool = True       # run the example's fine_tune(module) afterwards, when it has one
+    criterion: str = "folded-l1"  # folded-l1 | l1: how filters are ranked (module docstring)
+    recalibrate_bn: bool = True   # re-estimate BatchNorm statistics on calibration data after pruning
+    recalibration_count: int = 512   # calibration samples for it
     opset: int = 17
+
+
+CRITERIA = ("folded-l1", "l1")
 
 
 @dataclass
@@ -119,11 +134,31 @@ def _set(module, name: str, new) -> None:
     setattr(module.get_submodule(parent) if parent else module, leaf, new)
 
 
-def prune_channels(module, amount: float) -> dict[str, dict[str, int]]:
-    """Rebuild prunable layers with the top (1-amount) channels by L1 norm; returns {layer: {before, after}}."""
+def channel_scores(module, edge: Edge, criterion: str = "folded-l1"):
+    """The producer's output channels ranked for keeping: the L1 norm of each filter, with ("folded-l1") the
+    BatchNorms between producer and consumer folded in, as the exported graph holds the filter."""
+    import torch
+
+    modules = dict(module.named_modules())
+    score = modules[edge.producer].weight.detach().abs().flatten(1).sum(1)
+    if criterion == "folded-l1":
+        for name in edge.norms:
+            bn = modules[name]
+            if bn.affine:
+                score = score * bn.weight.detach().abs()
+            if bn.track_running_stats:
+                score = score / torch.sqrt(bn.running_var.detach() + bn.eps)
+    return score
+
+
+def prune_channels(module, amount: float, criterion: str = "folded-l1") -> dict[str, dict[str, int]]:
+    """Rebuild prunable layers with the top (1-amount) channels by `channel_scores`; returns {layer: {before,
+    after}}."""
     import torch
     import torch.nn as nn
 
+    if criterion not in CRITERIA:
+        raise ExportError(f"prune-structured: unknown criterion {criterion!r}; known: {', '.join(CRITERIA)}")
     edges = find_edges(module)
     if not edges:
         raise ExportError("prune-structured: no layer can lose channels (every Conv/Linear feeds a residual, "
@@ -131,10 +166,8 @@ def prune_channels(module, amount: float) -> dict[str, dict[str, int]]:
     modules = dict(module.named_modules())
     keep: dict[str, torch.Tensor] = {}
     for e in edges:
-        w = modules[e.producer].weight.detach()
-        n_out = w.shape[0]
-        n_keep = max(1, int(math.ceil(n_out * (1.0 - amount))))
-        score = w.abs().flatten(1).sum(1)
+        score = channel_scores(module, e, criterion)
+        n_keep = max(1, int(math.ceil(len(score) * (1.0 - amount))))
         keep[e.producer] = torch.sort(torch.topk(score, n_keep).indices).values
     into = {e.consumer: e for e in edges}          # consumer -> edge feeding it
     report = {}
@@ -164,7 +197,7 @@ def prune_channels(module, amount: float) -> dict[str, dict[str, int]]:
             new.weight.copy_(w)
             if bias is not None:
                 new.bias.copy_(bias.detach())
-            _set(module, name, new)
+            _set(module, name, new.train(old.training))
             report[name] = {"before": int(old.weight.shape[0]), "after": int(w.shape[0])}
         for e in edges:
             for bn_name in e.norms:
@@ -177,8 +210,49 @@ def prune_channels(module, amount: float) -> dict[str, dict[str, int]]:
                 if bn.track_running_stats:
                     new.running_mean.copy_(bn.running_mean[idx])
                     new.running_var.copy_(bn.running_var[idx])
-                _set(module, bn_name, new)
+                _set(module, bn_name, new.train(bn.training))
     return report
+
+
+def batchnorms(module) -> list:
+    """The BatchNorms of `module` that keep running statistics."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    return [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+
+
+def recalibrate_batchnorm(module, batches: list, input_names: list[str], chunk: int = 64) -> int:
+    """Re-estimate every BatchNorm's running mean and variance over `batches` (dicts of input arrays, leading axis
+    = samples), the rest of the model in eval mode and no weight changed. Samples go through in chunks of up to
+    `chunk` (a BatchNorm in training mode needs more than one value per channel). Returns the samples used (0: the
+    model has no BatchNorm)."""
+    import numpy as np
+    import torch
+
+    norms = batchnorms(module)
+    if not norms or not batches:
+        return 0
+    arrays = {n: np.concatenate([np.asarray(b[n]) for b in batches]) for n in input_names}
+    total = len(next(iter(arrays.values())))
+    module.eval()
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None          # a cumulative average over the chunks, not an exponential one
+        m.train()
+    used = 0
+    try:
+        with torch.no_grad():
+            for i in range(0, total, chunk):
+                if min(chunk, total - i) < 2:
+                    break          # a last chunk of one sample would fail in a BatchNorm1d
+                module(*(torch.from_numpy(arrays[n][i:i + chunk]) for n in input_names))
+                used += min(chunk, total - i)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        module.eval()
+    return used
 
 
 class PruneStructuredExporter(Exporter):
@@ -192,9 +266,15 @@ class PruneStructuredExporter(Exporter):
             raise ExportError(f"prune-structured: amount must be in (0, 1), got {cfg.amount}")
         t0 = time.perf_counter()
         module = require_module(source, ctx, self.name)
-        layers = prune_channels(module, cfg.amount)
+        layers = prune_channels(module, cfg.amount, cfg.criterion)
         module.eval()
-        warnings, tuned_s, curves = [], None, []
+        warnings, tuned_s, curves, recalibrated = [], None, [], 0
+        if cfg.recalibrate_bn and batchnorms(module):
+            batches = ctx.example.calibration(cfg.recalibration_count) if ctx.example.calibration else []
+            recalibrated = recalibrate_batchnorm(module, batches, list(ctx.example.input_names))
+            if not recalibrated:
+                warnings.append("no calibration data in the example: BatchNorm statistics not re-estimated after "
+                                "pruning (accuracy may suffer until fine-tuned)")
         if cfg.fine_tune:
             if ctx.example.fine_tune is None:
                 warnings.append("no fine_tune callable in the example: accuracy not recovered")
@@ -208,7 +288,8 @@ class PruneStructuredExporter(Exporter):
             export_onnx(module, ctx, out, cfg.opset, "torchscript")
         except Exception as exc:
             raise ExportError(f"prune-structured: ONNX export failed: {first_line(exc)}") from None
-        info = {"layers": layers, "fine_tuned": tuned_s is not None, "fine_tune_s": tuned_s, "curves": curves,
+        info = {"layers": layers, "criterion": cfg.criterion, "bn_recalibration_samples": recalibrated,
+                "fine_tuned": tuned_s is not None, "fine_tune_s": tuned_s, "curves": curves,
                 "parity_max_abs": parity(module, out, ctx), "warnings": warnings}
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="fp32",
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,

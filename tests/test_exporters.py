@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compression_fixtures import residual_net, tiny_example
+from compression_fixtures import residual_net, tiny_cnn, tiny_example
 from harness.exporters.base import ExportContext
 from harness.exporters.recipes import build_variants
 
@@ -153,6 +153,85 @@ def test_structured_pruning_is_exact_when_only_dead_channels_go():
         assert prune_channels(model, 0.5) == {"a": {"before": 4, "after": 2}, "b": {"before": 3, "after": 3}}
         assert model.b.in_channels == 2
         torch.testing.assert_close(model(x), before)
+
+
+def test_structured_pruning_ranks_filters_with_their_batchnorm_folded_in():
+    """A BatchNorm with gamma = beta = 0 silences its channels whatever the filter's raw weights: folded-l1 removes
+    exactly those (the output does not change), raw L1 keeps them for their large weights and removes live ones."""
+    import torch
+    import torch.nn as nn
+
+    from harness.exporters.prune_structured import prune_channels
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(1, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)
+            self.b = nn.Conv2d(4, 3, 3, padding=1)
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.head(torch.mean(self.b(torch.relu(self.bn(self.a(x)))), dim=(2, 3)))
+
+    def net():
+        torch.manual_seed(0)
+        model = Net().eval()
+        with torch.no_grad():
+            model.a.weight[[0, 2]] *= 100.0          # the largest raw filters ...
+            model.bn.weight[[0, 2]] = 0.0            # ... silenced by their BatchNorm
+            model.bn.bias[[0, 2]] = 0.0
+            model.bn.running_var.uniform_(0.5, 2.0)
+        return model
+
+    x = torch.rand(3, 1, 5, 5)
+    with torch.no_grad():
+        before = net()(x)
+        folded, raw = net(), net()
+        prune_channels(folded, 0.5)                   # folded-l1 is the default
+        prune_channels(raw, 0.5, "l1")
+        torch.testing.assert_close(folded(x), before)
+        assert not torch.allclose(raw(x), before, atol=1e-4)
+    assert folded.bn.num_features == 2
+    with pytest.raises(Exception, match="unknown criterion 'l2'"):
+        prune_channels(net(), 0.5, "l2")
+
+
+def test_batchnorm_statistics_are_re_estimated_after_pruning(tmp_path):
+    """After recalibration each BatchNorm holds the mean and variance of what reaches it on the calibration data;
+    the exporter does it before fine-tuning and records how many samples it used."""
+    import torch
+
+    from harness.exporters.prune_structured import prune_channels, recalibrate_batchnorm
+
+    model = tiny_cnn()
+    prune_channels(model, 0.5)
+    imgs = np.random.default_rng(5).random((21, 1, 8, 8), dtype=np.float32)
+    batches = [{"input": imgs[i:i + 1]} for i in range(len(imgs))]
+    # chunks of 8: 8 + 8 + 5 samples, the cumulative average over the three chunks
+    assert recalibrate_batchnorm(model, batches, ["input"], chunk=8) == 21
+    assert not model.training and model.bn1.momentum == 0.1
+    with torch.no_grad():
+        acts = [model.conv1(torch.from_numpy(imgs[i:i + 8])) for i in (0, 8, 16)]
+    means = torch.stack([a.mean(dim=(0, 2, 3)) for a in acts])
+    vars_ = torch.stack([a.var(dim=(0, 2, 3), unbiased=True) for a in acts])
+    torch.testing.assert_close(model.bn1.running_mean, means.mean(0), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(model.bn1.running_var, vars_.mean(0), rtol=1e-4, atol=1e-5)
+    assert recalibrate_batchnorm(residual_net(), batches, ["input"]) == 0       # no BatchNorm: nothing to do
+
+    def pruned(example, recipe, out):
+        return build_variants(example, ["fp32", recipe], ExportContext(example, tmp_path / out, "cpu", X86))[-1]
+
+    v = pruned(tiny_example(), "prune-structured:0.5", "on")
+    assert v.status == "ok" and v.info["criterion"] == "folded-l1"
+    assert v.info["bn_recalibration_samples"] == 16     # the example's 16 calibration samples
+    assert not any("BatchNorm" in w for w in v.info["warnings"])
+    v = pruned(tiny_example(calibration=lambda n: []), "prune-structured:0.5", "none")
+    assert v.info["bn_recalibration_samples"] == 0
+    assert "BatchNorm statistics not re-estimated" in v.info["warnings"][0]
+    v = pruned(tiny_example(), "prune-structured:amount=0.5,recalibrate_bn=false,criterion=l1", "off")
+    assert v.params["criterion"] == "l1" and v.info["bn_recalibration_samples"] == 0
+    assert not any("BatchNorm" in w for w in v.info["warnings"])
 
 
 def test_target_decides_the_int8_format(tmp_path):

@@ -21,7 +21,10 @@ Perturbations, applied to a copy of the ONNX graph's weights (no export, no cali
                          simulated)
   fp16                   weights rounded to float16
 Chains apply their steps in order. These are features of a prediction, not measurements of the variant: the real
-variant differs (activation quantization, fine-tuning, BatchNorm folding before pruning in torch).
+variant differs (activation quantization, fine-tuning, and prune-structured's re-estimation of the BatchNorm
+statistics after pruning, which a graph with its BatchNorms folded into the weights cannot repeat). The channels
+zeroed here are the ones prune-structured removes: it ranks filters with their BatchNorm folded in, as this graph
+holds them.
 
 The probe inputs live next to the FP32 root as `<root>.probe.npz` (written by the bench engine when the run has
 real data); without that file these features are missing (NaN to the predictor), never invented.
