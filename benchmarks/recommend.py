@@ -57,12 +57,21 @@ Figures (`NAME VALUE`):
                           recommendation that is not truly feasible, or none when something was feasible,
                           counts as the worst feasible choice.
   top5_hit                fraction of settings where a best-accuracy feasible configuration is in the top 5
+  *_ci90_low, *_ci90_high a 90 % bootstrap interval of the figure over architectures (resampled with replacement
+                          within each split): how far another zoo of as many architectures could move it
+  top5_hit_within_one_image  the top 5 counted as a hit when it holds a feasible configuration at most one test
+                          image (one_image_pts: 100 / 360 points on the digits test split) short of the best: the
+                          accuracy measurement cannot order two configurations closer than that. Reported next to
+                          the strict top5_hit, never instead of it
   top1_infeasible         fraction of settings whose top recommendation violates a constraint when measured
   static_best_regret_pts  LOAO baseline ignoring the architecture: per setting, the single recipe with the
                           lowest mean regret on the training architectures (compare with loao_top1_regret_pts);
                           static_best_top1_infeasible: how often its pick violates a limit. Note: when exactly one
                           configuration is feasible, an infeasible pick costs 0 points under the rule above
                           (worst = best); the infeasible rates are printed so that this is visible
+  loao_minus_static_best_pts  LOAO top-1 regret minus static-best's, paired per setting, with its 90 % interval
+                          over architectures: an interval below 0 is "better than static-best" beyond the spread
+                          between zoos
   mae_accuracy_pts, mae_latency_ratio, mae_size_ratio (LOAO, non-root points), coverage_* (share of true values
   inside the 80 % interval)
   sizeonly_*               the same over the settings without a latency limit (size limits only, and none):
@@ -98,6 +107,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -123,12 +133,55 @@ from harness.meta.probes import PROBES  # noqa: E402
 PROBE_MEASURED = ("fp32",) + PROBES
 
 
-def evaluate_setting(cands, limit, rank_by: str = "estimate"):
-    """cands: dicts with true drop/lat/size and the recommender's view (est_drop, check_lat, check_size).
-    Returns (regret_pts, top5_hit, infeasible) or None when nothing is truly feasible; scored by
-    harness.meta.policy.score, the one definition of the strict scoring."""
+def one_image_pts() -> float:
+    """The accuracy measurement's resolution: one image of the digits test split (every zoo model is judged on
+    it), in accuracy points. Two configurations closer than this cannot be told apart by the measurement."""
+    from harness.examples.digits.model import load_split
+
+    return 100.0 / len(load_split()[3])
+
+
+class Scored(NamedTuple):
+    """One constraint setting of one architecture, scored (harness.meta.policy.score)."""
+    regret: float
+    hit: bool            # the top 5 holds the best feasible configuration
+    infeasible: bool     # the top pick breaks a limit when measured
+    limit: tuple
+    arch: str
+    hit_tied: bool       # the top 5 holds a feasible configuration within one test image of the best
+
+
+def scored(views, ranked, limit, arch: str, tie_pts: float) -> Scored | None:
     from harness.meta.policy import score
 
+    out = score(views, ranked, limit)
+    if out is None:
+        return None
+    return Scored(*out, limit, arch, score(views, ranked, limit, tie_pts)[1])
+
+
+def cluster_ci(splits: dict[str, list], stat, draws: int = 2000, level: float = 0.90, seed: int = 0):
+    """A percentile bootstrap interval of the headline figure (the mean over splits of each split's mean of
+    `stat`), resampling architectures with replacement within each split: settings of one architecture are not
+    independent (one collapse decides many of them), so the architecture is the unit that varies between zoos."""
+    rng = np.random.default_rng(seed)
+    means = []
+    for res in splits.values():
+        by_arch: dict[str, list[float]] = {}
+        for r in res:
+            by_arch.setdefault(r.arch, []).append(float(stat(r)))
+        sums = np.array([sum(v) for v in by_arch.values()])
+        counts = np.array([len(v) for v in by_arch.values()])
+        pick = rng.integers(0, len(sums), size=(draws, len(sums)))
+        means.append(sums[pick].sum(axis=1) / counts[pick].sum(axis=1))
+    total = np.mean(means, axis=0)
+    return tuple(float(q) for q in np.quantile(total, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def evaluate_setting(cands, limit, arch: str, tie_pts: float, rank_by: str = "estimate"):
+    """cands: dicts with true drop/lat/size and the recommender's view (est_drop, check_lat, check_size).
+    Returns a Scored, or None when nothing is truly feasible; scored by harness.meta.policy.score, the one
+    definition of the strict scoring."""
     key = "est_drop" if rank_by == "estimate" else "pess_drop"
     # ties (e.g. several at no loss) go to measured candidates first, then to the faster one
     ranked = sorted((c for c in cands if feasible(c["check_lat"], c["check_size"], limit)),
@@ -137,7 +190,7 @@ def evaluate_setting(cands, limit, rank_by: str = "estimate"):
         # bound "auto": nothing fits with its interval, so rank what fits by its estimate (as recommend does)
         ranked = sorted((c for c in cands if feasible(c["point_lat"], c["point_size"], limit)),
                         key=lambda c: (c[key], c["predicted"], c["est_lat"]))
-    return score(cands, ranked, limit)
+    return scored(cands, ranked, limit, arch, tie_pts)
 
 
 def truth_of(row) -> dict:
@@ -176,7 +229,8 @@ def diagnosis(arch, limit, views, ranked, out) -> dict:
             "predicted", "p_fit", "exp_regret")}
     breaks = [] if top is None else [q for q, i in (("latency", 0), ("size", 1))
                                      if limit[i] is not None and top["lat" if i == 0 else "size"] > limit[i]]
-    return {"arch": arch, "limit": list(limit), "regret": out[0], "hit": bool(out[1]), "infeasible": bool(out[2]),
+    return {"arch": arch, "limit": list(limit), "regret": out.regret, "hit": bool(out.hit),
+            "hit_tied": bool(out.hit_tied), "infeasible": bool(out.infeasible),
             "breaks": breaks, "top": brief(top), "best": brief(best),
             "worst_drop": max(c["drop"] for c in truly), "n_feasible": len(truly)}
 
@@ -310,6 +364,7 @@ def main() -> int:
     print(f"points_per_architecture_min {min(sum(r.model == a for r in rows) for a in archs)}")
 
     t1 = time.monotonic()
+    tie = one_image_pts()
     results = {"loao": [], "lomo": []}
     # the probe-anchored protocol (harness.meta.probes): PROBES are measured on every model, the held-out one too
     probe = args.probe
@@ -376,9 +431,9 @@ def main() -> int:
             probe_errs += [abs(p["drop_pts"].value - r.targets["drop_pts"]) for r, p in zip(ptest, ppreds)
                            if r.recipe not in PROBE_MEASURED]
             for limit in settings():
-                out = P.score(pviews, pranking.rank(pviews, limit), limit)
+                out = scored(pviews, pranking.rank(pviews, limit), limit, arch, tie)
                 if out is not None:
-                    probe_results["loao"].append(out + (limit,))
+                    probe_results["loao"].append(out)
         # the static baseline: per setting, the recipe with the lowest mean regret on the training archs
         train_by_arch = {}
         for r in train:
@@ -386,13 +441,13 @@ def main() -> int:
         for limit in settings():
             if args.loao_policy == "inner-cv":
                 ranked = ranking.rank(views, limit)
-                out = P.score(views, ranked, limit)
+                out = scored(views, ranked, limit, arch, tie)
             else:
                 ranked = None
-                out = evaluate_setting(cands, limit, args.rank)
+                out = evaluate_setting(cands, limit, arch, tie, args.rank)
             if out is None:
                 continue
-            results["loao"].append(out + (limit,))
+            results["loao"].append(out)
             if dump is not None:
                 dump.append(diagnosis(arch, limit, views, ranked, out))
             if args.loao_policy == "inner-cv":
@@ -452,10 +507,10 @@ def main() -> int:
             views = [lomo.view(truth_of(r), P.estimate_of(preds[id(r)]) if id(r) in preds else None)
                      for r in rows if r.model == arch]
             for limit in settings():
-                out = (evaluate_setting(cands, limit, args.rank) if args.lomo_fill == "legacy" else
-                       P.score(views, lomo.rank(views, limit), limit))
+                out = (evaluate_setting(cands, limit, arch, tie, args.rank) if args.lomo_fill == "legacy" else
+                       scored(views, lomo.rank(views, limit), limit, arch, tie))
                 if out is not None:
-                    results["lomo"].append(out + (limit,))
+                    results["lomo"].append(out)
 
     if probe:
         for method in methods:
@@ -471,13 +526,13 @@ def main() -> int:
                 views = [lomo.view(truth_of(r), P.estimate_of(preds[id(r)]) if id(r) in preds else None)
                          for r in mrows if r.model == arch]
                 for limit in settings():
-                    out = P.score(views, lomo.rank(views, limit), limit)
+                    out = scored(views, lomo.rank(views, limit), limit, arch, tie)
                     if out is not None:
-                        probe_results["lomo"].append(out + (limit,))
+                        probe_results["lomo"].append(out)
 
     def summary(res):
-        a = np.array([r[0] for r in res]), np.array([r[1] for r in res]), np.array([r[2] for r in res])
-        return float(a[0].mean()), float(a[1].mean()), float(a[2].mean()), len(res)
+        a = [np.array([getattr(r, f) for r in res], dtype=float) for f in ("regret", "hit", "infeasible", "hit_tied")]
+        return float(a[0].mean()), float(a[1].mean()), float(a[2].mean()), len(res), float(a[3].mean())
 
     # the two splits weigh the same (LOMO has ~8x the settings of LOAO; pooling would hide LOAO)
     split = {k: summary(v) for k, v in results.items()}
@@ -486,7 +541,23 @@ def main() -> int:
     print(f"top1_regret_pts {reg:.3f}")
     print(f"top5_hit {hit:.3f}")
     print(f"top1_infeasible {inf:.3f}")
+    # how far the figures could move with another zoo of as many architectures (bootstrap over architectures)
+    for name, stat in (("top1_regret_pts", lambda r: r.regret), ("top5_hit", lambda r: r.hit)):
+        lo, hi = cluster_ci(results, stat)
+        print(f"{name}_ci90_low {lo:.3f}")
+        print(f"{name}_ci90_high {hi:.3f}")
+    # the top 5 counted as a hit when it holds a configuration within one test image of the best: the accuracy
+    # measurement cannot order two configurations closer than that (the strict top5_hit above still counts them)
+    print(f"top5_hit_within_one_image {np.mean([split[k][4] for k in split]):.3f}")
+    print(f"one_image_pts {tie:.3f}")
     print(f"static_best_regret_pts {np.mean(static):.3f}")
+    # LOAO against static-best, paired per setting: an interval of the difference below 0 says "better" beyond
+    # what another zoo of as many architectures would move
+    paired = {"loao": [r._replace(regret=r.regret - s) for r, s in zip(results["loao"], static)]}
+    lo, hi = cluster_ci(paired, lambda r: r.regret)
+    print(f"loao_minus_static_best_pts {np.mean([r.regret for r in paired['loao']]):.3f}")
+    print(f"loao_minus_static_best_pts_ci90_low {lo:.3f}")
+    print(f"loao_minus_static_best_pts_ci90_high {hi:.3f}")
     print(f"static_best_top1_infeasible {np.mean(static_infeasible):.3f}")
     print("static_best_split loao")
     print(f"mae_accuracy_pts {np.mean(errs['drop_pts']):.3f}")
@@ -496,9 +567,10 @@ def main() -> int:
         print(f"coverage80_{name} {np.mean(cover[t]):.3f}")
     print(f"settings {n}")
     for split in ("loao", "lomo"):
-        reg, hit, inf, n = summary(results[split])
+        reg, hit, inf, n, hit_tied = summary(results[split])
         print(f"{split}_top1_regret_pts {reg:.3f}")
         print(f"{split}_top5_hit {hit:.3f}")
+        print(f"{split}_top5_hit_within_one_image {hit_tied:.3f}")
         print(f"{split}_top1_infeasible {inf:.3f}")
         print(f"{split}_settings {n}")
     print(f"lomo_mae_accuracy_pts {np.mean(lomo_errs['drop_pts']):.3f}")
@@ -533,26 +605,27 @@ def main() -> int:
         # `harness recommend --verify 3` on an unseen architecture: up to 3 measurements per query, the top pick
         # measured while it is a predicted one (a measurement, not a prediction: never mixed with the lines above)
         for name, res in (("verify_loao", verify["policy"]), ("verify_static_best", verify["static"])):
-            scored = [(o, n) for o, n in res if o is not None]
-            print(f"{name}_top1_regret_pts {np.mean([o[0] for o, _ in scored]):.3f}")
-            print(f"{name}_top5_hit {np.mean([o[1] for o, _ in scored]):.3f}")
-            print(f"{name}_top1_infeasible {np.mean([o[2] for o, _ in scored]):.3f}")
-            print(f"{name}_measurements_mean {np.mean([n for _, n in scored]):.2f}")
+            kept = [(o, n) for o, n in res if o is not None]
+            print(f"{name}_top1_regret_pts {np.mean([o[0] for o, _ in kept]):.3f}")
+            print(f"{name}_top5_hit {np.mean([o[1] for o, _ in kept]):.3f}")
+            print(f"{name}_top1_infeasible {np.mean([o[2] for o, _ in kept]):.3f}")
+            print(f"{name}_measurements_mean {np.mean([n for _, n in kept]):.2f}")
         print(f"verify_k {VERIFY_K}")
 
     def size_only(res):
-        return [r for r in res if r[3][0] is None]
+        return [r for r in res if r.limit[0] is None]
 
     so = {k: summary(size_only(v)) for k, v in results.items()}
     print(f"sizeonly_top1_regret_pts {np.mean([so[k][0] for k in so]):.3f}")
     print(f"sizeonly_top5_hit {np.mean([so[k][1] for k in so]):.3f}")
+    print(f"sizeonly_top5_hit_within_one_image {np.mean([so[k][4] for k in so]):.3f}")
     print(f"sizeonly_loao_top1_regret_pts {so['loao'][0]:.3f}")
     print(f"sizeonly_loao_top5_hit {so['loao'][1]:.3f}")
     print(f"sizeonly_lomo_top1_regret_pts {so['lomo'][0]:.3f}")
     print(f"sizeonly_lomo_top5_hit {so['lomo'][1]:.3f}")
     # static-best is scored on exactly the LOAO settings, in the same order
     print(f"sizeonly_static_best_regret_pts "
-          f"{np.mean([s for s, r in zip(static, results['loao']) if r[3][0] is None]):.3f}")
+          f"{np.mean([s for s, r in zip(static, results['loao']) if r.limit[0] is None]):.3f}")
     if probe:
         pso = {k: summary(size_only(v)) for k, v in probe_results.items()}
         print(f"probe_sizeonly_top1_regret_pts {np.mean([pso[k][0] for k in pso]):.3f}")

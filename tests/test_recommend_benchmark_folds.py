@@ -71,3 +71,40 @@ def test_folds_in_two_processes_equal_one_process(bench):
     # without --probe the probe-anchored half is not computed at all
     assert all(f[2] is None and f[3] is None
                for f in bench.loao_folds(archs[:1], rounds=20, inner_cv=False, jobs=1))
+
+
+def _cand(recipe, drop, lat=1.0, size=1.0):
+    return {"recipe": recipe, "drop": drop, "lat": lat, "size": size}
+
+
+def test_top5_within_one_image_counts_a_configuration_the_measurement_cannot_order(bench):
+    one = bench.one_image_pts()
+    assert one == pytest.approx(100.0 / 360)     # the digits test split every zoo model is judged on
+    best = _cand("int8-static", 0.0)
+    near = _cand("int8-dynamic", one)             # one image short of the best
+    far = _cand("prune-unstructured:0.9", 2 * one)
+    over = _cand("fp16", 0.0, lat=1.2)            # as good, but breaks the latency limit
+    cands = [best, near, far, over]
+    limit = (1.0, None)
+    s = bench.scored(cands, [near, far], limit, "m0", one)
+    assert (s.regret, s.hit, s.hit_tied, s.infeasible) == (pytest.approx(one), False, True, False)
+    # two images short is not a tie; a candidate that breaks a limit never makes a hit, however good
+    s = bench.scored(cands, [over, far], limit, "m0", one)
+    assert (s.hit, s.hit_tied, s.infeasible) == (False, False, True)
+    assert s.regret == pytest.approx(2 * one)     # an infeasible top pick costs the worst feasible drop
+    assert bench.scored([over], [over], limit, "m0", one) is None     # nothing feasible: not scored
+
+
+def test_architecture_bootstrap_interval(bench):
+    def res(arch, regrets):
+        return [bench.Scored(r, True, False, (None, None), arch, True) for r in regrets]
+
+    # every architecture alike: no spread whatever is resampled
+    same = {"loao": res("a", [1.0, 1.0]) + res("b", [1.0]), "lomo": res("a", [0.0]) + res("b", [0.0])}
+    assert bench.cluster_ci(same, lambda r: r.regret) == pytest.approx((0.5, 0.5))
+    # one architecture with a collapse: the interval holds the point estimate and spans both kinds of zoo
+    split = {"loao": res("a", [0.0] * 5) + res("b", [0.0] * 5) + res("c", [9.0] * 5) + res("d", [0.0] * 5)}
+    lo, hi = bench.cluster_ci(split, lambda r: r.regret)
+    assert lo < 9.0 / 4 < hi
+    assert lo >= 0.0 and hi <= 9.0 * 3 / 4 + 1e-9
+    assert bench.cluster_ci(split, lambda r: r.regret) == (lo, hi)     # seeded: the same interval every run
