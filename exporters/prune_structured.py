@@ -224,16 +224,27 @@ def batchnorms(module) -> list:
 def recalibrate_batchnorm(module, batches: list, input_names: list[str], chunk: int = 64) -> int:
     """Re-estimate every BatchNorm's running mean and variance over `batches` (dicts of input arrays, leading axis
     = samples), the rest of the model in eval mode and no weight changed. Samples go through in chunks of up to
-    `chunk` (a BatchNorm in training mode needs more than one value per channel). Returns the samples used (0: the
-    model has no BatchNorm)."""
+    `chunk`, joined as they come (a BatchNorm in training mode needs more than one value per channel; a whole
+    calibration set of large inputs is never held twice). Returns the samples used (0: the model has no
+    BatchNorm, or no data)."""
     import numpy as np
     import torch
 
     norms = batchnorms(module)
     if not norms or not batches:
         return 0
-    arrays = {n: np.concatenate([np.asarray(b[n]) for b in batches]) for n in input_names}
-    total = len(next(iter(arrays.values())))
+
+    def chunks():
+        part, size = [], 0
+        for b in batches:
+            part.append(b)
+            size += len(b[input_names[0]])
+            if size >= chunk:
+                yield part, size
+                part, size = [], 0
+        if size >= 2:              # a last chunk of one sample would fail in a BatchNorm1d: it is left out
+            yield part, size
+
     module.eval()
     momenta = [m.momentum for m in norms]
     for m in norms:
@@ -243,11 +254,9 @@ def recalibrate_batchnorm(module, batches: list, input_names: list[str], chunk: 
     used = 0
     try:
         with torch.no_grad():
-            for i in range(0, total, chunk):
-                if min(chunk, total - i) < 2:
-                    break          # a last chunk of one sample would fail in a BatchNorm1d
-                module(*(torch.from_numpy(arrays[n][i:i + chunk]) for n in input_names))
-                used += min(chunk, total - i)
+            for part, size in chunks():
+                module(*(torch.from_numpy(np.concatenate([np.asarray(b[n]) for b in part])) for n in input_names))
+                used += size
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
