@@ -3,7 +3,7 @@
 1. Builds (or reuses, resuming where it stopped) the meta-dataset on this machine: `harness sweep` of the default
    grid (25 recipes: fp16, dynamic/static INT8 with per-tensor/per-channel and three calibrations, unstructured
    pruning 30-95 %, structured pruning 25-75 % with and without fine-tuning, chains) over the digits zoo
-   (harness.examples.zoo.DIGITS_ZOO: twenty architectures in seven families). Each point is measured with short
+   (harness.examples.zoo.DIGITS_ZOO: twenty-three architectures in ten families). Each point is measured with short
    timed loops (10 short rounds, >= 60 calls / 0.2 s, 1 thread), interleaved with its run's FP32 root: enough for
    latency ratios (round-paired: harness.meta.dataset.latency_ratio), not for tail latencies.
 2. Leave-one-architecture-out (LOAO): train the predictor on the other architectures; every candidate of the
@@ -91,7 +91,7 @@ Figures (`NAME VALUE`):
                                    [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
                                    [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy] [--probe]
 
-From scratch the sweep of the 20 architectures (500 points) takes 11-60 minutes on a shared 2-core VM, depending on
+From scratch the sweep of the 23 architectures (575 points) takes 11-60 minutes on a shared 2-core VM, depending on
 the VM and its load; one invocation sweeps for at most --budget-s (240 s; a run already started may finish after it)
 and evaluates what the store holds; the next one resumes the sweep. The LOAO folds run in --jobs spawned processes
 (default: the machine's cores): the evaluation took 793 s with 2 on a 2-core VM where one process took 1619 s, and

@@ -52,3 +52,32 @@ def test_cache_key_follows_the_training_schedule(monkeypatch):
     # the polish's learning rate is part of the key: weights cached before a change to it are not reused
     monkeypatch.setattr(Z, "FINE_TUNE_LR", Z.FINE_TUNE_LR / 2)
     assert member.key() != key
+
+
+@pytest.mark.parametrize("name", ["zoo-inception", "zoo-attention", "zoo-conv1d"])
+def test_the_newer_families_export_quantize_and_prune(name, tmp_path):
+    """The three families that joined last (parallel branches, self-attention written out in MatMul/Softmax, 1-D
+    convolutions): the ONNX file computes what the torch module does, and the sweep's method families build on
+    it (untrained weights and no fine-tune, to keep this fast; training is the same recipe as every member's)."""
+    from dataclasses import replace as dc_replace
+
+    import numpy as np
+    import onnxruntime as ort
+
+    from harness.exporters.base import ExportContext
+    from harness.exporters.recipes import build_variants
+
+    member = Z.MEMBERS[name]
+    torch.manual_seed(0)
+    module = member.net().eval()
+    example = dc_replace(member.example(), build_model=lambda: module, fine_tune=None)
+    variants = build_variants(example, ["fp32", "int8-static", "int8-dynamic", "prune-structured:0.5"],
+                              ExportContext(example, tmp_path, "cpu", {"machine": "x86_64"}))
+    by_name = {v.name: v for v in variants}
+    assert all(v.status == "ok" for v in variants), [(v.name, v.status, v.info.get("error")) for v in variants]
+    x = Z.load_split(member.size)[2][:16]
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    got = ort.InferenceSession(by_name["fp32"].path, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert by_name["prune-structured:0.5"].param_count < by_name["fp32"].param_count

@@ -23,6 +23,9 @@ family, so a predictor can be tested on an architecture it has not seen:
   zoo-bn-mlp      MLP with BatchNorm at 16x16
   zoo-resnet-32   the zoo-resnet net at 32x32
   zoo-mobilenet-8 the zoo-mobilenet net at 8x8
+  zoo-inception   GoogLeNet-like parallel branches (1x1, 1x1-3x3, pool-1x1), concatenated, at 16x16
+  zoo-attention   ViT-like: 16 patch tokens, one self-attention encoder block (MatMul, Softmax) at 16x16
+  zoo-conv1d      1-D convolutions along the columns, the 16 rows as channels
   zoo-minilm      MiniLM-L6 sentence embeddings (the `minilm` example; text, no labels: drift only)
 
 Training is deterministic (fixed seeds, fixed batch order, CPU) and takes seconds; the weights are cached under
@@ -52,6 +55,9 @@ ZOO: dict[str, str] = {
     "zoo-bn-mlp": "harness.examples.zoo.models:make_bn_mlp",
     "zoo-resnet-32": "harness.examples.zoo.models:make_resnet_32",
     "zoo-mobilenet-8": "harness.examples.zoo.models:make_mobilenet_8",
+    "zoo-inception": "harness.examples.zoo.models:make_inception",
+    "zoo-attention": "harness.examples.zoo.models:make_attention",
+    "zoo-conv1d": "harness.examples.zoo.models:make_conv1d",
     "zoo-minilm": "harness.examples.minilm.model:make_example",
 }
 

@@ -346,6 +346,78 @@ def _bn_mlp():
                          nn.BatchNorm1d(96), nn.ReLU(), nn.Linear(96, 10))
 
 
+def _inception():
+    import torch
+    import torch.nn as nn
+
+    class Inception(nn.Module):
+        """GoogLeNet-like: parallel 1x1, 1x1-then-3x3 and pool-then-1x1 branches, concatenated."""
+
+        def __init__(self, c: int = 16) -> None:
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+            self.b1 = nn.Conv2d(c, 8, 1)
+            self.b2 = nn.Sequential(nn.Conv2d(c, 8, 1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1))
+            self.b3 = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1), nn.Conv2d(c, 8, 1))
+            self.head = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                      nn.Linear(32, 10))
+
+        def forward(self, x):
+            x = self.stem(x)
+            return self.head(torch.cat([self.b1(x), self.b2(x), self.b3(x)], dim=1))
+
+    return Inception()
+
+
+def _attention():
+    import torch
+    import torch.nn as nn
+
+    class Attention(nn.Module):
+        """ViT-like: 4x4 patches of a 16x16 image as 16 tokens with learnt positions, one encoder block
+        (two-head self-attention written out in MatMul/Softmax, then an MLP; pre-LayerNorm, residual adds)."""
+
+        def __init__(self, dim: int = 32, heads: int = 2, tokens: int = 16) -> None:
+            super().__init__()
+            self.heads = heads
+            self.embed = nn.Conv2d(1, dim, 4, stride=4)
+            self.pos = nn.Parameter(torch.zeros(1, tokens, dim))
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.qkv = nn.Linear(dim, 3 * dim)
+            self.proj = nn.Linear(dim, dim)
+            self.mlp = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Linear(64, dim))
+            self.head = nn.Linear(dim, 10)
+
+        def forward(self, x):
+            x = self.embed(x).flatten(2).transpose(1, 2) + self.pos           # (N, tokens, dim)
+            n, t, d = x.shape
+            q, k, v = self.qkv(self.norm1(x)).reshape(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+            att = torch.softmax(q @ k.transpose(-2, -1) / (d // self.heads) ** 0.5, dim=-1)
+            x = x + self.proj((att @ v).transpose(1, 2).reshape(n, t, d))
+            x = x + self.mlp(self.norm2(x))
+            return self.head(x.mean(dim=1))
+
+    return Attention()
+
+
+def _conv1d():
+    import torch.nn as nn
+
+    class Rows(nn.Module):
+        """The image's 16 rows as 16 channels of a 1-D signal along the columns: 1-D convolutions only."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv1d(16, 32, 3, padding=1), nn.ReLU(), nn.Conv1d(32, 64, 3, padding=1),
+                                      nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(64, 64, 3, padding=1), nn.ReLU(),
+                                      nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(64, 10))
+
+        def forward(self, x):
+            return self.body(x.flatten(1, 2))                                 # (N, 1, 16, 16) -> (N, 16, 16)
+
+    return Rows()
+
+
 MEMBERS = {m.name: m for m in (
     Member("zoo-mlp", "mlp", 8, 15, _mlp, "3-layer MLP (64-128-64-10) on 8x8 digits"),
     Member("zoo-deep-mlp", "mlp", 8, 10, _deep_mlp, "5-layer MLP (64-256-256-128-64-10) on 8x8 digits"),
@@ -369,6 +441,11 @@ MEMBERS = {m.name: m for m in (
     Member("zoo-bn-mlp", "mlp", 16, 8, _bn_mlp, "MLP with BatchNorm (256-192-96-10) at 16x16"),
     Member("zoo-resnet-32", "residual", 32, 6, _resnet, "the zoo-resnet net on digits upsampled to 32x32"),
     Member("zoo-mobilenet-8", "depthwise-separable", 8, 8, _mobilenet, "the zoo-mobilenet net on 8x8 digits"),
+    Member("zoo-inception", "multi-branch", 16, 30, _inception,
+           "GoogLeNet-like parallel 1x1 / 3x3 / pooling branches, concatenated, at 16x16"),
+    Member("zoo-attention", "transformer", 16, 30, _attention,
+           "ViT-like: 16 patch tokens, one self-attention encoder block, at 16x16"),
+    Member("zoo-conv1d", "1-d conv", 16, 30, _conv1d, "1-D convolutions along the columns, the 16 rows as channels"),
 )}
 
 
@@ -450,3 +527,15 @@ def make_resnet_32() -> Example:
 
 def make_mobilenet_8() -> Example:
     return MEMBERS["zoo-mobilenet-8"].example()
+
+
+def make_inception() -> Example:
+    return MEMBERS["zoo-inception"].example()
+
+
+def make_attention() -> Example:
+    return MEMBERS["zoo-attention"].example()
+
+
+def make_conv1d() -> Example:
+    return MEMBERS["zoo-conv1d"].example()

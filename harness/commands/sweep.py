@@ -12,7 +12,7 @@ def register(sub) -> None:
                     "point is short (10 interleaved rounds, >= 60 calls / 0.2 s): enough for ratios, not for tail latencies.")
     p.add_argument("--model", action="append", dest="models", metavar="EXAMPLE",
                    help="example to sweep, repeatable (default: the digits zoo, harness.examples.zoo.DIGITS_ZOO, "
-                        "twenty architectures in seven families; add zoo-minilm for text)")
+                        "twenty-three architectures in ten families; add zoo-minilm for text)")
     p.add_argument("--recipe", action="append", dest="recipes", metavar="RECIPE",
                    help="recipe of the grid, repeatable (default: the built-in grid, see harness.meta.sweep)")
     p.add_argument("--device", default="cpu", help="device profile (default cpu)")
