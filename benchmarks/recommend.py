@@ -587,6 +587,10 @@ def main() -> int:
         print(f"probe_recipes {','.join(PROBES)}")
         print(f"probe_top1_regret_pts {np.mean([ps[k][0] for k in ps]):.3f}")
         print(f"probe_top5_hit {np.mean([ps[k][1] for k in ps]):.3f}")
+        for name, stat in (("probe_top1_regret_pts", lambda r: r.regret), ("probe_top5_hit", lambda r: r.hit)):
+            lo, hi = cluster_ci(probe_results, stat)
+            print(f"{name}_ci90_low {lo:.3f}")
+            print(f"{name}_ci90_high {hi:.3f}")
         print(f"probe_top1_infeasible {np.mean([ps[k][2] for k in ps]):.3f}")
         print(f"probe_static_best_regret_pts {np.mean(probe_static):.3f}")
         for k in ("loao", "lomo"):
