@@ -178,6 +178,14 @@ def cluster_ci(splits: dict[str, list], stat, draws: int = 2000, level: float = 
     return tuple(float(q) for q in np.quantile(total, [(1 - level) / 2, (1 + level) / 2]))
 
 
+def print_intervals(prefix: str, splits: dict[str, list]) -> None:
+    """`cluster_ci` of the top-1 regret and the top-5 hit, as NAME VALUE lines (PREFIXtop1_regret_pts_ci90_low ...)."""
+    for name, stat in (("top1_regret_pts", lambda r: r.regret), ("top5_hit", lambda r: r.hit)):
+        lo, hi = cluster_ci(splits, stat)
+        print(f"{prefix}{name}_ci90_low {lo:.3f}")
+        print(f"{prefix}{name}_ci90_high {hi:.3f}")
+
+
 def evaluate_setting(cands, limit, arch: str, tie_pts: float, rank_by: str = "estimate"):
     """cands: dicts with true drop/lat/size and the recommender's view (est_drop, check_lat, check_size).
     Returns a Scored, or None when nothing is truly feasible; scored by harness.meta.policy.score, the one
@@ -542,10 +550,7 @@ def main() -> int:
     print(f"top5_hit {hit:.3f}")
     print(f"top1_infeasible {inf:.3f}")
     # how far the figures could move with another zoo of as many architectures (bootstrap over architectures)
-    for name, stat in (("top1_regret_pts", lambda r: r.regret), ("top5_hit", lambda r: r.hit)):
-        lo, hi = cluster_ci(results, stat)
-        print(f"{name}_ci90_low {lo:.3f}")
-        print(f"{name}_ci90_high {hi:.3f}")
+    print_intervals("", results)
     # the top 5 counted as a hit when it holds a configuration within one test image of the best: the accuracy
     # measurement cannot order two configurations closer than that (the strict top5_hit above still counts them)
     print(f"top5_hit_within_one_image {np.mean([split[k][4] for k in split]):.3f}")
@@ -587,10 +592,7 @@ def main() -> int:
         print(f"probe_recipes {','.join(PROBES)}")
         print(f"probe_top1_regret_pts {np.mean([ps[k][0] for k in ps]):.3f}")
         print(f"probe_top5_hit {np.mean([ps[k][1] for k in ps]):.3f}")
-        for name, stat in (("probe_top1_regret_pts", lambda r: r.regret), ("probe_top5_hit", lambda r: r.hit)):
-            lo, hi = cluster_ci(probe_results, stat)
-            print(f"{name}_ci90_low {lo:.3f}")
-            print(f"{name}_ci90_high {hi:.3f}")
+        print_intervals("probe_", probe_results)
         print(f"probe_top1_infeasible {np.mean([ps[k][2] for k in ps]):.3f}")
         print(f"probe_static_best_regret_pts {np.mean(probe_static):.3f}")
         for k in ("loao", "lomo"):
