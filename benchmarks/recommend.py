@@ -225,8 +225,8 @@ def view(row, pred, bound: str) -> dict:
 
 
 def diagnosis(arch, limit, views, ranked, out) -> dict:
-    """One LOAO setting, for --dump: the top pick (what was expected of it, what it measured), the best truly
-    feasible configuration, and which limit the pick breaks."""
+    """One LOAO setting, for --dump: the top pick (what was expected of it, what it measured), the top 5, the best
+    truly feasible configuration and every recipe tied with it, and which limit the pick breaks."""
     truly = [c for c in views if feasible(c["lat"], c["size"], limit)]
     best = min(truly, key=lambda c: c["drop"])
     top = ranked[0] if ranked else None
@@ -240,6 +240,8 @@ def diagnosis(arch, limit, views, ranked, out) -> dict:
     return {"arch": arch, "limit": list(limit), "regret": out.regret, "hit": bool(out.hit),
             "hit_tied": bool(out.hit_tied), "infeasible": bool(out.infeasible),
             "breaks": breaks, "top": brief(top), "best": brief(best),
+            "top5": [brief(c) for c in (ranked or [])[:5]],
+            "best_recipes": sorted(c["recipe"] for c in truly if c["drop"] <= best["drop"] + 1e-9),
             "worst_drop": max(c["drop"] for c in truly), "n_feasible": len(truly)}
 
 

@@ -163,7 +163,7 @@ class RecommendView(pn.viewable.Viewer):
         self.message.object = (
             f"**Recommended: {best.model} {best.recipe}** ({best.source}). {len(feasible)} of {len(ranked)} "
             f"candidates fit ({n_pred} predicted, {len(feasible) - n_pred} measured); predicted values carry an "
-            "80 % interval." + (f"\n\n_{note}_" if note else ""))
+            "80 % interval." + (f"\n\n_{note}_" if note else "") + _next_bets(ranked))
         self.frame = candidates_frame(feasible)
         self.table.value = self.frame
         front = [c for c in feasible if c.pareto]
@@ -182,3 +182,14 @@ class RecommendView(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Row(self.controls(), pn.Column(self.message, self.front, self.table, sizing_mode="stretch_width"),
                       sizing_mode="stretch_width")
+
+
+def _next_bets(ranked) -> str:
+    """When fewer than five fit, the ranking policy's next places, as `harness recommend` prints them."""
+    from harness.meta.recommend import next_bets
+
+    bets = next_bets(ranked)
+    if not bets:
+        return ""
+    return ("\n\nNext places of the ranking policy (predicted over a latency/size limit; measure before shipping): "
+            + ", ".join(f"{c.place}. {c.recipe}" for c in bets))

@@ -50,13 +50,16 @@ def test_rank_checks_limits_and_mixes_the_top5():
     for recipe, drop, lat in (("r1", 1, 0.5), ("r2", 2, 0.5), ("r3", 3, 0.5), ("r4", 0.5, 2.0)):
         views.append(P.measured_view(point("x", recipe, drop, lat, 1)) | {"predicted": True})
     static = ["r4", "r3", "r2", "r1", "fp32"]
-    ranked = P.rank(views, (0.9, None), P.Policy(bound="point"), static)
+    ranked = P.rank(views, (0.9, None), P.Policy(bound="point"), static, beyond=False)
     assert [c["recipe"] for c in ranked] == ["r1", "r2", "r3"]          # fp32 and r4 too slow
-    mixed = P.rank(views, (0.9, None), P.Policy(bound="point", mix_slots=1), static)
+    # the whole ranking goes on with the bet the check left out; the measured FP32 root over the limit never ranks
+    whole = P.rank(views, (0.9, None), P.Policy(bound="point"), static)
+    assert [c["recipe"] for c in whole] == ["r1", "r2", "r3", "r4"]
+    mixed = P.rank(views, (0.9, None), P.Policy(bound="point", mix_slots=1), static, beyond=False)
     assert [c["recipe"] for c in mixed] == ["r1", "r3", "r2"]           # place 2: static's first that fits
     by_static = P.rank(views, (0.9, None), P.Policy(bound="none", source="static"), static)
     assert [c["recipe"] for c in by_static][:2] == ["r4", "r3"]         # the baseline checks nothing
-    checked = P.rank(views, (0.9, None), P.Policy(bound="point", source="static"), static)
+    checked = P.rank(views, (0.9, None), P.Policy(bound="point", source="static"), static, beyond=False)
     assert [c["recipe"] for c in checked] == ["r3", "r2", "r1"]         # static order, r4 expected too slow
 
 
@@ -227,14 +230,40 @@ def test_auto_check_gives_the_best_bets_when_nothing_is_expected_to_fit():
     likely = _predicted("likely", 1.0, 0.92, 1.3)                        # close to the limit: fits fairly often
     unlikely = _predicted("unlikely", 0.0, 1.5, 1.8)                     # far over it: fits in no outcome
     for policy in (P.Policy(), P.Policy(source="static", neighbours=4, fill="cover")):
-        ranked = P.rank([root, likely, unlikely], (0.9, None), policy, ["unlikely", "likely", "fp32"])
+        ranked = P.rank([root, likely, unlikely], (0.9, None), policy, ["unlikely", "likely", "fp32"], beyond=False)
         assert [c["recipe"] for c in ranked] == ["likely"]
         assert 0.0 < ranked[0]["p_fit"] < 0.5
-    # a check that is not "auto" keeps its word: nothing fits by the point estimate
+        # the whole ranking: the one that fits in no drawn outcome comes after it
+        assert [c["recipe"] for c in P.rank([root, likely, unlikely], (0.9, None), policy,
+                                            ["unlikely", "likely", "fp32"])] == ["likely", "unlikely"]
+    # a check that is not "auto" keeps its word: nothing fits by the point estimate, and an empty answer stays
+    # empty (no bets are listed behind no answer)
     assert P.rank([root, likely, unlikely], (0.9, None), P.Policy(bound="point")) == []
     # and a candidate that fits by its estimate is still preferred over the fallback
     inside = _predicted("inside", 3.0, 0.85, 1.0)
-    assert [c["recipe"] for c in P.rank([root, likely, inside], (0.9, None), P.Policy())] == ["inside"]
+    assert [c["recipe"] for c in P.rank([root, likely, inside], (0.9, None), P.Policy(), beyond=False)] == ["inside"]
+    assert [c["recipe"] for c in P.rank([root, likely, inside], (0.9, None), P.Policy())] == ["inside", "likely"]
+
+
+@pytest.mark.parametrize("policy", [P.Policy(), P.Policy(source="static", neighbours=4, fill="sample"),
+                                    P.Policy(w_drop=0.5, bound="none", source="risk", spread=2.0),
+                                    P.KNOWN_POLICY])
+def test_the_whole_ranking_goes_on_past_the_check_with_the_best_bets(policy):
+    # one candidate fits by the interval; three are predicted over the 0.9x limit, at different distances; a
+    # measured one breaks it. The top pick and the checked places stay; the bets follow, likelier fits first,
+    # the one that fits in no drawn outcome last; the measured break never ranks
+    root = P.measured_view(point("x", "fp32", 0.0, 1.0, 1.0))
+    sure = _predicted("sure", 4.0, 0.5, 0.6)
+    near = _predicted("near", 1.0, 0.92, 1.1)
+    far = _predicted("far", 1.0, 1.05, 1.3)
+    hopeless = _predicted("hopeless", 0.0, 3.0, 3.5)
+    views = [root, sure, near, far, hopeless]
+    static = ["hopeless", "far", "near", "sure", "fp32"]
+    checked = [c["recipe"] for c in P.rank([dict(c) for c in views], (0.9, None), policy, static, beyond=False)]
+    whole = [c["recipe"] for c in P.rank([dict(c) for c in views], (0.9, None), policy, static)]
+    assert whole[:len(checked)] == checked and checked[:1] == whole[:1]
+    assert sorted(whole) == ["far", "hopeless", "near", "sure"]          # every candidate that could be the answer
+    assert whole.index("near") < whole.index("far") < whole.index("hopeless") or "hopeless" in checked
 
 
 def test_best_bets_fill_the_top_5_by_the_chance_of_holding_the_best():

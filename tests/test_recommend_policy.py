@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.meta import policy as P
-from harness.meta.recommend import Candidate, Constraints, ModelRanking, rank
+from harness.meta.recommend import Candidate, Constraints, ModelRanking, next_bets, rank
 from harness.store import Store
 from helpers import run_cli
 
@@ -43,13 +43,22 @@ def test_known_model_ranks_by_the_learnt_estimates_with_ratio_limits():
     # check leaves it out; q beats qp on accuracy
     assert feasible == ["q", "qp"]
     assert [c.rank for c in ranked if c.feasible] == [1, 2]
+    # p is the policy's bet beyond its check: listed right after what fits, at place 3, infeasible, and saying so
+    p = ranked[2]
+    assert (p.recipe, p.feasible, p.rank, p.place) == ("p", False, None, 3)
+    assert [c.place for c in ranked[:2]] == [1, 2] and ranked[3].place is None      # the measured root: no place
+    assert any(n.startswith("a bet beyond the ranking policy's check") for n in p.notes) and p.p_fit is not None
+    assert next_bets(ranked) == [p] and next_bets(ranked, places=2) == []     # what the CLI and dashboard list
     assert all("ranked by: known" in c.notes for c in ranked if c.source == "predicted")
     # a constraint the policy does not know keeps its own check
     ranked = rank(cands(), Constraints(max_latency_ms=1.5, max_memory_mb=20), policies={"m": mr})
     assert [c.recipe for c in ranked if c.feasible] == ["q"]
+    # qp breaks the memory limit, which the policy does not weigh: it is no bet on the latency/size check
+    assert [c.recipe for c in ranked if c.place] == ["q", "p"]
     # notes are not repeated when the same candidates are ranked again (the dashboard does)
     again = rank(ranked, Constraints(max_latency_ms=1.5), policies={"m": mr})
     assert all(sum(n.startswith("ranked by") for n in c.notes) == 1 for c in again if c.source == "predicted")
+    assert all(sum(n.startswith("a bet beyond") for n in c.notes) <= 1 for c in again)
 
 
 def test_unseen_model_follows_the_static_order_of_alike_architectures():

@@ -390,7 +390,7 @@ def risk_order(views: Sequence[dict], limit: Limit, spread: float = 1.0, n: int 
 
 def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = (),
          sets: Sequence[frozenset[str]] = (), samples: Sequence[frozenset[str]] | None = None,
-         draws: tuple | None = None, memo: dict | None = None) -> list[dict]:
+         draws: tuple | None = None, memo: dict | None = None, beyond: bool = True) -> list[dict]:
     """The recommendation list under `limit`: the candidates that fit by the policy's check, ordered by the
     policy's primary order — the (blended) estimate, best first (ties: measured first, then faster), or the
     static-best order of alike architectures — with places 2.. of the top 5 opened to up to `mix_slots` of the
@@ -403,6 +403,12 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
     A measured candidate that breaks a limit never ranks, whatever the policy checks: its break is known (the
     static-best order, which checks nothing, put the FP32 root at 10x a size limit on top). `harness recommend`
     and benchmarks/recommend.py both rank through here, so the rule has this one home.
+
+    `beyond` (the default): the list goes on past the policy's check with every other predicted candidate, the
+    best bets first (`bets_beyond`), so that it ranks everything that could be the answer, as a ranking of
+    methods does; the top pick never changes (an empty list stays empty: nothing is expected to fit), only
+    the places after the last candidate the check passed. False: the checked candidates alone (`harness
+    recommend` numbers those as fitting and lists the others after them as bets).
 
     `memo`: a cache for one list of views and its draws, which the inner cross-validation ranks under hundreds
     of policies and every limit: the expected-regret order, the draws' winners and the covers depend on fewer
@@ -420,6 +426,29 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
         every = draws
         draws = once(("draws", limit), lambda: tuple(a[:, keep] for a in every))
     views = [views[i] for i in keep]
+    checked = _checked_order(views, limit, policy, static, sets, samples, draws, once)
+    if not beyond or not checked or len(checked) >= len(views):
+        return checked
+    by_risk = once(("risk", limit), lambda: risk_order(views, limit, policy.spread, draws=draws))
+    return checked + bets_beyond(checked, by_risk, views)
+
+
+def bets_beyond(checked: Sequence[dict], by_risk: Sequence[dict], views: Sequence[dict]) -> list[dict]:
+    """The predicted candidates a policy's check left out, as the places after the checked ones: lowest expected
+    regret under the limits first (`risk_order`: a bet likely to break a limit costs the whole spread, so the
+    likelier fits come first), then those that fit in no drawn outcome, by their estimate. A list that stopped
+    at the check gave one or two places where five were scored (2026-12-06, store K23: 46 of the 74 LOAO
+    top-5 misses had fewer than five candidates listed)."""
+    taken = {id(c) for c in checked}
+    risky = [c for c in by_risk if id(c) not in taken]
+    taken |= {id(c) for c in risky}
+    rest = sorted((c for c in views if c["predicted"] and id(c) not in taken),
+                  key=lambda c: (c["est_drop"], c["est_lat"]))
+    return risky + rest
+
+
+def _checked_order(views, limit, policy, static, sets, samples, draws, once) -> list[dict]:
+    """`rank` up to the policy's check (see there), over the candidates it keeps; `once` is rank's memo."""
 
     def by_risk():
         return once(("risk", limit), lambda: risk_order(views, limit, policy.spread, draws=draws))
@@ -435,7 +464,7 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
         if policy.source == "model+risk":
             # the learnt estimate's first pick on top (as source "model"), the rest by expected regret; when
             # nothing is expected to fit, the expected-regret order alone
-            head = rank(views, limit, replace(policy, source="model", fill="order"))[:1]
+            head = rank(views, limit, replace(policy, source="model", fill="order"), beyond=False)[:1]
             primary = head + [c for c in primary if head and c is not head[0]] if head else primary
         if policy.fill == "sample":
             return covered(primary, sample_sets(views, limit) if samples is None else samples)
@@ -633,7 +662,7 @@ class Ranking:
         """A candidate: measured (est None: its drop/lat/size are measured) or predicted (est: `estimate_of`)."""
         return measured_view(point) if est is None else predicted_view(point, est, self.prior, self.policy)
 
-    def rank(self, views: Sequence[dict], limit: Limit) -> list[dict]:
+    def rank(self, views: Sequence[dict], limit: Limit, beyond: bool = True) -> list[dict]:
         static = static_order(self.others, limit, self.weights) if self.others else ()
         sets = best_sets(self.others, limit, self.weights) if self.others else ()
-        return rank(views, limit, self.policy, static, sets)
+        return rank(views, limit, self.policy, static, sets, beyond=beyond)

@@ -76,6 +76,10 @@ class Candidate:
     violations: list[str] = field(default_factory=list)
     pareto: bool = False
     rank: int | None = None
+    # place in the ranking policy's whole order (the list benchmarks/recommend.py scores as its top 5): the
+    # candidates that fit by the policy's check first (place == rank), then the predicted ones it left out, best
+    # bets first (harness.meta.policy.bets_beyond; these stay infeasible, with a note); None without a policy
+    place: int | None = None
     # the risk ranking (harness.meta.policy.risk_order): share of outcomes drawn from the intervals in which it fits
     # the latency/size limits, and its expected regret in accuracy points; None under other rankings
     p_fit: float | None = None
@@ -309,10 +313,23 @@ def pareto(cands: Sequence[Candidate]) -> None:
                               for j in range(len(cands)))
 
 
-def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking) -> list[Candidate]:
+BET_NOTE = "a bet beyond the ranking policy's check"
+SHORTLIST = 5      # the places benchmarks/recommend.py scores (top5_hit)
+
+
+def next_bets(ranked: Sequence[Candidate], places: int = SHORTLIST) -> list[Candidate]:
+    """When fewer than `places` candidates fit, the ranking policy's next places: its bets predicted over a
+    latency/size limit (`_policy_order`), as far as the first `places` of its whole order."""
+    n_fit = sum(x.feasible for x in ranked)
+    return [x for x in ranked if x.place is not None and not x.feasible][:max(places - n_fit, 0)]
+
+
+def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking
+                  ) -> tuple[list[Candidate], list[Candidate]]:
     """The feasible candidates of one model in the order of its ranking policy (harness.meta.policy.rank, the
-    code benchmarks/recommend.py scores): latency and size limits become ratios of the FP32 root and are checked
-    the policy's way; the other constraints (memory, energy, accuracy) keep the check above."""
+    code benchmarks/recommend.py scores), and the predicted ones its check left out, best bets first: latency
+    and size limits become ratios of the FP32 root and are checked the policy's way; the other constraints
+    (memory, energy, accuracy) keep the check above. Every candidate of the policy's order gets its `place`."""
     lat_l = None if c.max_latency_ms is None else c.max_latency_ms / mr.root_latency_ms
     size_l = None if c.max_size_mb is None else c.max_size_mb / mr.root_size_mb
     views = []
@@ -323,19 +340,23 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking) 
         point = {"model": x.model, "recipe": x.recipe, "drop": x.drop_pts,
                  "lat": x.latency_ms / mr.root_latency_ms, "size": x.size_mb / mr.root_size_mb, "cand": x}
         views.append(mr.ranking.view(point, x.estimates if x.source == "predicted" else None))
-    ranked = mr.ranking.rank(views, (lat_l, size_l))
+    whole = mr.ranking.rank(views, (lat_l, size_l))
+    ranked = whole[:len(mr.ranking.rank(views, (lat_l, size_l), beyond=False))]
     ordered = [v["cand"] for v in ranked]
     chosen = {id(x) for x in ordered}
+    bets = [v["cand"] for v in whole[len(ranked):]]
     others = ("--max-latency-ms", "--max-size-mb")
-    risk = {id(v["cand"]): v for v in ranked if "p_fit" in v}
+    risk = {id(v["cand"]): v for v in whole if "p_fit" in v}
+    bettable = {id(x) for x in bets}
     for x in cands:
         rest = [v for v in x.violations if not v.startswith(others)]
         x.notes = [n for n in x.notes if not n.startswith(("fits by the ranking policy", "ranked by: ",
-                                                           "fits the latency/size limits in"))]
+                                                           "fits the latency/size limits in", BET_NOTE))]
         v = risk.get(id(x))
         x.p_fit, x.expected_regret_pts = (v["p_fit"], v["exp_regret"]) if v is not None else (None, None)
         if v is not None and x.source == "predicted" and (lat_l is not None or size_l is not None):
-            # the risk policy ranks by expected regret: say how sure the fit is, most of all when it is unlikely
+            # ranked by expected regret (a risk policy, or a bet beyond the check): say how sure the fit is, most
+            # of all when it is unlikely
             x.notes.append(f"fits the latency/size limits in {100 * v['p_fit']:.0f} % of outcomes drawn from its "
                            f"intervals{' (likely breaks one: ranked as the best bet)' if v['p_fit'] < 0.5 else ''}")
         if id(x) in chosen:     # a measured one fits the limits (harness.meta.policy.rank): rest == violations
@@ -343,12 +364,22 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking) 
                 x.notes.append("fits by the ranking policy's check only: "
                                + "; ".join(v for v in x.violations if v.startswith(others)))
             x.violations = rest
-        elif not x.violations:
-            x.violations = ["--max-latency-ms/--max-size-mb: outside the ranking policy's check"]
+        else:
+            if rest:        # breaks a memory/energy/accuracy limit too: not a bet on the latency/size check
+                bettable.discard(id(x))
+            if not x.violations:
+                x.violations = ["--max-latency-ms/--max-size-mb: outside the ranking policy's check"]
         x.feasible = not x.violations
         if x.source == "predicted":
             x.notes.append(f"ranked by: {mr.label}")
-    return [x for x in ordered if x.feasible]
+    feasible = [x for x in ordered if x.feasible]
+    bets = [x for x in bets if id(x) in bettable]
+    for i, x in enumerate(feasible + bets, 1):
+        x.place = i
+    for x in bets:
+        x.notes.append(f"{BET_NOTE}: expected to break a latency/size limit, listed after the candidates that fit "
+                       "(measure it before shipping it)")
+    return feasible, bets
 
 
 def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = RANK_BY,
@@ -370,13 +401,19 @@ def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = R
     feasible = sorted((x for x in cands if x.feasible),
                       key=lambda x: (-round(x.quality_for_ranking(by), 9), x.source != "measured",
                                      x.latency_ms if x.latency_ms is not None else float("inf")))
+    for x in cands:
+        x.place = None
     models = {x.model for x in cands}
+    bets: list[Candidate] = []
     if policies and len(models) == 1 and next(iter(models)) in policies:
-        feasible = _policy_order(cands, c, policies[next(iter(models))])
+        feasible, bets = _policy_order(cands, c, policies[next(iter(models))])
     pareto(feasible)
     for i, x in enumerate(feasible, 1):
         x.rank = i
-    rest = sorted((x for x in cands if not x.feasible), key=lambda x: (len(x.violations), -x.quality))
+    # the policy's bets beyond its check first among those that do not fit, in its order
+    first = {id(x): i for i, x in enumerate(bets)}
+    rest = sorted((x for x in cands if not x.feasible),
+                  key=lambda x: (first.get(id(x), len(first)), len(x.violations), -x.quality))
     for x in rest:
         x.pareto = False
         x.rank = None
