@@ -413,6 +413,16 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
     `memo`: a cache for one list of views and its draws, which the inner cross-validation ranks under hundreds
     of policies and every limit: the expected-regret order, the draws' winners and the covers depend on fewer
     things than the policy, and are worked out once."""
+    checked, bets = rank_parts(views, limit, policy, static, sets, samples, draws, memo, beyond)
+    return checked + bets
+
+
+def rank_parts(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = (),
+               sets: Sequence[frozenset[str]] = (), samples: Sequence[frozenset[str]] | None = None,
+               draws: tuple | None = None, memo: dict | None = None, beyond: bool = True
+               ) -> tuple[list[dict], list[dict]]:
+    """`rank` in its two parts: the candidates the policy's check passed, in its order, and the bets after them
+    (`bets_beyond`; empty when not `beyond` or when nothing passed)."""
     memo = {} if memo is None else memo
 
     def once(key, make):
@@ -426,11 +436,14 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
         every = draws
         draws = once(("draws", limit), lambda: tuple(a[:, keep] for a in every))
     views = [views[i] for i in keep]
-    checked = _checked_order(views, limit, policy, static, sets, samples, draws, once)
+
+    def by_risk(drawn=draws):
+        return once(("risk", limit), lambda: risk_order(views, limit, policy.spread, draws=drawn))
+
+    checked = _checked_order(views, limit, policy, static, sets, samples, draws, once, by_risk)
     if not beyond or not checked or len(checked) >= len(views):
-        return checked
-    by_risk = once(("risk", limit), lambda: risk_order(views, limit, policy.spread, draws=draws))
-    return checked + bets_beyond(checked, by_risk, views)
+        return checked, []
+    return checked, bets_beyond(checked, by_risk(), views)
 
 
 def bets_beyond(checked: Sequence[dict], by_risk: Sequence[dict], views: Sequence[dict]) -> list[dict]:
@@ -447,11 +460,9 @@ def bets_beyond(checked: Sequence[dict], by_risk: Sequence[dict], views: Sequenc
     return risky + rest
 
 
-def _checked_order(views, limit, policy, static, sets, samples, draws, once) -> list[dict]:
-    """`rank` up to the policy's check (see there), over the candidates it keeps; `once` is rank's memo."""
-
-    def by_risk():
-        return once(("risk", limit), lambda: risk_order(views, limit, policy.spread, draws=draws))
+def _checked_order(views, limit, policy, static, sets, samples, draws, once, by_risk) -> list[dict]:
+    """`rank` up to the policy's check (see there), over the candidates it keeps; `once` is rank's memo,
+    `by_risk(draws)` its expected-regret order (memoised per limit)."""
 
     def covered(primary, sets_):
         return once(("cover", tuple(map(id, primary)), id(sets_)), lambda: cover(primary, sets_))
@@ -490,7 +501,7 @@ def _checked_order(views, limit, policy, static, sets, samples, draws, once) -> 
                 return []
             if draws is None:
                 draws = draw_outcomes(views, RISK_DRAWS, 0, policy.spread)
-            bets = by_risk()
+            bets = by_risk(draws)
             return covered(bets, once(("winners", limit), lambda: winner_sets(views, limit, draws)))
     by_model = sorted(pool, key=lambda c: (c["est_drop"], c["predicted"], c["est_lat"]))
     pos = {r: i for i, r in enumerate(static)}
@@ -662,7 +673,12 @@ class Ranking:
         """A candidate: measured (est None: its drop/lat/size are measured) or predicted (est: `estimate_of`)."""
         return measured_view(point) if est is None else predicted_view(point, est, self.prior, self.policy)
 
-    def rank(self, views: Sequence[dict], limit: Limit, beyond: bool = True) -> list[dict]:
+    def rank(self, views: Sequence[dict], limit: Limit) -> list[dict]:
+        checked, bets = self.parts(views, limit)
+        return checked + bets
+
+    def parts(self, views: Sequence[dict], limit: Limit) -> tuple[list[dict], list[dict]]:
+        """`rank_parts`: what the policy's check passed, and the bets after it."""
         static = static_order(self.others, limit, self.weights) if self.others else ()
         sets = best_sets(self.others, limit, self.weights) if self.others else ()
-        return rank(views, limit, self.policy, static, sets, beyond=beyond)
+        return rank_parts(views, limit, self.policy, static, sets)

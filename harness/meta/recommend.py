@@ -340,14 +340,11 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking
         point = {"model": x.model, "recipe": x.recipe, "drop": x.drop_pts,
                  "lat": x.latency_ms / mr.root_latency_ms, "size": x.size_mb / mr.root_size_mb, "cand": x}
         views.append(mr.ranking.view(point, x.estimates if x.source == "predicted" else None))
-    whole = mr.ranking.rank(views, (lat_l, size_l))
-    ranked = whole[:len(mr.ranking.rank(views, (lat_l, size_l), beyond=False))]
+    ranked, beyond = mr.ranking.parts(views, (lat_l, size_l))
     ordered = [v["cand"] for v in ranked]
     chosen = {id(x) for x in ordered}
-    bets = [v["cand"] for v in whole[len(ranked):]]
     others = ("--max-latency-ms", "--max-size-mb")
-    risk = {id(v["cand"]): v for v in whole if "p_fit" in v}
-    bettable = {id(x) for x in bets}
+    risk = {id(v["cand"]): v for v in ranked + beyond if "p_fit" in v}
     for x in cands:
         rest = [v for v in x.violations if not v.startswith(others)]
         x.notes = [n for n in x.notes if not n.startswith(("fits by the ranking policy", "ranked by: ",
@@ -364,16 +361,14 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking
                 x.notes.append("fits by the ranking policy's check only: "
                                + "; ".join(v for v in x.violations if v.startswith(others)))
             x.violations = rest
-        else:
-            if rest:        # breaks a memory/energy/accuracy limit too: not a bet on the latency/size check
-                bettable.discard(id(x))
-            if not x.violations:
-                x.violations = ["--max-latency-ms/--max-size-mb: outside the ranking policy's check"]
+        elif not x.violations:
+            x.violations = ["--max-latency-ms/--max-size-mb: outside the ranking policy's check"]
         x.feasible = not x.violations
         if x.source == "predicted":
             x.notes.append(f"ranked by: {mr.label}")
     feasible = [x for x in ordered if x.feasible]
-    bets = [x for x in bets if id(x) in bettable]
+    # a bet breaks the latency/size limits only: one that breaks a memory/energy/accuracy limit too is no bet
+    bets = [x for x in (v["cand"] for v in beyond) if all(why.startswith(others) for why in x.violations)]
     for i, x in enumerate(feasible + bets, 1):
         x.place = i
     for x in bets:
