@@ -49,7 +49,7 @@ class Fp16Exporter(Exporter):
 
         cfg: Fp16Config = self.config
         t0 = time.perf_counter()
-        src = require_onnx_source(source, self.name)
+        src = require_onnx_source(source, self.name, ctx)
         model = onnx.load(str(src))
         blocked = list(float16.DEFAULT_OP_BLOCK_LIST) + str(cfg.op_block_list).split()
         try:

@@ -36,7 +36,7 @@ class Int8DynamicExporter(Exporter):
 
         cfg: Int8DynamicConfig = self.config
         t0 = time.perf_counter()
-        src = require_onnx_source(source, self.name)
+        src = require_onnx_source(source, self.name, ctx)
         types = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
         if cfg.weight_type not in types:
             raise ExportError(f"int8-dynamic: weight_type must be int8 or uint8, not {cfg.weight_type!r}")

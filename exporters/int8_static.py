@@ -80,7 +80,7 @@ class Int8StaticExporter(Exporter):
 
         cfg: Int8StaticConfig = self.config
         t0 = time.perf_counter()
-        src = require_onnx_source(source, self.name)
+        src = require_onnx_source(source, self.name, ctx)
         method = METHODS.get(str(cfg.calibration_method).lower())
         if method is None:
             raise ExportError(f"int8-static: unknown calibration_method {cfg.calibration_method!r}; "

@@ -36,14 +36,52 @@ def scratch_dir(prefix: str = "harness-export-") -> Iterator[Path]:
             os.chdir(old)
 
 
-def require_onnx_source(source, exporter: str) -> Path:
-    """The ONNX file a post-training step works on; every chain starts at fp32, so it is always there."""
+def require_onnx_source(source, exporter: str, ctx) -> Path:
+    """The ONNX file a post-training step works on; every chain starts at fp32, so it is always there. A file
+    that lists its weights as graph inputs is given as a copy that does not (`weights_not_inputs`)."""
     if source is None or not source.variant.path:
         raise ExportError(f"{exporter} needs an ONNX model to work on; start the recipe with fp32")
     path = Path(source.variant.path)
     if path.suffix != ".onnx":
         raise ExportError(f"{exporter} works on ONNX files, got {path.name}")
-    return path
+    return weights_not_inputs(path, Path(ctx.out_dir) / "weights-not-inputs")
+
+
+def drop_initializer_inputs(model) -> int:
+    """Graphs of ONNX IR < 4 (the ONNX model zoo's older files) must list every initializer as a graph input too,
+    and the post-training tools then take the weights for inputs a caller may override: onnxruntime's dynamic
+    quantizer stops ("Expected ... to be an initializer"), pruning finds no weights, and the fp16 converter leaves
+    those inputs float32 around float16 weights, which onnxruntime refuses ("Tensor element type mismatch"). The
+    weights are not inputs anyone feeds: they leave the input list, and the IR version becomes 4, which allows
+    that. Returns how many inputs were dropped (the model is changed in place)."""
+    weights = {i.name for i in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in weights]
+    dropped = len(model.graph.input) - len(keep)
+    if dropped:
+        del model.graph.input[:]
+        model.graph.input.extend(keep)
+        model.ir_version = max(model.ir_version, 4)
+    return dropped
+
+
+def weights_not_inputs(path: Path, out_dir: Path) -> Path:
+    """`path` itself, or when it lists weights as graph inputs (`drop_initializer_inputs`) a copy without them,
+    under `out_dir` with the same file name (variants keep their names), written once per run and source."""
+    import hashlib
+
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    weights = {i.name for i in model.graph.initializer}
+    if not any(i.name in weights for i in model.graph.input):
+        return path
+    out = out_dir / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8] / path.name
+    if not out.exists():
+        model = onnx.load(str(path))
+        drop_initializer_inputs(model)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(model, str(out))
+    return out.resolve()
 
 
 def graph_inputs(path: str | Path) -> dict[str, tuple[list[Any], Any]]:

@@ -97,7 +97,7 @@ class PruneUnstructuredExporter(Exporter):
         from harness.exporters.onnx_tools import check_loads, require_onnx_source
 
         cfg: PruneUnstructuredConfig = self.config
-        src = require_onnx_source(source, self.name)
+        src = require_onnx_source(source, self.name, ctx)
         out = output_path(ctx, src, self.name, self.params())
         try:
             pruned = prune_file(src, out, cfg.sparsity)

@@ -298,3 +298,59 @@ def test_example_without_eval_data_drifts_on_seeded_inputs(tmp_path):
     root = {r["metric"]: r for r in q if r["reference"] == "root" and r["name"] == "int8-dynamic"}
     assert {"cosine_similarity", "top1_agreement", "kl_divergence", "logits_mse", "max_abs_diff"} <= set(root)
     assert json.loads(root["cosine_similarity"]["detail"])["data"].startswith("random(seed=0")
+
+
+def test_fp16_of_a_public_old_ir_file(tmp_path):
+    """ONNX IR 3 files (the onnx package's own light_shufflenet, from the old model zoo) list every initializer as
+    a graph input. The fp16 converter left those inputs declared float32 around float16 weights, and onnxruntime
+    refused the variant ("Tensor element type mismatch"). The exporters now work on a copy whose weights are not
+    inputs: the variant runs, close to the original, and the user's file is left as it was."""
+    import onnxruntime as ort
+
+    src = Path(onnx.__file__).parent / "backend/test/data/light/light_shufflenet.onnx"
+    original = onnx.load(str(src))
+    assert original.ir_version < 4 and len(original.graph.input) > 1     # weights listed as inputs
+    path = tmp_path / "shufflenet.onnx"
+    path.write_bytes(src.read_bytes())
+    v = _build(_model(path), ["fp16"], tmp_path / "out")["fp16"]
+    assert v.ok, v.error
+    assert path.read_bytes() == src.read_bytes()
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    name = original.graph.input[0].name
+
+    def run(p):
+        return ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {name: x})[0]
+
+    ref, half = run(src), run(v.path)
+    assert half.dtype == np.float32 and np.allclose(half, ref, rtol=0.05, atol=0.05 * np.abs(ref).max())
+
+
+def test_an_old_ir_file_gives_the_variants_of_its_modern_twin(files, tmp_path):
+    """The classifier saved the IR 3 way (weights listed as inputs) gives the same variants as the file itself:
+    same sizes, same sparsity, only the real input left."""
+    from onnx import helper
+
+    m = onnx.load(str(files["cls"]))
+    for init in m.graph.initializer:
+        m.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    m.ir_version = 3
+    old = tmp_path / "cls.onnx"
+    onnx.save(m, str(old))
+    recipes = ["fp16", "int8-dynamic", "prune-unstructured:0.5"]
+    twin = _build(_model(files["cls"]), recipes, tmp_path / "modern")
+    got = _build(_model(old), recipes, tmp_path / "old")
+    for name in recipes:
+        assert got[name].ok, (name, got[name].error)
+        assert (got[name].size_bytes, got[name].sparsity) == (twin[name].size_bytes, twin[name].sparsity), name
+        assert len(onnx.load(got[name].path).graph.input) == 1
+
+
+def test_a_wrapped_onnxruntime_load_error_shows_its_cause():
+    from harness.runtimes.onnxruntime_runtime import summarize_ort_error
+
+    exc = RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Load model from /tmp/x.onnx failed:/onnxruntime_src/"
+                       "onnxruntime/core/graph/graph.cc:1483 onnxruntime::Graph::Graph(const onnxruntime::Model&, "
+                       "onnx::GraphProto*) [ONNXRuntimeError] : 1 : FAIL : Tensor element type mismatch. 10 != 1")
+    assert summarize_ort_error(exc) == "Tensor element type mismatch. 10 != 1"
+    plain = RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: x")
+    assert summarize_ort_error(plain) == "Got invalid dimensions for input: x"

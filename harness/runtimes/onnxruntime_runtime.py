@@ -16,6 +16,12 @@ GRAPH_OPT_LEVELS = ("disable", "basic", "extended", "all")
 def summarize_ort_error(exc: BaseException) -> str:
     """onnxruntime errors are long multi-line C++ messages; keep the part a user can act on."""
     text = message_line(exc, None)
+    # a load failure can wrap the real one after a C++ location and signature ("Load model from X failed:
+    # /onnxruntime_src/.../graph.cc:1483 onnxruntime::Graph::Graph(...) [ONNXRuntimeError] : 1 : FAIL : Tensor
+    # element type mismatch. 10 != 1"): the innermost error is the one to read
+    nested = list(re.finditer(r"\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ", text))
+    if len(nested) > 1:
+        return text[nested[-1].end():].strip()[:300]
     for marker in ("] : ", "] "):
         if marker in text and text.startswith("["):
             text = text.split(marker, 1)[1]
