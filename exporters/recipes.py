@@ -64,6 +64,12 @@ def parse_recipe(recipe: str) -> list[Step]:
     return steps
 
 
+def needs_torch_module(recipe: str) -> bool:
+    """Whether a step of `recipe` works on the PyTorch module (structured pruning, TorchScript), which a user's
+    ONNX file does not have: such a recipe is skipped for it."""
+    return any(exporter_class(s.exporter).needs_torch for s in parse_recipe(recipe))
+
+
 def build_variants(example, recipes: list[str], ctx: ExportContext, progress=None,
                    root: Artifact | None = None) -> list[Variant]:
     """Export every recipe and return the variants of the provenance tree: the FP32 root first, then each chain's

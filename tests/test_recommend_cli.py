@@ -80,3 +80,37 @@ def test_known_model_under_a_latency_limit_says_how_sure_each_fit_is(db):
         assert any(n.startswith("fits the latency/size limits in") for n in c["notes"])
     # measured candidates are certain: they fit (1) or were left out of the ranking
     assert all(c["p_fit"] == 1 for c in cands if c["source"] == "measured" and c["feasible"])
+
+
+def test_the_command_to_measure_a_pick_goes_to_the_same_store_and_device(meta_db, tmp_path_factory):
+    """An example's predicted pick is measured with `harness sweep`, a user's ONNX file's with `harness bench` on
+    that file (sweep knows no example by its name); both into the store and device the user named."""
+    from harness.commands.recommend import measure_command
+
+    db = copy_meta_db(meta_db, tmp_path_factory, "measure")       # its model gets renamed below
+    store = Store(db)
+    cmd = measure_command(store, "zoo-mlp", "int8-static:per_channel=false", "cpu")
+    assert cmd == f"harness sweep --model zoo-mlp --recipe int8-static:per_channel=false --db {db}"
+    assert measure_command(store, "zoo-mlp", "fp16", "jetson").endswith(" --device jetson")
+    root = store.query("SELECT path FROM variants WHERE model = 'zoo-mlp' AND variant_id = root_id")[0]["path"]
+    with store.write() as con:      # the same file, as a user's ONNX model that no example is named after
+        con.execute("UPDATE variants SET model = 'mine' WHERE model = 'zoo-mlp'")
+    assert measure_command(store, "mine", "prune-structured:0.5>int8-static", "cpu") == (
+        f"harness bench {root} --recipe 'prune-structured:0.5>int8-static' --db {db}")
+
+
+def test_a_users_onnx_file_gets_no_recipe_that_needs_its_torch_module(meta_db, tmp_path_factory):
+    """A model whose root is a user's ONNX file (operation "user") has no PyTorch module: structured pruning
+    cannot be made from it, so recommend predicts no such recipe (it would send the user to a skipped export);
+    the recipes that work on the ONNX graph are still predicted."""
+    db = copy_meta_db(meta_db, tmp_path_factory, "userfile")
+    with Store(db).write() as con:
+        con.execute("UPDATE variants SET operation = 'user' WHERE model = 'zoo-mlp' AND variant_id = root_id")
+    proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--json")
+    assert proc.returncode == 0, proc.stderr
+    predicted = {c["recipe"] for c in json.loads(proc.stdout) if c["source"] == "predicted"}
+    assert predicted and "int8-static" in predicted
+    assert not any("prune-structured" in r for r in predicted)
+    before = run_cli("recommend", "--db", str(copy_meta_db(meta_db, tmp_path_factory, "examplefile")),
+                     "--model", "zoo-mlp", "--json")
+    assert any("prune-structured:0.25" == c["recipe"] for c in json.loads(before.stdout))   # an example: it can

@@ -126,6 +126,23 @@ def verify_top_picks(store, ranked, again, device: str, k: int, echo=None):
     return ranked
 
 
+def measure_command(store, model: str, recipe: str, device: str) -> str:
+    """The command that measures a predicted candidate into the same store on the same device: `harness sweep`
+    for an example it can export, `harness bench <the model's FP32 file>` for a user's ONNX file (sweep knows no
+    example by that name)."""
+    import shlex
+
+    from harness.examples import EXAMPLES
+
+    tail = f" --recipe {shlex.quote(recipe)} --db {shlex.quote(str(store.path))}" + (
+        "" if device == "cpu" else f" --device {shlex.quote(device)}")
+    if model in EXAMPLES:
+        return f"harness sweep --model {shlex.quote(model)}{tail}"
+    roots = store.query("SELECT path FROM variants WHERE model = ? AND variant_id = root_id AND path IS NOT NULL "
+                        "ORDER BY created_at DESC LIMIT 1", [model])
+    return f"harness bench {shlex.quote(roots[0]['path']) if roots else '<its ONNX file>'}{tail}"
+
+
 def _brief(c) -> str:
     from harness.core.units import fmt
 
@@ -191,7 +208,7 @@ def run(args) -> int:
     print_table(rows(front), cols)
     best = feasible[0]
     print(f"\nrecommended: {best.model} {best.recipe} ({best.source}"
-          + (", measure it to confirm: harness sweep --model {0} --recipe '{1}'".format(best.model, best.recipe)
+          + (f", measure it to confirm: {measure_command(store, best.model, best.recipe, args.device)}"
              if best.source == "predicted" else "") + ")")
     for note in best.notes:
         print(f"  note: {note}")

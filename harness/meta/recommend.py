@@ -126,6 +126,7 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
     from harness.meta.features import features
     from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
     from harness.meta.dataset import measured
+    from harness.exporters.recipes import needs_torch_module
     from harness.store.meta import failed_recipes
 
     points = latest_points(measured(store, device=device, model=model))
@@ -153,6 +154,10 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
         grid = list(recipes) if recipes else list(MINILM_GRID if task == "embedding" else DEFAULT_GRID)
         failed = failed_recipes(store, name, device)   # not applicable to this model: nothing to predict
         todo = [r for r in grid if r not in seen and r not in failed]
+        if root.get("operation") == "user":
+            # a user's ONNX file: recipes that work on the PyTorch module cannot be made from it (bench skips
+            # them), so they are no candidates to predict or recommend
+            todo = [r for r in todo if not needs_torch_module(r)]
         if not todo:
             continue
         chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in pts})
