@@ -47,6 +47,11 @@
      grid are those of the zero-shot protocol. Only with `--probe` (it doubles the evaluation time: 565 s instead
      of 286 s on the 2-core VM of 2026-12-02 with 2 workers, 954 s instead of ~470 s on a loaded one in one
      process, which with the sweep budget would break the 15-minute limit).
+   - SIZES: a predicted candidate's size is computed, not predicted (`harness recommend --model M` exports each
+     one in a size-only form, harness.meta.sizing; tests/test_meta_sizing.py checks that this gives the real
+     export's size), so here the point's own stored size stands for it, in the held-out architecture's views and in
+     the inner cross-validation's. Accuracy and latency stay predicted. `--predicted-sizes`: the predictor's size
+     estimate instead (the recommender before 2026-12-06, late).
 3. Constraint settings per architecture: latency limit in {none, 1.0, 0.9, 0.75, 0.5} x FP32 p50 and size limit
    in {none, 0.6, 0.4, 0.3, 0.2, 0.1} x FP32 size (30 settings); the goal is the most accurate feasible
    configuration. Settings where nothing is truly feasible are left out.
@@ -88,7 +93,7 @@ Figures (`NAME VALUE`):
   loao_mae_accuracy_pts_same_points (the zero-shot predictor on those same points)
 
     python benchmarks/recommend.py [--db PATH] [--budget-s 240] [--bound auto|interval|point] [--dump JSON] [--jobs N]
-                                   [--rank estimate|pessimistic] [--rounds 300] [--no-sweep]
+                                   [--rank estimate|pessimistic] [--rounds 300] [--no-sweep] [--predicted-sizes]
                                    [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy] [--probe]
 
 From scratch the sweep of the 23 architectures (575 points) takes 11-60 minutes on a shared 2-core VM, depending on
@@ -201,6 +206,18 @@ def evaluate_setting(cands, limit, arch: str, tie_pts: float, rank_by: str = "es
     return scored(cands, ranked, limit, arch, tie_pts)
 
 
+# sizes of predicted candidates: "computed" (what `harness recommend` does: a size-only export,
+# harness.meta.sizing, whose size tests/test_meta_sizing.py checks against the real export's, so the point's
+# own measured size stands for it here) or "predicted" (--predicted-sizes: the predictor's estimate, the
+# recommender before 2026-12-06, late)
+SIZES = ["computed"]
+
+
+def est_of(P, row, p):
+    """The recommender's estimates of a predicted point: the predictor's, with its size computed."""
+    return P.estimate_of(p, row.targets["size_ratio"] if SIZES[0] == "computed" else None)
+
+
 def truth_of(row) -> dict:
     return true_values(row) | {"recipe": row.recipe, "model": row.model}
 
@@ -215,12 +232,13 @@ def view(row, pred, bound: str) -> dict:
             c.update(point_lat=c["lat"], point_size=c["size"])
         return c
     d, lat, size = pred["drop_pts"], pred["latency_ratio"], pred["size_ratio"]
+    size_point, size_high = (c["size"], c["size"]) if SIZES[0] == "computed" else (size.value, size.high)
     # as harness recommend does: a predicted accuracy gain is floored at no loss
     c.update(est_drop=max(d.value, 0.0), pess_drop=max(d.high, 0.0), est_lat=lat.value, predicted=True,
              check_lat=lat.value if bound == "point" else lat.high,
-             check_size=size.value if bound == "point" else size.high)
+             check_size=size_point if bound == "point" else size_high)
     if bound == "auto":
-        c.update(point_lat=lat.value, point_size=size.value)
+        c.update(point_lat=lat.value, point_size=size_point)
     return c
 
 
@@ -276,7 +294,7 @@ def _set_rows(rows: list, probe_rows: list) -> None:
     _PROBE_ROWS[:] = probe_rows
 
 
-def loao_fold(arch: str, rounds: int, inner_cv: bool, probe: bool = False):
+def loao_fold(arch: str, rounds: int, inner_cv: bool, probe: bool = False, sizes: str = "computed"):
     """The expensive part of one LOAO fold, run in a worker process: the predictor trained without `arch`, and
     the policy chosen for it by inner cross-validation on the training architectures alone (None without
     inner CV); with `probe`, the same for the probe-anchored protocol (the probes measured in every inner fold).
@@ -287,25 +305,26 @@ def loao_fold(arch: str, rounds: int, inner_cv: bool, probe: bool = False):
 
     train = [r for r in _ROWS if r.model != arch]
     pred = Predictor.train(train, rounds=rounds, targets=EVAL_TARGETS)
-    policy = P.choose_for_rows(train, pred) if inner_cv else None
+    exact = sizes == "computed"
+    policy = P.choose_for_rows(train, pred, exact_sizes=exact) if inner_cv else None
     if not probe:
         return pred, policy, None, None
     ptrain = [r for r in _PROBE_ROWS if r.model != arch]
     ppred = Predictor.train(ptrain, rounds=rounds, targets=EVAL_TARGETS)
-    return pred, policy, ppred, P.choose_for_rows(ptrain, ppred, measured_recipes=PROBE_MEASURED)
+    return pred, policy, ppred, P.choose_for_rows(ptrain, ppred, measured_recipes=PROBE_MEASURED, exact_sizes=exact)
 
 
-def loao_folds(archs, rounds: int, inner_cv: bool, jobs: int, probe: bool = False):
+def loao_folds(archs, rounds: int, inner_cv: bool, jobs: int, probe: bool = False, sizes: str = "computed"):
     """`loao_fold` of every architecture, in order, over `jobs` processes. The workers are spawned, not forked:
     a fork of this process after the sweep (torch training, onnxruntime sessions: thread pools) hung its
     workers at 0 % CPU, so each worker starts clean and gets the rows once, from `_set_rows`."""
     if jobs <= 1:
-        return [loao_fold(a, rounds, inner_cv, probe) for a in archs]
+        return [loao_fold(a, rounds, inner_cv, probe, sizes) for a in archs]
     import multiprocessing as mp
     from functools import partial
 
     with mp.get_context("spawn").Pool(jobs, initializer=_set_rows, initargs=(_ROWS, _PROBE_ROWS)) as pool:
-        return pool.map(partial(loao_fold, rounds=rounds, inner_cv=inner_cv, probe=probe), archs, chunksize=1)
+        return pool.map(partial(loao_fold, rounds=rounds, inner_cv=inner_cv, probe=probe, sizes=sizes), archs, chunksize=1)
 
 
 def main() -> int:
@@ -331,6 +350,9 @@ def main() -> int:
                          "zero-shot protocol and with --probe of the probe-anchored one; each process runs "
                          "LightGBM on one thread; the LOMO folds stay in one process): the machine's cores by "
                          "default")
+    ap.add_argument("--predicted-sizes", action="store_true",
+                    help="predict the sizes of predicted candidates (the recommender before it computed them by a "
+                         "size-only export, harness.meta.sizing)")
     ap.add_argument("--dump", metavar="JSON",
                     help="write one record per LOAO setting (pick, best, why the pick breaks a limit) for analysis")
     ap.add_argument("--lomo-fill", choices=["sample", "order", "legacy"], default="sample",
@@ -397,7 +419,9 @@ def main() -> int:
     descriptors = {r.model: P.arch_descriptor(r.features) for r in rows if is_root(r)}
     chosen = []
     _set_rows(rows, prows)
-    folds = loao_folds(archs, args.rounds, args.loao_policy == "inner-cv", args.jobs, probe)
+    SIZES[0] = "predicted" if args.predicted_sizes else "computed"
+    print(f"sizes {SIZES[0]}")
+    folds = loao_folds(archs, args.rounds, args.loao_policy == "inner-cv", args.jobs, probe, SIZES[0])
     for arch, (pred, fold_policy, ppred, ppolicy) in zip(archs, folds):
         train = [r for r in rows if r.model != arch]
         test = [r for r in rows if r.model == arch]
@@ -422,12 +446,12 @@ def main() -> int:
             chosen.append((arch, policy.label()))
             train_truths = [truth_of(r) for r in train]
             ranking = P.Ranking.unseen(policy, descriptors[arch], train_truths, rest)
-            views = [ranking.view(truth_of(r), None if is_root(r) else P.estimate_of(p)) for r, p in zip(test, preds)]
+            views = [ranking.view(truth_of(r), None if is_root(r) else est_of(P, r, p)) for r, p in zip(test, preds)]
             truths = [ranking.view(truth_of(r), None) for r in test]
             # the static-best baseline as a ranking (every training architecture, no check), for --verify's baseline
             static_ranking = P.Ranking.unseen(P.Policy(0.0, 0.0, "none", "static", None, 0, "order"),
                                               descriptors[arch], train_truths, rest)
-            static_views = [static_ranking.view(truth_of(r), None if is_root(r) else P.estimate_of(p))
+            static_views = [static_ranking.view(truth_of(r), None if is_root(r) else est_of(P, r, p))
                             for r, p in zip(test, preds)]
         if probe:
             # the same split with probe features; the held-out architecture's probes are measured candidates
@@ -436,7 +460,7 @@ def main() -> int:
             ppreds = ppred.predict_many([r.features for r in ptest])
             probe_chosen.append((arch, ppolicy.label()))
             pranking = P.Ranking.unseen(ppolicy, descriptors[arch], (truth_of(r) for r in ptrain), rest)
-            pviews = [pranking.view(truth_of(r), None if r.recipe in PROBE_MEASURED else P.estimate_of(p))
+            pviews = [pranking.view(truth_of(r), None if r.recipe in PROBE_MEASURED else est_of(P, r, p))
                       for r, p in zip(ptest, ppreds)]
             probe_errs += [abs(p["drop_pts"].value - r.targets["drop_pts"]) for r, p in zip(ptest, ppreds)
                            if r.recipe not in PROBE_MEASURED]
@@ -514,7 +538,7 @@ def main() -> int:
             cands = [view(r, preds.get(id(r)), args.bound) for r in rows if r.model == arch]
             if not any(method_of(c["recipe"]) == method for c in cands):
                 continue
-            views = [lomo.view(truth_of(r), P.estimate_of(preds[id(r)]) if id(r) in preds else None)
+            views = [lomo.view(truth_of(r), est_of(P, r, preds[id(r)]) if id(r) in preds else None)
                      for r in rows if r.model == arch]
             for limit in settings():
                 out = (evaluate_setting(cands, limit, arch, tie, args.rank) if args.lomo_fill == "legacy" else
@@ -533,7 +557,7 @@ def main() -> int:
             for arch in archs:
                 if not any(r.model == arch for r in held):
                     continue
-                views = [lomo.view(truth_of(r), P.estimate_of(preds[id(r)]) if id(r) in preds else None)
+                views = [lomo.view(truth_of(r), est_of(P, r, preds[id(r)]) if id(r) in preds else None)
                          for r in mrows if r.model == arch]
                 for limit in settings():
                     out = scored(views, lomo.rank(views, limit), limit, arch, tie)

@@ -90,6 +90,40 @@ def test_a_policy_that_checks_nothing_never_clears_a_measured_break():
     assert {c.recipe for c in ranked if c.feasible} == {"q", "p", "qp"}    # predicted: the policy's way
 
 
+def test_a_computed_size_over_the_limit_is_a_known_break_not_a_bet():
+    """A predicted candidate whose size was computed by a size-only export (exact) and is over the size limit cannot
+    be the answer: no policy ranks it, not even as a bet beyond the check; with its size predicted instead, the
+    same candidate is a bet."""
+    others = [{"model": a, "recipe": r, "drop": d, "lat": lat, "size": s} for a, r, d, lat, s in (
+        ("o1", "fp32", 0, 1, 1), ("o1", "q", 6.0, 0.5, 0.3), ("o2", "fp32", 0, 1, 1), ("o2", "q", 5.0, 0.5, 0.3))]
+
+    def ranked(size_exact: bool, policy):
+        mr = ModelRanking(P.Ranking.unseen(policy, [0.0], others, {"o1": [0.0], "o2": [1.0]}), 2.0, 1.0,
+                          unseen=True, label="unseen")
+        cs = cands()
+        for c in cs:
+            if c.source == "predicted":
+                c.estimates = P.estimate_of(_preds(c.estimates), c.size_mb if size_exact else None)
+        return rank(cs, Constraints(max_size_mb=0.5), policies={"m": mr})
+
+    for policy in (P.Policy(1.0, 1.0, "none", "static", None, 0, "order"), P.DEFAULT_POLICY,
+                   P.Policy(1.0, 1.0, "none", "risk", None, 0, "sample", 1.0)):
+        exact = {c.recipe: c for c in ranked(True, policy)}
+        assert exact["p"].place is None and not exact["p"].feasible          # 1.0 MB, computed: over 0.5 MB
+        assert exact["q"].feasible and exact["qp"].feasible
+        guessed = {c.recipe: c for c in ranked(False, policy)}
+        assert guessed["p"].place is not None                                # predicted: still a candidate
+
+
+def _preds(e):
+    """A predictor's output (harness.meta.predictor.Prediction per target) with the estimates `e`."""
+    from harness.meta.predictor import Prediction
+
+    return {"drop_pts": Prediction("drop_pts", e["drop"], e["drop_low"], e["drop_high"]),
+            "latency_ratio": Prediction("latency_ratio", e["lat"], e["lat"], e["lat_high"]),
+            "size_ratio": Prediction("size_ratio", e["size"], e["size"], e["size_high"])}
+
+
 def test_nothing_expected_to_fit_gives_the_best_bet_labelled_as_such():
     """Every predicted candidate is estimated over 0.28 x FP32 latency: the policy's "auto" check answers with the
     best bet (the most likely to be right), marked as likely to break the limit, instead of nothing."""

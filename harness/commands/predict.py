@@ -41,7 +41,12 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     pred = chosen.predict(feats | extra)
     cand = _predicted(model, recipe, device, root, pred)
     measured = next((p for p in points if p["name"] == recipe), None)
-    ranking = _as_ranked(store, predictor, device, model, recipe, cand)
+    # recommend ranks by the size a size-only export computed, when one is stored (this command exports nothing)
+    from harness.meta.sizing import sizes_for
+
+    computed = sizes_for(store, model, root, [recipe], device, compute=False).bytes.get(recipe)
+    ranking = _as_ranked(store, predictor, device, model, recipe,
+                         _predicted(model, recipe, device, root, pred, computed) if computed else cand)
     out = {
         "model": model, "recipe": recipe, "device": device, "source": "predicted",
         "predictor_id": chosen.predictor_id, "trained_on_points": chosen.n_rows, "predictor_kind": chosen.kind,
@@ -53,6 +58,7 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
                  "peak_rss_bytes": root["root_peak_rss_bytes"], "accuracy": root["root_accuracy"],
                  "energy_per_inference_mj": root["root_energy_per_inference_mj"]},
         "measured": None,
+        "computed_size_bytes": computed,
         "ranking": ranking,
     }
     if measured is not None:

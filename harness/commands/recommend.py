@@ -64,7 +64,10 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
         raise UsageError(f"model {model!r} has no measurements on {device} in {store.path}; "
                          f"measured there: {', '.join(known)}")
     predictor = load_or_train(store, device, echo) if predict else None
-    cands = build_candidates(store, predictor, device, model)
+    # the sizes of predicted candidates are computed by size-only exports (harness.meta.sizing) when the answer
+    # is about one model; across many models, only those already computed (the rest stay predicted)
+    sizes = "compute" if model is not None or len(known) == 1 else "stored"
+    cands = build_candidates(store, predictor, device, model, sizes=sizes, echo=echo)
     bound = bound or BOUND
     # one model: its candidates are ordered by the ranking policy benchmarks/recommend.py measures (unless the
     # user asked for the plain --bound/--rank ordering)
@@ -73,7 +76,7 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
     ranked = rank(cands, constraints, bound, rank_by or RANK_BY, policies)
     if verify > 0 and predictor is not None:
         def again():
-            return rank(build_candidates(store, predictor, device, model), constraints, bound, rank_by or RANK_BY,
+            return rank(build_candidates(store, predictor, device, model, sizes=sizes), constraints, bound, rank_by or RANK_BY,
                         policies)
         ranked = verify_top_picks(store, ranked, again, device, verify, echo)
     if not any(c.feasible for c in ranked):
@@ -196,6 +199,9 @@ def run(args) -> int:
     print(f"{len(feasible)} of {len(ranked)} candidates fit on {args.device} ({n_pred} predicted, "
           f"{len(feasible) - n_pred} measured); best accuracy first, * = on the Pareto front "
           "(accuracy, latency, size)")
+    if any(c.size_source == "computed" for c in ranked):
+        print("predicted candidates: accuracy, latency and memory predicted; size computed by exporting them "
+              "(size-only export: exact)")
     print_table(rows(feasible[:args.top]), cols)
     # fewer than five fit by the ranking policy's check: its next places are bets expected to break a limit (the
     # ranking benchmarks/recommend.py scores as a top 5 goes on with them)

@@ -88,12 +88,16 @@ def policy_from_dict(d: dict | None) -> Policy | None:
                                        "spread") if k in d})
 
 
-def estimate_of(pred: dict) -> dict:
+def estimate_of(pred: dict, size: float | None = None) -> dict:
     """A predictor's estimates of one point (harness.meta.predictor.Prediction per target), as `blend` takes
-    them."""
-    lat, size, d = pred["latency_ratio"], pred["size_ratio"], pred["drop_pts"]
-    return {"drop": d.value, "drop_low": d.low, "drop_high": d.high, "lat": lat.value, "size": size.value,
-            "lat_high": lat.high, "size_high": size.high}
+    them; `size`, the size ratio computed by a size-only export (harness.meta.sizing), replaces the predicted
+    one."""
+    lat, d = pred["latency_ratio"], pred["drop_pts"]
+    out = {"drop": d.value, "drop_low": d.low, "drop_high": d.high, "lat": lat.value,
+           "size": pred["size_ratio"].value, "lat_high": lat.high, "size_high": pred["size_ratio"].high}
+    if size is not None:
+        out.update(size=size, size_high=size, size_exact=True)
+    return out
 
 
 def truth(row) -> dict:
@@ -103,10 +107,11 @@ def truth(row) -> dict:
             "size": t["size_ratio"]}
 
 
-def oof_views(rows, predictor) -> list[dict]:
+def oof_views(rows, predictor, exact_sizes: bool = True) -> list[dict]:
     """The training points with the predictor's out-of-fold estimates (folds by architecture): what the inner
     cross-validation sees. Interval widths come from the predictor's error quantiles (themselves fitted on
-    out-of-fold residuals)."""
+    out-of-fold residuals). With `exact_sizes` a point's size is its own (what `harness recommend` computes by a
+    size-only export, harness.meta.sizing), not the predictor's estimate."""
     import numpy as np
 
     widths = predictor.predict_many([r.features for r in rows])
@@ -122,15 +127,19 @@ def oof_views(rows, predictor) -> list[dict]:
             "lat": oof["latency_ratio"], "size": oof["size_ratio"],
             "lat_high": oof["latency_ratio"] * lat.high / lat.value,
             "size_high": oof["size_ratio"] * size.high / size.value}})
+        if exact_sizes:
+            out[-1]["est"].update(size=out[-1]["size"], size_high=out[-1]["size"], size_exact=True)
     return out
 
 
 def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID,
-                    measured_recipes: Sequence[str] = ("fp32",)) -> Policy | None:
+                    measured_recipes: Sequence[str] = ("fp32",), exact_sizes: bool = True) -> Policy | None:
     """The policy for an unseen architecture, by inner cross-validation over the labelled architectures of
     `rows` (the rows `predictor` was trained on, with its out-of-fold estimates); None when there are fewer
     than MIN_ARCHITECTURES of them or the predictor has no out-of-fold estimates (one loaded from the store).
-    measured_recipes: what the unseen architecture has measured (its FP32 root; with probes, those too)."""
+    measured_recipes: what the unseen architecture has measured (its FP32 root; with probes, those too).
+    exact_sizes: the sizes of the unseen architecture's candidates are computed (`harness recommend` exports
+    them, harness.meta.sizing), so the inner folds see exact sizes too; False: predicted, as they were before."""
     if not predictor.oof or any(t not in predictor.oof for t in ("drop_pts", "latency_ratio", "size_ratio")):
         return None
     idx = [i for i, r in enumerate(rows) if r.task == "classification"]
@@ -138,7 +147,7 @@ def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID,
     roots = {r.model: r for r in rows if r.recipe == "fp32"}
     if len(archs) < MIN_ARCHITECTURES or not archs <= set(roots):
         return None
-    views = [v for v in oof_views(rows, predictor) if v["model"] in archs]
+    views = [v for v in oof_views(rows, predictor, exact_sizes) if v["model"] in archs]
     descriptors = {a: arch_descriptor(roots[a].features) for a in archs}
     policy, _ = choose_policy(views, SETTINGS, descriptors, grid, measured_recipes)
     return policy
@@ -205,6 +214,11 @@ def blend(est: dict, prior: RecipePrior, policy: Policy) -> dict:
     out["low_drop"] = drop - max(est["drop"] - est.get("drop_low", est["drop"]), 0.0)
     out["high_drop"] = drop + max(est.get("drop_high", est["drop"]) - est["drop"], 0.0)
     for q, pq in (("lat", prior.log_lat), ("size", prior.log_size)):
+        if q == "size" and est.get("size_exact"):
+            # a computed size (harness.meta.sizing) is the variant's own: nothing to blend or to widen
+            out["point_size"] = out["high_size"] = est["size"]
+            out["size_exact"] = True
+            continue
         log_v = math.log(max(est[q], 1e-12))
         blended = math.exp(wr * log_v + (1 - wr) * pq.get(r, log_v))
         out[f"point_{q}"] = blended
@@ -417,6 +431,15 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
     return checked + bets
 
 
+def known_break(c: dict, limit: Limit) -> bool:
+    """Whether a candidate's break of a limit is known, not predicted: a measured one over a limit, or a
+    predicted one whose size, computed by a size-only export (harness.meta.sizing), is over the size limit. Such
+    a candidate never ranks, whatever the policy checks: it cannot be the answer."""
+    if not c["predicted"]:
+        return not feasible(c["point_lat"], c["point_size"], limit)
+    return bool(c.get("size_exact")) and limit[1] is not None and c["point_size"] > limit[1]
+
+
 def rank_parts(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[str] = (),
                sets: Sequence[frozenset[str]] = (), samples: Sequence[frozenset[str]] | None = None,
                draws: tuple | None = None, memo: dict | None = None, beyond: bool = True
@@ -430,7 +453,7 @@ def rank_parts(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequ
             memo[key] = make()
         return memo[key]
 
-    keep = [i for i, c in enumerate(views) if c["predicted"] or feasible(c["point_lat"], c["point_size"], limit)]
+    keep = [i for i, c in enumerate(views) if not known_break(c, limit)]
     if draws is not None and len(keep) < len(views):
         # the drawn outcomes of the candidates kept, column for column (they were drawn for every view)
         every = draws

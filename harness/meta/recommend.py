@@ -86,6 +86,9 @@ class Candidate:
     expected_regret_pts: float | None = None
     # predicted: the predictor's ratio estimates (harness.meta.policy.estimate_of), what the ranking policy takes
     estimates: dict[str, float | None] = field(default_factory=dict, repr=False)
+    # where size_mb comes from: measured | computed (a size-only export of a predicted candidate,
+    # harness.meta.sizing: exact, no interval to speak of) | predicted
+    size_source: str = "measured"
 
     @property
     def quality(self) -> float:
@@ -119,9 +122,12 @@ def _mb(x) -> float | None:
 
 
 def build_candidates(store, predictor, device: str, model: str | None = None,
-                     recipes: Sequence[str] | None = None) -> list[Candidate]:
+                     recipes: Sequence[str] | None = None, sizes: str = "stored", echo=None) -> list[Candidate]:
     """Measured variants of `model` (every model when None) on `device`, plus predictions for the grid's
-    recipes not measured yet."""
+    recipes not measured yet. The sizes of those (harness.meta.sizing): "compute" (size-only exports of what
+    the store does not hold yet, stored for next time), "stored" (computed ones the store holds; the rest
+    predicted), "predict" (all predicted)."""
+    from harness.meta.sizing import Sizes, sizes_for
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
     from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
@@ -163,8 +169,10 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
         chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in pts})
         feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"]) | extra
                  for r in todo]
+        known = (Sizes() if sizes == "predict" else
+                 sizes_for(store, name, root, todo, device, compute=sizes == "compute", echo=echo))
         for recipe, pred in zip(todo, chosen.predict_many(feats)):
-            cand = _predicted(name, recipe, device, root, pred)
+            cand = _predicted(name, recipe, device, root, pred, known.bytes.get(recipe))
             if chosen is not predictor:
                 cand.notes.append(f"predicted by the probe-anchored predictor ({', '.join(PROBES)} measured)")
             out.append(cand)
@@ -252,7 +260,10 @@ def rankings(store, predictor, device: str, cands: Sequence[Candidate]) -> dict[
     return out
 
 
-def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict) -> Candidate:
+def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict,
+               size_bytes: int | None = None) -> Candidate:
+    """A predicted candidate: the predictor's ratios times the root's measured values; `size_bytes`, a size
+    computed by a size-only export, replaces the predicted size."""
     base = {"latency_ms": (root["root_p50_ms"], "latency_ratio"), "size_mb": (_mb(root["root_size_bytes"]), "size_ratio"),
             "memory_mb": (_mb(root["root_peak_rss_bytes"]), "memory_ratio"),
             "energy_mj": (root["root_energy_per_inference_mj"], "energy_ratio")}
@@ -277,16 +288,22 @@ def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict) -> 
         if root.get("root_accuracy") is not None:
             acc = root["root_accuracy"] - d.value / 100.0
             interval["accuracy"] = [root["root_accuracy"] - d.high / 100.0, root["root_accuracy"] - d.low / 100.0]
+    size_ratio = None
+    if size_bytes is not None and root.get("root_size_bytes"):
+        values["size_mb"] = _mb(size_bytes)
+        interval["size_mb"] = [values["size_mb"], values["size_mb"]]
+        size_ratio = size_bytes / root["root_size_bytes"]
     from harness.meta.policy import estimate_of
 
     try:
-        estimates = estimate_of(pred)
+        estimates = estimate_of(pred, size_ratio)
     except (KeyError, AttributeError):
         estimates = {}
     if any(v is None for v in estimates.values()):
         estimates = {}
     return Candidate(model=model, recipe=recipe, device=device, source="predicted", accuracy=acc,
-                     drop_pts=d.value, interval=interval, notes=notes, estimates=estimates, **values)
+                     drop_pts=d.value, interval=interval, notes=notes, estimates=estimates,
+                     size_source="computed" if size_ratio is not None else "predicted", **values)
 
 
 def check(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> None:

@@ -171,3 +171,27 @@ def newest_measurement_at(store: Store, device: str | None = None):
     retrained."""
     return store.query("SELECT max(m.created_at) AS t FROM measurements m JOIN runs r USING (run_id) "
                        "WHERE CAST(? AS VARCHAR) IS NULL OR r.device = ?", [device, device])[0]["t"]
+
+
+def stored_sizes(store: Store, root_id: str, device: str) -> dict[str, tuple[int | None, str | None]]:
+    """Computed sizes (harness.meta.sizing) of the recipes of one FP32 root: recipe -> (bytes, reason)."""
+    if not store.path.exists():
+        return {}
+    rows = store.query("SELECT recipe, size_bytes, reason FROM computed_sizes WHERE root_id = ? AND device = ? "
+                       "ORDER BY computed_at", [root_id, device])
+    return {r["recipe"]: (r["size_bytes"], r["reason"]) for r in rows}
+
+
+def save_sizes(store: Store, root_id: str, model: str, device: str, sizes) -> None:
+    """Store the computed sizes and reasons of `sizes` (harness.meta.sizing.Sizes), replacing older ones."""
+    now = utcnow()
+    rows = [{"root_id": root_id, "model": model, "recipe": r, "device": device, "size_bytes": b, "reason": None,
+             "computed_at": now} for r, b in sizes.bytes.items()]
+    rows += [{"root_id": root_id, "model": model, "recipe": r, "device": device, "size_bytes": None,
+              "reason": why, "computed_at": now} for r, why in sizes.reasons.items()]
+    if not rows:
+        return
+    with store.write() as con:
+        con.execute("DELETE FROM computed_sizes WHERE root_id = ? AND device = ? AND recipe IN ("
+                    + ",".join("?" * len(rows)) + ")", [root_id, device, *[r["recipe"] for r in rows]])
+        store.insert_rows(con, "computed_sizes", rows)

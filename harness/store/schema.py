@@ -290,5 +290,19 @@ UPDATE measurements SET provider = json_extract_string(sensors, '$.runtime.devic
 WHERE runtime = 'torch' AND json_extract_string(sensors, '$.runtime.device') IS NOT NULL;
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7, 8: V8}
+# v9: sizes of variants not measured yet, computed by a size-only export (harness.meta.sizing), so that
+# `harness recommend` need not predict them; keyed by the FP32 root's file hash, so a re-exported root differs
+V9 = """
+CREATE TABLE computed_sizes (
+    root_id VARCHAR NOT NULL,           -- the FP32 root's variant id (hash of its file)
+    model VARCHAR NOT NULL,
+    recipe VARCHAR NOT NULL,
+    device VARCHAR NOT NULL,            -- the target it was exported for
+    size_bytes BIGINT,                  -- with external data; NULL when it could not be computed
+    reason VARCHAR,                     -- why not
+    computed_at TIMESTAMP NOT NULL
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7, 8: V8, 9: V9}
 LATEST = max(MIGRATIONS)

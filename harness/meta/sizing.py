@@ -1,0 +1,171 @@
+"""The size of a variant not measured yet, computed by exporting it instead of predicted.
+
+A variant's file size follows from its graph alone: how many channels prune-structured leaves in each layer, which
+weights are stored in FP16 or INT8 with their scales. Predicted from other architectures it errs by 5-40 % (on the
+benchmark's store K: `zoo-deep-mlp` at prune-structured:0.25 predicted 0.70 of FP32, 0.59 exported; `zoo-lenet` at
+0.5 predicted 0.56, 0.39 exported), and a size limit then shuts out the best candidate or lets through one that
+breaks it. So `harness recommend` exports each candidate it would otherwise predict, in a size-only form that makes
+the same graph faster:
+
+- prune-structured without fine-tuning or BatchNorm re-estimation: both change weight values, not shapes (the
+  number of channels a layer keeps is ceil((1 - amount) n), whichever channels they are);
+- int8-static calibrated min-max on a few calls: calibration sets scale values, not which nodes are quantized.
+
+tests/test_meta_sizing.py checks that the size-only export has the size of the real one for every recipe of the
+sweep grid. Accuracy, latency and memory are still predicted: only running the variant tells those.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+# what a size-only export changes in each step (values that alter weights or scales, never the graph's shapes)
+SIZE_ONLY = {
+    "prune-structured": {"fine_tune": False, "recalibrate_bn": False},
+    "int8-static": {"calibration_method": "minmax", "calibration_count": 4},
+}
+
+
+def size_only_recipe(recipe: str) -> str:
+    """`recipe` with every step set to its size-only form (SIZE_ONLY), as recipe text."""
+    from harness.exporters.recipes import parse_recipe
+
+    parts = []
+    for step in parse_recipe(recipe):
+        params = dict(step.params) | SIZE_ONLY.get(step.exporter, {})
+        if not params:
+            parts.append(step.exporter)
+            continue
+        args = ",".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in sorted(params.items()))
+        parts.append(f"{step.exporter}:{args}")
+    return ">".join(parts)
+
+
+@dataclass
+class Sizes:
+    """Computed file sizes of a model's recipes (bytes, with external data) and why others could not be."""
+    bytes: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)     # recipe -> why no size was computed
+
+
+def compute_sizes(example, root_path: str, recipes: Sequence[str], device: str = "cpu",
+                  out_dir: str | Path | None = None, module: Callable[[], object] | None = None) -> Sizes:
+    """Size-only exports of `recipes` from the FP32 ONNX root at `root_path`. `example` provides calibration
+    calls (a user's ONNX model: random ones, which set scales only); `module`, when given, builds the FP32 torch
+    module for the steps that need one (prune-structured). A recipe whose export fails gets its reason instead
+    of a size."""
+    from harness.core.errors import first_line
+    from harness.core.variant import variant_from_file
+    from harness.exporters.base import Artifact, ExportContext
+    from harness.exporters.recipes import build_variants, needs_torch_module
+
+    out = Sizes()
+    todo = []
+    for r in recipes:
+        if needs_torch_module(r) and module is None:
+            out.reasons[r] = "needs the model's PyTorch module, which this model does not have"
+        else:
+            todo.append(r)
+    if not todo:
+        return out
+    root = variant_from_file(root_path, name="fp32", model=example.name, operation="fp32")
+    root = root.with_(root_id=root.variant_id)
+    torch_module = None
+    if module is not None and any(needs_torch_module(r) for r in todo):
+        torch_module = module()
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        ctx = ExportContext(example=example, out_dir=Path(tmp), target_device=device)
+        for recipe in todo:
+            # one chain at a time: the last variant of its provenance tree is the recipe's own
+            try:
+                variants = build_variants(example, [size_only_recipe(recipe)], ctx,
+                                          root=Artifact(root, torch_module))
+            except Exception as exc:    # an exporter's own failure is a variant; this is anything else
+                out.reasons[recipe] = first_line(exc)
+                continue
+            last = variants[-1]
+            if last.ok and last.size_bytes:
+                out.bytes[recipe] = int(last.size_bytes)
+            else:
+                out.reasons[recipe] = (last.error or f"export {last.status}").splitlines()[0]
+    return out
+
+
+def export_source(model: str, root: dict):
+    """(example, torch module factory or None) to size-export `model`'s recipes from, or (None, reason). A user's
+    ONNX file (operation "user") gets random calibration calls of its own input shapes (they set scales only);
+    a shipped or zoo example is loaded by its name; any other model (a `module:function` example) has no
+    example harness can rebuild from the store."""
+    from harness.examples import EXAMPLES, load_example
+
+    if root.get("operation") == "user":
+        from harness.inputs import default_batch_size, read_input_specs, resolve_shapes
+        from harness.onnx_model import OnnxFileModel, read_outputs
+
+        path = root["root_path"]
+        try:
+            specs = read_input_specs(path)
+            batch = default_batch_size(specs)
+            resolve_shapes(specs, batch, {})
+        except Exception as exc:
+            return None, f"its inputs have no fixed shape to calibrate with ({exc})"
+        return OnnxFileModel(name=model, path=path, specs=specs, outputs=read_outputs(path),
+                             shapes_for=lambda b: resolve_shapes(specs, b, {}), batch_size=batch), None
+    if model in EXAMPLES:
+        example = load_example(model)
+        return example, _module_factory(example, root["root_path"])
+    return None, ("no example to export it from (a model benched with --example module:function is not "
+                  "rebuilt from the store)")
+
+
+def _module_factory(example, root_path: str) -> Callable[[], object]:
+    """example.build_model, finding a zoo member's cached weights where `harness sweep` put them: the artifacts
+    directory above the run directory that holds the root (<artifacts>/<run>/<root>.onnx, weights in
+    <artifacts>/zoo-weights), unless HARNESS_ZOO_CACHE says otherwise; without them the member is trained
+    again (deterministic, seconds)."""
+    import os
+
+    from harness.examples.zoo.models import CACHE_ENV
+
+    weights = Path(root_path).resolve().parent.parent / "zoo-weights"
+
+    def build():
+        if os.environ.get(CACHE_ENV) or not weights.is_dir():
+            return example.build_model()
+        os.environ[CACHE_ENV] = str(weights)
+        try:
+            return example.build_model()
+        finally:
+            os.environ.pop(CACHE_ENV, None)
+    return build
+
+
+def sizes_for(store, model: str, root: dict, recipes: Sequence[str], device: str, compute: bool = True,
+              echo: Callable[[str], None] | None = None) -> Sizes:
+    """Sizes of `recipes` of `model` (its FP32 root point `root`): those the store holds for this root, the rest
+    computed by size-only exports and stored (with `compute`; the dashboard reads the stored ones only)."""
+    from harness.store.meta import save_sizes, stored_sizes
+
+    root_id = root["root_id"]
+    known = stored_sizes(store, root_id, device)
+    out = Sizes({r: known[r][0] for r in recipes if r in known and known[r][0]},
+                {r: known[r][1] for r in recipes if r in known and not known[r][0]})
+    todo = [r for r in recipes if r not in known]
+    if not todo:
+        return out
+    if not compute:
+        out.reasons.update({r: "not computed yet (harness recommend computes it)" for r in todo})
+        return out
+    example, module = export_source(model, root)
+    if example is None:
+        new = Sizes(reasons={r: module for r in todo})
+    else:
+        if echo:
+            echo(f"computing the size of {len(todo)} recipe(s) of {model} by exporting them (size-only)")
+        new = compute_sizes(example, root["root_path"], todo, device, module=module)
+    save_sizes(store, root_id, model, device, new)
+    out.bytes.update(new.bytes)
+    out.reasons.update(new.reasons)
+    return out
