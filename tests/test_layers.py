@@ -29,8 +29,8 @@ GROUPS = {
     "harness.exporters": (1, "exporters"),
     "harness.reports": (2, "reports"),
     # predict/recommend read stored measurements and a stored predictor (the dashboard's Recommend tab uses them);
-    # only the sweep, which runs benches, sits with the engine
-    "harness.meta": (2, "meta"), "harness.meta.sweep": (3, "engine"),
+    # only the sweep, which runs benches, and the sizing, which exports and rebuilds examples, sit with the engine
+    "harness.meta": (2, "meta"), "harness.meta.sweep": (3, "engine"), "harness.meta.sizing": (3, "engine"),
     "harness.engine": (3, "engine"), "harness.plan": (3, "engine"), "harness.worker": (3, "engine"),
     "harness.timing": (3, "engine"), "harness.quality": (3, "engine"), "harness.inputs": (3, "engine"),
     "harness.layers": (3, "engine"), "harness.environment": (3, "engine"), "harness.regress": (3, "engine"),

@@ -66,8 +66,8 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
     predictor = load_or_train(store, device, echo) if predict else None
     # the sizes of predicted candidates are computed by size-only exports (harness.meta.sizing) when the answer
     # is about one model; across many models, only those already computed (the rest stay predicted)
-    sizes = "compute" if model is not None or len(known) == 1 else "stored"
-    cands = build_candidates(store, predictor, device, model, sizes=sizes, echo=echo)
+    sizer = _sizer(store, device, echo) if model is not None or len(known) == 1 else None
+    cands = build_candidates(store, predictor, device, model, sizer=sizer)
     bound = bound or BOUND
     # one model: its candidates are ordered by the ranking policy benchmarks/recommend.py measures (unless the
     # user asked for the plain --bound/--rank ordering)
@@ -76,12 +76,22 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
     ranked = rank(cands, constraints, bound, rank_by or RANK_BY, policies)
     if verify > 0 and predictor is not None:
         def again():
-            return rank(build_candidates(store, predictor, device, model, sizes=sizes), constraints, bound, rank_by or RANK_BY,
+            return rank(build_candidates(store, predictor, device, model, sizer=sizer), constraints, bound, rank_by or RANK_BY,
                         policies)
         ranked = verify_top_picks(store, ranked, again, device, verify, echo)
     if not any(c.feasible for c in ranked):
         return ranked, binding(ranked, constraints, bound)
     return ranked, None
+
+
+def _sizer(store, device: str, echo):
+    """What build_candidates calls for the sizes of a model's predicted candidates: stored ones, the rest
+    computed by size-only exports and stored (harness.meta.sizing)."""
+    from harness.meta.sizing import sizes_for
+
+    def sizer(name, root, recipes):
+        return sizes_for(store, name, root, recipes, device, echo=echo).bytes
+    return sizer
 
 
 def verify_top_picks(store, ranked, again, device: str, k: int, echo=None):

@@ -122,12 +122,13 @@ def _mb(x) -> float | None:
 
 
 def build_candidates(store, predictor, device: str, model: str | None = None,
-                     recipes: Sequence[str] | None = None, sizes: str = "stored", echo=None) -> list[Candidate]:
+                     recipes: Sequence[str] | None = None, sizer=None) -> list[Candidate]:
     """Measured variants of `model` (every model when None) on `device`, plus predictions for the grid's
-    recipes not measured yet. The sizes of those (harness.meta.sizing): "compute" (size-only exports of what
-    the store does not hold yet, stored for next time), "stored" (computed ones the store holds; the rest
-    predicted), "predict" (all predicted)."""
-    from harness.meta.sizing import Sizes, sizes_for
+    recipes not measured yet. Their sizes are computed ones where known: `sizer(model, root point, recipes)`
+    gives {recipe: bytes} (`harness recommend` passes one that exports what the store lacks,
+    harness.meta.sizing); without it, the sizes the store holds (the dashboard exports nothing); the rest
+    are predicted."""
+    from harness.store.meta import stored_sizes
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
     from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
@@ -169,10 +170,12 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
         chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in pts})
         feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"]) | extra
                  for r in todo]
-        known = (Sizes() if sizes == "predict" else
-                 sizes_for(store, name, root, todo, device, compute=sizes == "compute", echo=echo))
+        if sizer is not None:
+            known = sizer(name, root, todo)
+        else:
+            known = {r: b for r, (b, _) in stored_sizes(store, root["root_id"], device).items() if b}
         for recipe, pred in zip(todo, chosen.predict_many(feats)):
-            cand = _predicted(name, recipe, device, root, pred, known.bytes.get(recipe))
+            cand = _predicted(name, recipe, device, root, pred, known.get(recipe))
             if chosen is not predictor:
                 cand.notes.append(f"predicted by the probe-anchored predictor ({', '.join(PROBES)} measured)")
             out.append(cand)

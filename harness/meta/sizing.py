@@ -13,6 +13,9 @@ the same graph faster:
 
 tests/test_meta_sizing.py checks that the size-only export has the size of the real one for every recipe of the
 sweep grid. Accuracy, latency and memory are still predicted: only running the variant tells those.
+
+It exports, and rebuilds a model's example from the store (a user's ONNX file as the engine loads one), so it sits
+with the engine, like the sweep: `harness recommend` hands it to harness.meta.recommend as a `sizer`.
 """
 from __future__ import annotations
 
@@ -145,7 +148,7 @@ def _module_factory(example, root_path: str) -> Callable[[], object]:
 def sizes_for(store, model: str, root: dict, recipes: Sequence[str], device: str, compute: bool = True,
               echo: Callable[[str], None] | None = None) -> Sizes:
     """Sizes of `recipes` of `model` (its FP32 root point `root`): those the store holds for this root, the rest
-    computed by size-only exports and stored (with `compute`; the dashboard reads the stored ones only)."""
+    computed by size-only exports and stored (with `compute`)."""
     from harness.store.meta import save_sizes, stored_sizes
 
     root_id = root["root_id"]
