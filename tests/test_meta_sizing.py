@@ -78,7 +78,8 @@ def test_sizes_are_stored_once_and_reused(meta_db, swept, zoo_cache, tmp_path_fa
     assert sizing.sizes_for(store, "zoo-mlp", root, recipes, "cpu", compute=False).bytes == {}
     first = sizing.sizes_for(store, "zoo-mlp", root, recipes, "cpu")
     assert set(first.bytes) == set(recipes)
-    assert {r: b for r, (b, _) in stored_sizes(store, root["root_id"], "cpu").items()} == first.bytes
+    assert {r: b for r, (status, b, _) in stored_sizes(store, root["root_id"], "cpu").items()
+            if status == "ok"} == first.bytes
     calls = []
     real = sizing.compute_sizes
     try:
@@ -162,3 +163,55 @@ def test_the_dashboard_shows_stored_sizes_and_exports_nothing(meta_db, zoo_cache
     view, rows = predicted_rows()
     assert set(rows["size_source"]) == {"computed"}
     assert "some sizes are predicted" not in view.message.object
+
+
+def computed_weights_onnx(path):
+    """A classifier whose weight tensor is computed at run time (ConstantOfShape), as in onnx's light_shufflenet:
+    no weight initializer for prune-unstructured to prune, so that recipe cannot be made from it."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("ConstantOfShape", ["wshape"], ["w"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.1])),
+             helper.make_node("MatMul", ["x", "w"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["y"])]
+    inits = [numpy_helper.from_array(np.array([16, 4], np.int64), "wshape"),
+             numpy_helper.from_array(np.linspace(-1, 1, 4).astype(np.float32), "b")]
+    graph = helper.make_graph(nodes, "computed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_recipe_whose_export_fails_on_the_model_is_no_candidate(meta_db, tmp_path_factory):
+    """The size-only export runs the recipe's own exporters on the model's graph: when it fails, the recipe cannot
+    be made from this model, so recommend leaves it out (and says why) instead of predicting it; predict notes it."""
+    db = copy_meta_db(meta_db, tmp_path_factory, "failsize")
+    onnx_file = computed_weights_onnx(db.parent / "computed.onnx")
+    assert run_cli("bench", str(onnx_file), "--recipe", "fp32", "--db", str(db), "--min-iterations", "20").returncode == 0
+    proc = run_cli("recommend", "--db", str(db), "--model", "computed", "--json")
+    assert proc.returncode == 0, proc.stderr
+    cands = {c["recipe"]: c for c in json.loads(proc.stdout)}
+    assert "fp16" in cands and cands["fp16"]["size_source"] == "computed"
+    assert not any(r.startswith("prune-unstructured") for r in cands)
+    assert "cannot be made from computed: their export fails" in proc.stderr
+    assert "prune-unstructured" in proc.stderr
+    store = Store(db)
+    from harness.meta.dataset import latest_points, measured
+    from harness.meta.sizing import sizes_for
+
+    root = next(p for p in latest_points(measured(store, device="cpu", model="computed")))
+    stored = sizes_for(store, "computed", root, ["prune-unstructured:0.5", "fp16"], "cpu", compute=False)
+    assert set(stored.failed) == {"prune-unstructured:0.5"} and set(stored.bytes) == {"fp16"}
+    # a model benched without labels: its measured root has no accuracy for the ranking policy to weigh, and
+    # still fits a limit it meets (it was dropped from the policy's order: "no candidate fits")
+    limit = str(cands["fp32"]["size_mb"] * 1.01)
+    proc = run_cli("recommend", "--db", str(db), "--model", "computed", "--max-size-mb", limit, "--json")
+    assert proc.returncode == 0, proc.stderr
+    fits = [c for c in json.loads(proc.stdout) if c["feasible"]]
+    assert fits[0]["recipe"] == "fp32" and fits[0]["rank"] == 1
+    predicted = json.loads(run_cli("predict", "--db", str(db), "--model", "computed", "--recipe",
+                                   "prune-unstructured:0.5", "--json").stdout)
+    assert any("cannot be made from it" in n for n in predicted["notes"])

@@ -44,7 +44,11 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     # recommend ranks by the size a size-only export computed, when one is stored (this command exports nothing)
     from harness.meta.sizing import sizes_for
 
-    computed = sizes_for(store, model, root, [recipe], device, compute=False).bytes.get(recipe)
+    stored = sizes_for(store, model, root, [recipe], device, compute=False)
+    computed = stored.bytes.get(recipe)
+    if recipe in stored.failed:
+        cand.notes.append(f"its size-only export failed on this model, so it cannot be made from it: "
+                          f"{stored.failed[recipe]}")
     ranking = _as_ranked(store, predictor, device, model, recipe,
                          _predicted(model, recipe, device, root, pred, computed) if computed else cand)
     out = {

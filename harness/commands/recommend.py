@@ -90,7 +90,8 @@ def _sizer(store, device: str, echo):
     from harness.meta.sizing import sizes_for
 
     def sizer(name, root, recipes):
-        return sizes_for(store, name, root, recipes, device, echo=echo).bytes
+        sizes = sizes_for(store, name, root, recipes, device, echo=echo)
+        return sizes.bytes, set(sizes.failed)
     return sizer
 
 

@@ -125,9 +125,9 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
                      recipes: Sequence[str] | None = None, sizer=None) -> list[Candidate]:
     """Measured variants of `model` (every model when None) on `device`, plus predictions for the grid's
     recipes not measured yet. Their sizes are computed ones where known: `sizer(model, root point, recipes)`
-    gives {recipe: bytes} (`harness recommend` passes one that exports what the store lacks,
-    harness.meta.sizing); without it, the sizes the store holds (the dashboard exports nothing); the rest
-    are predicted."""
+    gives ({recipe: bytes}, recipes whose export fails on the model) (`harness recommend` passes one that exports
+    what the store lacks, harness.meta.sizing); without it, what the store holds (the dashboard exports nothing);
+    the rest are predicted. A recipe whose size-only export failed is no candidate: it cannot be made."""
     from harness.store.meta import stored_sizes
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
@@ -167,13 +167,19 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
             todo = [r for r in todo if not needs_torch_module(r)]
         if not todo:
             continue
+        if sizer is not None:
+            known, failed = sizer(name, root, todo)
+        else:
+            stored = stored_sizes(store, root["root_id"], device)
+            known = {r: b for r, (status, b, _) in stored.items() if status == "ok"}
+            failed = {r for r, (status, _, _) in stored.items() if status == "failed"}
+        # a recipe whose size-only export failed cannot be made from this model (the same exporters on its graph)
+        todo = [r for r in todo if r not in failed]
+        if not todo:
+            continue
         chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in pts})
         feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"]) | extra
                  for r in todo]
-        if sizer is not None:
-            known = sizer(name, root, todo)
-        else:
-            known = {r: b for r, (b, _) in stored_sizes(store, root["root_id"], device).items() if b}
         for recipe, pred in zip(todo, chosen.predict_many(feats)):
             cand = _predicted(name, recipe, device, root, pred, known.get(recipe))
             if chosen is not predictor:
@@ -367,6 +373,10 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking
         views.append(mr.ranking.view(point, x.estimates if x.source == "predicted" else None))
     ranked, beyond = mr.ranking.parts(views, (lat_l, size_l))
     ordered = [v["cand"] for v in ranked]
+    # a measured candidate the policy cannot weigh (no accuracy or drift: a model benched without labels) still
+    # fits by its measured values: it comes after the policy's order, never dropped
+    viewed = {id(v["cand"]) for v in views}
+    ordered += [x for x in cands if x.source == "measured" and id(x) not in viewed and x.feasible]
     chosen = {id(x) for x in ordered}
     others = ("--max-latency-ms", "--max-size-mb")
     risk = {id(v["cand"]): v for v in ranked + beyond if "p_fit" in v}

@@ -48,8 +48,11 @@ def size_only_recipe(recipe: str) -> str:
 
 @dataclass
 class Sizes:
-    """Computed file sizes of a model's recipes (bytes, with external data) and why others could not be."""
+    """Computed file sizes of a model's recipes (bytes, with external data), the recipes whose export failed
+    (they cannot be made from this model: the size-only export runs the recipe's own exporters on its graph), and
+    why the others were not tried."""
     bytes: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)      # recipe -> the exporter's error
     reasons: dict[str, str] = field(default_factory=dict)     # recipe -> why no size was computed
 
 
@@ -92,7 +95,7 @@ def compute_sizes(example, root_path: str, recipes: Sequence[str], device: str =
             if last.ok and last.size_bytes:
                 out.bytes[recipe] = int(last.size_bytes)
             else:
-                out.reasons[recipe] = (last.error or f"export {last.status}").splitlines()[0]
+                out.failed[recipe] = (last.error or f"export {last.status}").splitlines()[0]
     return out
 
 
@@ -152,23 +155,27 @@ def sizes_for(store, model: str, root: dict, recipes: Sequence[str], device: str
     from harness.store.meta import save_sizes, stored_sizes
 
     root_id = root["root_id"]
-    known = stored_sizes(store, root_id, device)
-    out = Sizes({r: known[r][0] for r in recipes if r in known and known[r][0]},
-                {r: known[r][1] for r in recipes if r in known and not known[r][0]})
-    todo = [r for r in recipes if r not in known]
-    if not todo:
-        return out
-    if not compute:
+    out = Sizes()
+    for recipe, (status, size, reason) in stored_sizes(store, root_id, device).items():
+        if recipe in recipes:
+            {"ok": out.bytes, "failed": out.failed}.get(status, out.reasons)[recipe] = size if size else reason
+    todo = [r for r in recipes if r not in out.bytes and r not in out.failed and r not in out.reasons]
+    if todo and not compute:
         out.reasons.update({r: "not computed yet (harness recommend computes it)" for r in todo})
-        return out
-    example, module = export_source(model, root)
-    if example is None:
-        new = Sizes(reasons={r: module for r in todo})
-    else:
-        if echo:
-            echo(f"computing the size of {len(todo)} recipe(s) of {model} by exporting them (size-only)")
-        new = compute_sizes(example, root["root_path"], todo, device, module=module)
-    save_sizes(store, root_id, model, device, new)
-    out.bytes.update(new.bytes)
-    out.reasons.update(new.reasons)
+    elif todo:
+        example, module = export_source(model, root)
+        if example is None:
+            new = Sizes(reasons={r: module for r in todo})
+        else:
+            if echo:
+                echo(f"computing the size of {len(todo)} recipe(s) of {model} by exporting them (size-only)")
+            new = compute_sizes(example, root["root_path"], todo, device, module=module)
+        save_sizes(store, root_id, model, device, new)
+        out.bytes.update(new.bytes)
+        out.failed.update(new.failed)
+        out.reasons.update(new.reasons)
+    if out.failed and echo:
+        first = next(iter(out.failed.items()))
+        echo(f"{len(out.failed)} recipe(s) cannot be made from {model}: their export fails, so they are no "
+             f"candidates ({first[0]}: {first[1]}" + (", ..." if len(out.failed) > 1 else "") + ")")
     return out

@@ -173,22 +173,24 @@ def newest_measurement_at(store: Store, device: str | None = None):
                        "WHERE CAST(? AS VARCHAR) IS NULL OR r.device = ?", [device, device])[0]["t"]
 
 
-def stored_sizes(store: Store, root_id: str, device: str) -> dict[str, tuple[int | None, str | None]]:
-    """Computed sizes (harness.meta.sizing) of the recipes of one FP32 root: recipe -> (bytes, reason)."""
+def stored_sizes(store: Store, root_id: str, device: str) -> dict[str, tuple[str, int | None, str | None]]:
+    """Computed sizes (harness.meta.sizing) of the recipes of one FP32 root: recipe -> (status, bytes, reason);
+    status "ok" (bytes), "failed" (the export fails on this model: reason) or "not computed" (reason)."""
     if not store.path.exists():
         return {}
-    rows = store.query("SELECT recipe, size_bytes, reason FROM computed_sizes WHERE root_id = ? AND device = ? "
-                       "ORDER BY computed_at", [root_id, device])
-    return {r["recipe"]: (r["size_bytes"], r["reason"]) for r in rows}
+    rows = store.query("SELECT recipe, status, size_bytes, reason FROM computed_sizes WHERE root_id = ? "
+                       "AND device = ? ORDER BY computed_at", [root_id, device])
+    return {r["recipe"]: (r["status"], r["size_bytes"], r["reason"]) for r in rows}
 
 
 def save_sizes(store: Store, root_id: str, model: str, device: str, sizes) -> None:
-    """Store the computed sizes and reasons of `sizes` (harness.meta.sizing.Sizes), replacing older ones."""
+    """Store the outcomes in `sizes` (harness.meta.sizing.Sizes), replacing older ones of the same recipes."""
     now = utcnow()
-    rows = [{"root_id": root_id, "model": model, "recipe": r, "device": device, "size_bytes": b, "reason": None,
-             "computed_at": now} for r, b in sizes.bytes.items()]
-    rows += [{"root_id": root_id, "model": model, "recipe": r, "device": device, "size_bytes": None,
-              "reason": why, "computed_at": now} for r, why in sizes.reasons.items()]
+    rows = []
+    for status, values in (("ok", sizes.bytes), ("failed", sizes.failed), ("not computed", sizes.reasons)):
+        rows += [{"root_id": root_id, "model": model, "recipe": r, "device": device, "status": status,
+                  "size_bytes": v if status == "ok" else None, "reason": None if status == "ok" else v,
+                  "computed_at": now} for r, v in values.items()]
     if not rows:
         return
     with store.write() as con:

@@ -298,8 +298,9 @@ CREATE TABLE computed_sizes (
     model VARCHAR NOT NULL,
     recipe VARCHAR NOT NULL,
     device VARCHAR NOT NULL,            -- the target it was exported for
-    size_bytes BIGINT,                  -- with external data; NULL when it could not be computed
-    reason VARCHAR,                     -- why not
+    status VARCHAR NOT NULL,            -- ok | failed (the recipe's export fails on this model) | not computed
+    size_bytes BIGINT,                  -- with external data; NULL unless ok
+    reason VARCHAR,                     -- the export's error, or why it was not tried
     computed_at TIMESTAMP NOT NULL
 );
 """
