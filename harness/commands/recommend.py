@@ -91,7 +91,7 @@ def _sizer(store, device: str, echo):
 
     def sizer(name, root, recipes):
         sizes = sizes_for(store, name, root, recipes, device, echo=echo)
-        return sizes.bytes, set(sizes.failed)
+        return sizes.bytes, sizes.failed
     return sizer
 
 

@@ -125,16 +125,15 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
                      recipes: Sequence[str] | None = None, sizer=None) -> list[Candidate]:
     """Measured variants of `model` (every model when None) on `device`, plus predictions for the grid's
     recipes not measured yet. Their sizes are computed ones where known: `sizer(model, root point, recipes)`
-    gives ({recipe: bytes}, recipes whose export fails on the model) (`harness recommend` passes one that exports
+    gives ({recipe: bytes}, {recipe: error} of those whose export fails on the model) (`harness recommend` passes one that exports
     what the store lacks, harness.meta.sizing); without it, what the store holds (the dashboard exports nothing);
     the rest are predicted. A recipe whose size-only export failed is no candidate: it cannot be made."""
-    from harness.store.meta import stored_sizes
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
     from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
     from harness.meta.dataset import measured
     from harness.exporters.recipes import needs_torch_module
-    from harness.store.meta import failed_recipes
+    from harness.store.meta import failed_recipes, stored_sizes
 
     points = latest_points(measured(store, device=device, model=model))
     by_model: dict[str, list[dict]] = {}
@@ -167,14 +166,10 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
             todo = [r for r in todo if not needs_torch_module(r)]
         if not todo:
             continue
-        if sizer is not None:
-            known, failed = sizer(name, root, todo)
-        else:
-            stored = stored_sizes(store, root["root_id"], device)
-            known = {r: b for r, (status, b, _) in stored.items() if status == "ok"}
-            failed = {r for r, (status, _, _) in stored.items() if status == "failed"}
+        known, unmakeable = (sizer(name, root, todo) if sizer is not None
+                             else stored_sizes(store, root["root_id"], device)[:2])
         # a recipe whose size-only export failed cannot be made from this model (the same exporters on its graph)
-        todo = [r for r in todo if r not in failed]
+        todo = [r for r in todo if r not in unmakeable]
         if not todo:
             continue
         chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in pts})

@@ -155,10 +155,7 @@ def sizes_for(store, model: str, root: dict, recipes: Sequence[str], device: str
     from harness.store.meta import save_sizes, stored_sizes
 
     root_id = root["root_id"]
-    out = Sizes()
-    for recipe, (status, size, reason) in stored_sizes(store, root_id, device).items():
-        if recipe in recipes:
-            {"ok": out.bytes, "failed": out.failed}.get(status, out.reasons)[recipe] = size if size else reason
+    out = Sizes(*({r: v for r, v in part.items() if r in recipes} for part in stored_sizes(store, root_id, device)))
     todo = [r for r in recipes if r not in out.bytes and r not in out.failed and r not in out.reasons]
     if todo and not compute:
         out.reasons.update({r: "not computed yet (harness recommend computes it)" for r in todo})

@@ -173,21 +173,29 @@ def newest_measurement_at(store: Store, device: str | None = None):
                        "WHERE CAST(? AS VARCHAR) IS NULL OR r.device = ?", [device, device])[0]["t"]
 
 
-def stored_sizes(store: Store, root_id: str, device: str) -> dict[str, tuple[str, int | None, str | None]]:
-    """Computed sizes (harness.meta.sizing) of the recipes of one FP32 root: recipe -> (status, bytes, reason);
-    status "ok" (bytes), "failed" (the export fails on this model: reason) or "not computed" (reason)."""
+SIZE_STATUSES = ("ok", "failed", "not computed")
+
+
+def stored_sizes(store: Store, root_id: str, device: str
+                 ) -> tuple[dict[str, int], dict[str, str], dict[str, str]]:
+    """Computed sizes (harness.meta.sizing) of the recipes of one FP32 root, by status: ({recipe: bytes} of those
+    exported, {recipe: error} of those whose export fails on the model, {recipe: why} of those not tried)."""
+    out: tuple[dict, dict, dict] = ({}, {}, {})
     if not store.path.exists():
-        return {}
+        return out
     rows = store.query("SELECT recipe, status, size_bytes, reason FROM computed_sizes WHERE root_id = ? "
                        "AND device = ? ORDER BY computed_at", [root_id, device])
-    return {r["recipe"]: (r["status"], r["size_bytes"], r["reason"]) for r in rows}
+    for r in rows:
+        i = SIZE_STATUSES.index(r["status"])
+        out[i][r["recipe"]] = r["size_bytes"] if i == 0 else r["reason"]
+    return out
 
 
 def save_sizes(store: Store, root_id: str, model: str, device: str, sizes) -> None:
     """Store the outcomes in `sizes` (harness.meta.sizing.Sizes), replacing older ones of the same recipes."""
     now = utcnow()
     rows = []
-    for status, values in (("ok", sizes.bytes), ("failed", sizes.failed), ("not computed", sizes.reasons)):
+    for status, values in zip(SIZE_STATUSES, (sizes.bytes, sizes.failed, sizes.reasons)):
         rows += [{"root_id": root_id, "model": model, "recipe": r, "device": device, "status": status,
                   "size_bytes": v if status == "ok" else None, "reason": None if status == "ok" else v,
                   "computed_at": now} for r, v in values.items()]
