@@ -52,6 +52,16 @@
      export's size), so here the point's own stored size stands for it, in the held-out architecture's views and in
      the inner cross-validation's. Accuracy and latency stay predicted. `--predicted-sizes`: the predictor's size
      estimate instead (the recommender before 2026-12-06, late).
+   - LATENCY: a predicted candidate's latency ratio is timed, not predicted, as `harness recommend --model M` times
+     it on a host alike the one its FP32 root was measured on (harness.meta.timed_latency: the size-only export is
+     the real variant's graph, timed in 10 short rounds interleaved with the root). Before evaluating, this script
+     times every point of every architecture that way (once; stored in the store's computed_sizes, reused by the
+     next invocation; within --budget-s) in a session apart from the sweep, whose measurement stays the truth the
+     ranking is scored against: the timed ratio is an estimate with its own noise (mae_latency_ratio_timed,
+     coverage_latency_timed), and its interval (at least +-6 %, harness.meta.timed_latency.SESSION_NOISE) is what
+     the ranking draws from. The inner cross-validation sees the training points' own timings. Accuracy stays
+     predicted. `--predicted-latency`: the predictor's estimate instead (the recommender before 2026-12-07);
+     `--no-timing`: time nothing now, use what is stored (points without a timing keep a predicted latency).
 3. Constraint settings per architecture: latency limit in {none, 1.0, 0.9, 0.75, 0.5} x FP32 p50 and size limit
    in {none, 0.6, 0.4, 0.3, 0.2, 0.1} x FP32 size (30 settings); the goal is the most accurate feasible
    configuration. Settings where nothing is truly feasible are left out.
@@ -95,6 +105,7 @@ Figures (`NAME VALUE`):
     python benchmarks/recommend.py [--db PATH] [--budget-s 240] [--bound auto|interval|point] [--dump JSON] [--jobs N]
                                    [--rank estimate|pessimistic] [--rounds 300] [--no-sweep] [--predicted-sizes]
                                    [--loao-policy inner-cv|model] [--lomo-fill sample|order|legacy] [--probe]
+                                   [--predicted-latency] [--no-timing]
 
 From scratch the sweep of the 23 architectures (575 points) takes 11-60 minutes on a shared 2-core VM, depending on
 the VM and its load; one invocation sweeps for at most --budget-s (240 s; a run already started may finish after it)
@@ -211,11 +222,80 @@ def evaluate_setting(cands, limit, arch: str, tie_pts: float, rank_by: str = "es
 # own measured size stands for it here) or "predicted" (--predicted-sizes: the predictor's estimate, the
 # recommender before 2026-12-06, late)
 SIZES = ["computed"]
+# latency ratios of predicted candidates: "timed" (what `harness recommend` does on a host alike the root's: the
+# size-only export timed against the FP32 root, harness.meta.timed_latency; here each point's own timing, taken by
+# this script in a session apart from the sweep's measurement, which stays the truth) or "predicted"
+# (--predicted-latency). TIMED: {(model, recipe): TimedRatio} of the points timed; FOLD_TIMED: {(model, recipe):
+# (ratio, low, high)} as the fold under way sees them, each interval widened to the timing error of the fold's
+# training points (`timed_for`), as `harness recommend` widens it to the store's (harness.meta.timed_latency)
+LATENCY = ["timed"]
+TIMED: dict = {}
+FOLD_TIMED: dict = {}
+
+
+def timed_for(train_rows) -> dict:
+    """{(model, recipe): (ratio, low, high)} of every timed point, its interval widened to how far the timings of
+    `train_rows`' points fell from their measurements (harness.meta.timed_latency.TimingError): the held-out
+    points' own errors never enter."""
+    from harness.meta.timed_latency import TimingError
+
+    err = TimingError.fit((r.recipe, TIMED[(r.model, r.recipe)].ratio, r.targets["latency_ratio"])
+                          for r in train_rows if (r.model, r.recipe) in TIMED)
+    return {k: (t.ratio, *err.interval(k[1], t)) for k, t in TIMED.items()}
+
+
+def set_fold_timed(train_rows) -> None:
+    FOLD_TIMED.clear()
+    if LATENCY[0] == "timed":
+        FOLD_TIMED.update(timed_for(train_rows))
 
 
 def est_of(P, row, p):
-    """The recommender's estimates of a predicted point: the predictor's, with its size computed."""
-    return P.estimate_of(p, row.targets["size_ratio"] if SIZES[0] == "computed" else None)
+    """The recommender's estimates of a predicted point: the predictor's, with its size computed and its latency
+    timed (where this script timed it), as the fold under way sees it (`set_fold_timed`)."""
+    lat = FOLD_TIMED.get((row.model, row.recipe)) if LATENCY[0] == "timed" else None
+    return P.estimate_of(p, row.targets["size_ratio"] if SIZES[0] == "computed" else None, lat)
+
+
+def time_points(store, rows, budget_s: float | None) -> tuple[int, bool]:
+    """Time every non-root point of every architecture of `rows` from its size-only export against its FP32 root,
+    as `harness recommend` times a candidate (harness.meta.sizing.sizes_for), and store the timings (computed_sizes);
+    architectures already timed are skipped, and none is started after `budget_s`. Returns (architectures timed
+    now, budget hit)."""
+    from harness.meta.dataset import latest_points, measured
+    from harness.meta.sizing import sizes_for
+    from harness.meta.timed_latency import TrialTiming
+
+    t0, done = time.monotonic(), 0
+    for arch in sorted({r.model for r in rows}):
+        recipes = [r.recipe for r in rows if r.model == arch and r.recipe != "fp32"]
+        if all((arch, r) in TIMED for r in recipes):
+            continue
+        if budget_s is not None and time.monotonic() - t0 >= budget_s:
+            return done, True
+        pts = latest_points(measured(store, device="cpu", model=arch))
+        root = [p for p in pts if p["variant_id"] == p["root_id"]][-1]
+        with contextlib.redirect_stdout(sys.stderr):
+            sizes_for(store, arch, root, recipes, "cpu", timing=TrialTiming(),
+                      echo=lambda m: print(m, file=sys.stderr))
+        done += 1
+    return done, False
+
+
+def load_timed(store, rows) -> dict:
+    """{(model, recipe): TimedRatio}: the stored timings of `rows`' points on a host alike this one."""
+    from harness.meta.dataset import latest_points, measured
+    from harness.meta.timed_latency import TimedRatio, this_host_key
+    from harness.store.meta import stored_latencies
+
+    host = this_host_key("cpu")
+    roots = {p["model"]: p["root_id"] for p in latest_points(measured(store, device="cpu"))
+             if p["variant_id"] == p["root_id"]}
+    out = {}
+    for arch in sorted({r.model for r in rows} & set(roots)):
+        timed, _ = stored_latencies(store, roots[arch], "cpu", host)
+        out.update({(arch, recipe): TimedRatio(*t) for recipe, t in timed.items()})
+    return out
 
 
 def truth_of(row) -> dict:
@@ -289,9 +369,12 @@ _ROWS: list = []
 _PROBE_ROWS: list = []
 
 
-def _set_rows(rows: list, probe_rows: list) -> None:
+def _set_rows(rows: list, probe_rows: list, timed: dict | None = None, latency: str = "timed") -> None:
     _ROWS[:] = rows
     _PROBE_ROWS[:] = probe_rows
+    TIMED.clear()
+    TIMED.update(timed or {})
+    LATENCY[0] = latency
 
 
 def loao_fold(arch: str, rounds: int, inner_cv: bool, probe: bool = False, sizes: str = "computed"):
@@ -306,12 +389,16 @@ def loao_fold(arch: str, rounds: int, inner_cv: bool, probe: bool = False, sizes
     train = [r for r in _ROWS if r.model != arch]
     pred = Predictor.train(train, rounds=rounds, targets=EVAL_TARGETS)
     exact = sizes == "computed"
-    policy = P.choose_for_rows(train, pred, exact_sizes=exact) if inner_cv else None
+    # timed latencies: the training points' own timings (the inner folds see what recommend will rank with), their
+    # intervals widened to the training points' timing error
+    timed = timed_for(train) if LATENCY[0] == "timed" else None
+    policy = P.choose_for_rows(train, pred, exact_sizes=exact, timed_latency=timed) if inner_cv else None
     if not probe:
         return pred, policy, None, None
     ptrain = [r for r in _PROBE_ROWS if r.model != arch]
     ppred = Predictor.train(ptrain, rounds=rounds, targets=EVAL_TARGETS)
-    return pred, policy, ppred, P.choose_for_rows(ptrain, ppred, measured_recipes=PROBE_MEASURED, exact_sizes=exact)
+    return pred, policy, ppred, P.choose_for_rows(ptrain, ppred, measured_recipes=PROBE_MEASURED, exact_sizes=exact,
+                                                  timed_latency=timed)
 
 
 def loao_folds(archs, rounds: int, inner_cv: bool, jobs: int, probe: bool = False, sizes: str = "computed"):
@@ -323,7 +410,8 @@ def loao_folds(archs, rounds: int, inner_cv: bool, jobs: int, probe: bool = Fals
     import multiprocessing as mp
     from functools import partial
 
-    with mp.get_context("spawn").Pool(jobs, initializer=_set_rows, initargs=(_ROWS, _PROBE_ROWS)) as pool:
+    with mp.get_context("spawn").Pool(jobs, initializer=_set_rows,
+                                      initargs=(_ROWS, _PROBE_ROWS, TIMED, LATENCY[0])) as pool:
         return pool.map(partial(loao_fold, rounds=rounds, inner_cv=inner_cv, probe=probe, sizes=sizes), archs, chunksize=1)
 
 
@@ -353,6 +441,12 @@ def main() -> int:
     ap.add_argument("--predicted-sizes", action="store_true",
                     help="predict the sizes of predicted candidates (the recommender before it computed them by a "
                          "size-only export, harness.meta.sizing)")
+    ap.add_argument("--predicted-latency", action="store_true",
+                    help="predict the latency of predicted candidates (the recommender before it timed their "
+                         "size-only exports, harness.meta.timed_latency)")
+    ap.add_argument("--no-timing", action="store_true",
+                    help="time no point now: use the timings already stored (points without one keep a predicted "
+                         "latency)")
     ap.add_argument("--dump", metavar="JSON",
                     help="write one record per LOAO setting (pick, best, why the pick breaks a limit) for analysis")
     ap.add_argument("--lomo-fill", choices=["sample", "order", "legacy"], default="sample",
@@ -394,6 +488,20 @@ def main() -> int:
     print(f"architectures {len(archs)}")
     print(f"method_families {len(methods)}")
     print(f"points_per_architecture_min {min(sum(r.model == a for r in rows) for a in archs)}")
+    LATENCY[0] = "predicted" if args.predicted_latency else "timed"
+    print(f"latency {LATENCY[0]}")
+    if LATENCY[0] == "timed":
+        TIMED.update(load_timed(store, rows))
+        if not args.no_timing:
+            t_timing = time.monotonic()
+            n, hit = time_points(store, rows, args.budget_s)
+            TIMED.update(load_timed(store, rows))
+            print(f"timing_architectures_now {n}")
+            print(f"timing_budget_hit {int(hit)}")
+            print(f"timing_s {time.monotonic() - t_timing:.0f}")
+        non_root = [r for r in rows if r.recipe != "fp32"]
+        print(f"timed_points {sum((r.model, r.recipe) in TIMED for r in non_root)}")
+        print(f"untimed_points {sum((r.model, r.recipe) not in TIMED for r in non_root)}")
 
     t1 = time.monotonic()
     tie = one_image_pts()
@@ -407,10 +515,12 @@ def main() -> int:
     prows = with_probes(rows) if probe else []
     static = []
     static_infeasible = []
+    static_estimated = []     # static-best over the candidates the recommender's estimates do not rule out
     verify = {"policy": [], "static": []}    # (score, measurements) of --verify VERIFY_K, LOAO
     dump = [] if args.dump else None
     errs = {t: [] for t in EVAL_TARGETS}
     cover = {t: [] for t in EVAL_TARGETS}
+    timed_errs = []         # (|timed - measured| latency ratio, measured inside the timed 80 % interval)
 
     def is_root(r):
         return r.recipe == "fp32"
@@ -418,7 +528,7 @@ def main() -> int:
     # -- leave one architecture out ------------------------------------------------------------------------
     descriptors = {r.model: P.arch_descriptor(r.features) for r in rows if is_root(r)}
     chosen = []
-    _set_rows(rows, prows)
+    _set_rows(rows, prows, dict(TIMED), LATENCY[0])
     SIZES[0] = "predicted" if args.predicted_sizes else "computed"
     print(f"sizes {SIZES[0]}")
     folds = loao_folds(archs, args.rounds, args.loao_policy == "inner-cv", args.jobs, probe, SIZES[0])
@@ -427,6 +537,7 @@ def main() -> int:
         test = [r for r in rows if r.model == arch]
         rest = {a: d for a, d in descriptors.items() if a != arch}      # the training architectures' descriptors
         preds = pred.predict_many([r.features for r in test])
+        set_fold_timed(train)
         cands = []
         for r, p in zip(test, preds):
             if is_root(r):
@@ -439,6 +550,10 @@ def main() -> int:
                 truth = r.targets[t]
                 errs[t].append(abs(p[t].value - truth))
                 cover[t].append(p[t].low <= truth <= p[t].high)
+            got = FOLD_TIMED.get((r.model, r.recipe))
+            if got is not None:
+                timed_errs.append((abs(got[0] - r.targets["latency_ratio"]),
+                                   got[1] <= r.targets["latency_ratio"] <= got[2]))
         if args.loao_policy == "inner-cv":
             # the policy for an unseen architecture, chosen on the training architectures alone, and the ranking
             # built the way `harness recommend` builds it for a model with only its FP32 root measured
@@ -487,6 +602,7 @@ def main() -> int:
             if args.loao_policy == "inner-cv":
                 verify["policy"].append(verified(ranking, views, truths, limit))
                 verify["static"].append(verified(static_ranking, static_views, truths, limit))
+                static_estimated.append(P.score(static_views, static_ranking.rank(static_views, limit), limit))
             recipes = sorted({c["recipe"] for c in cands})
             scores = {}
             for recipe in recipes:
@@ -530,6 +646,7 @@ def main() -> int:
     for method in methods:
         held = [r for r in rows if method_of(r.recipe) == method]
         train = [r for r in rows if method_of(r.recipe) != method]
+        set_fold_timed(train)
         pred = Predictor.train(train, rounds=args.rounds, targets=EVAL_TARGETS)
         preds = dict(zip((id(r) for r in held), pred.predict_many([r.features for r in held])))
         for t in EVAL_TARGETS:
@@ -552,6 +669,7 @@ def main() -> int:
             mrows = with_probes(rows, known)
             held = [r for r in mrows if method_of(r.recipe) == method]
             train = [r for r in mrows if method_of(r.recipe) != method]
+            set_fold_timed(train)
             pred = Predictor.train(train, rounds=args.rounds, targets=EVAL_TARGETS)
             preds = dict(zip((id(r) for r in held), pred.predict_many([r.features for r in held])))
             for arch in archs:
@@ -590,9 +708,18 @@ def main() -> int:
     print(f"loao_minus_static_best_pts_ci90_low {lo:.3f}")
     print(f"loao_minus_static_best_pts_ci90_high {hi:.3f}")
     print(f"static_best_top1_infeasible {np.mean(static_infeasible):.3f}")
+    if static_estimated:
+        # the static-best order, minus the candidates known to break a limit (computed size, timed latency over
+        # it even at its interval's low end): what the learnt ranking adds beyond the size-only export and timing
+        print(f"static_best_known_breaks_out_regret_pts {np.mean([s[0] for s in static_estimated]):.3f}")
+        print(f"static_best_known_breaks_out_top1_infeasible {np.mean([s[2] for s in static_estimated]):.3f}")
     print("static_best_split loao")
     print(f"mae_accuracy_pts {np.mean(errs['drop_pts']):.3f}")
     print(f"mae_latency_ratio {np.mean(errs['latency_ratio']):.3f}")
+    if timed_errs:
+        # the timed latency ratios against the sweep's measurements of the same points (two sessions)
+        print(f"mae_latency_ratio_timed {np.mean([e for e, _ in timed_errs]):.3f}")
+        print(f"coverage_latency_timed {np.mean([c for _, c in timed_errs]):.3f}")
     print(f"mae_size_ratio {np.mean(errs['size_ratio']):.3f}")
     for t, name in (("drop_pts", "accuracy"), ("latency_ratio", "latency"), ("size_ratio", "size")):
         print(f"coverage80_{name} {np.mean(cover[t]):.3f}")

@@ -22,7 +22,7 @@ LABELS = {"max_latency_ms": "Max p50 latency (ms)", "max_size_mb": "Max size (MB
           "max_memory_mb": "Max peak memory (MB)", "max_energy_mj": "Max energy / inference (mJ)",
           "min_accuracy": "Min accuracy (fraction)", "max_drop_pts": "Max accuracy drop (pts)"}
 COLUMNS = ["rank", "model", "recipe", "source", "pareto", "accuracy", "drop_pts", "latency_ms", "latency_low",
-           "latency_high", "size_mb", "size_source", "memory_mb", "energy_mj"]
+           "latency_high", "latency_source", "size_mb", "size_source", "memory_mb", "energy_mj"]
 
 
 def candidates_frame(cands) -> pd.DataFrame:
@@ -32,7 +32,7 @@ def candidates_frame(cands) -> pd.DataFrame:
         rows.append({"rank": c.rank, "model": c.model, "recipe": c.recipe, "source": c.source,
                      "pareto": "yes" if c.pareto else "", "accuracy": c.accuracy, "drop_pts": c.drop_pts,
                      "latency_ms": c.latency_ms, "latency_low": lat[0], "latency_high": lat[1],
-                     "size_mb": c.size_mb, "size_source": c.size_source, "memory_mb": c.memory_mb,
+                     "latency_source": c.latency_source, "size_mb": c.size_mb, "size_source": c.size_source, "memory_mb": c.memory_mb,
                      "energy_mj": c.energy_mj})
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -133,7 +133,8 @@ class RecommendView(pn.viewable.Viewer):
             if any(c.size_source == "predicted" for c in cands):
                 # the dashboard exports nothing: sizes no `harness recommend --model` has computed stay predicted
                 note = (note + " " if note else "") + ("some sizes are predicted: `harness recommend --model M` "
-                                                       "computes them by exporting each candidate")
+                                                       "computes them by exporting each candidate (and on a host "
+                                                       "alike the root's, times them)")
             self._cands, self._note, self._key, self._policies = cands, note, key, policies
         return self._cands, self._note
 

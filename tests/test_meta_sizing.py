@@ -93,7 +93,8 @@ def test_sizes_are_stored_once_and_reused(meta_db, swept, zoo_cache, tmp_path_fa
 
 def test_recommend_computes_the_sizes_of_predicted_candidates(meta_db, tmp_path_factory):
     """`harness recommend --model` gives predicted candidates their exported size (no interval around it), says so,
-    and keeps accuracy and latency predicted; a size limit is then checked on the exact size."""
+    and keeps accuracy predicted (latency is timed: tests/test_meta_timed_latency.py); a size limit is then
+    checked on the exact size."""
     db = copy_meta_db(meta_db, tmp_path_factory, "recsize")
     shutil.copytree(meta_db.parent / "artifacts" / "zoo-weights", db.parent / "zoo-weights")
     proc = run_cli("recommend", "--db", str(db), "--model", "zoo-mlp", "--json",
@@ -152,15 +153,19 @@ def test_the_dashboard_shows_stored_sizes_and_exports_nothing(meta_db, zoo_cache
         return view, view.frame[view.frame["source"] == "predicted"]
 
     view, rows = predicted_rows()
-    assert len(rows) and set(rows["size_source"]) == {"predicted"}
+    assert len(rows) and set(rows["size_source"]) == {"predicted"} and set(rows["latency_source"]) == {"predicted"}
     assert "some sizes are predicted" in view.message.object
     from harness.meta.dataset import latest_points, measured
 
     root = next(p for p in latest_points(measured(store, device="cpu", model="zoo-mlp"))
                 if p["variant_id"] == p["root_id"])
-    sizes_for(store, "zoo-mlp", root, list(rows["recipe"]), "cpu")     # what `harness recommend --model` does
+    from harness.meta.timed_latency import TrialTiming
+
+    # what `harness recommend --model` does (timed briefly here)
+    sizes_for(store, "zoo-mlp", root, list(rows["recipe"]), "cpu",
+              timing=TrialTiming(rounds=2, min_iterations=3, min_duration_s=0.0, warmup_s=0.0))
     view, rows = predicted_rows()
-    assert set(rows["size_source"]) == {"computed"}
+    assert set(rows["size_source"]) == {"computed"} and set(rows["latency_source"]) == {"timed"}
     assert "some sizes are predicted" not in view.message.object
 
 

@@ -41,16 +41,24 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     pred = chosen.predict(feats | extra)
     cand = _predicted(model, recipe, device, root, pred)
     measured = next((p for p in points if p["name"] == recipe), None)
-    # recommend ranks by the size a size-only export computed, when one is stored (this command exports nothing)
+    # recommend ranks by the size a size-only export computed and the latency ratio timed from it, when they are
+    # stored (this command exports and times nothing)
     from harness.meta.sizing import sizes_for
+    from harness.meta.timed_latency import TrialTiming
 
-    stored = sizes_for(store, model, root, [recipe], device, compute=False)
-    computed = stored.bytes.get(recipe)
+    stored = sizes_for(store, model, root, [recipe], device, compute=False, timing=TrialTiming())
+    computed, timed = stored.bytes.get(recipe), stored.latency.get(recipe)
+    from harness.meta.timed_latency import NO_ERROR, timing_error
+
+    timing_err = timing_error(store, device, latest_points(measured_points(store, device=device))) if timed \
+        else NO_ERROR
     if recipe in stored.failed:
         cand.notes.append(f"its size-only export failed on this model, so it cannot be made from it: "
                           f"{stored.failed[recipe]}")
     ranking = _as_ranked(store, predictor, device, model, recipe,
-                         _predicted(model, recipe, device, root, pred, computed) if computed else cand)
+                         _predicted(model, recipe, device, root, pred, computed, timed, timing_err)
+                         if computed or timed
+                         else cand)
     out = {
         "model": model, "recipe": recipe, "device": device, "source": "predicted",
         "predictor_id": chosen.predictor_id, "trained_on_points": chosen.n_rows, "predictor_kind": chosen.kind,
@@ -63,6 +71,8 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
                  "energy_per_inference_mj": root["root_energy_per_inference_mj"]},
         "measured": None,
         "computed_size_bytes": computed,
+        "timed_latency_ratio": None if timed is None else {"value": timed.ratio,
+                                                           "interval": list(timing_err.interval(recipe, timed))},
         "ranking": ranking,
     }
     if measured is not None:

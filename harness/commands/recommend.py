@@ -27,6 +27,10 @@ def register(sub) -> None:
                    help="order predicted candidates by their estimated accuracy or the low end of its interval "
                         "(default: harness.meta.recommend.RANK_BY)")
     p.add_argument("--no-predict", action="store_true", help="measured candidates only")
+    p.add_argument("--predict-latency", action="store_true",
+                   help="predict the latency of candidates not measured yet instead of timing their size-only "
+                        "exports against the FP32 root on this host (the default where this host is alike the "
+                        "one the root was measured on)")
     p.add_argument("--no-policy", action="store_true",
                    help="with one model: order by the learnt estimates (--bound/--rank) instead of the ranking "
                         "policy that benchmarks/recommend.py measures (harness.meta.policy)")
@@ -43,7 +47,7 @@ def register(sub) -> None:
 
 def recommend(store, constraints, device: str, model: str | None = None, bound: str | None = None,
               predict: bool = True, echo=None, rank_by: str | None = None, use_policy: bool = True,
-              verify: int = 0):
+              verify: int = 0, time_latency: bool = True):
     """(ranked candidates, message or None when nothing fits). Raises UsageError on an empty store. With
     `verify`, up to that many predicted top picks are measured first (`verify_top_picks`)."""
     from harness.core.errors import UsageError
@@ -66,8 +70,8 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
     predictor = load_or_train(store, device, echo) if predict else None
     # the sizes of predicted candidates are computed by size-only exports (harness.meta.sizing) when the answer
     # is about one model; across many models, only those already computed (the rest stay predicted)
-    sizer = _sizer(store, device, echo) if model is not None or len(known) == 1 else None
-    cands = build_candidates(store, predictor, device, model, sizer=sizer)
+    sizer = _sizer(store, device, echo, time_latency) if model is not None or len(known) == 1 else None
+    cands = build_candidates(store, predictor, device, model, sizer=sizer, timed_latency=time_latency)
     bound = bound or BOUND
     # one model: its candidates are ordered by the ranking policy benchmarks/recommend.py measures (unless the
     # user asked for the plain --bound/--rank ordering)
@@ -76,22 +80,29 @@ def recommend(store, constraints, device: str, model: str | None = None, bound: 
     ranked = rank(cands, constraints, bound, rank_by or RANK_BY, policies)
     if verify > 0 and predictor is not None:
         def again():
-            return rank(build_candidates(store, predictor, device, model, sizer=sizer), constraints, bound, rank_by or RANK_BY,
-                        policies)
+            return rank(build_candidates(store, predictor, device, model, sizer=sizer, timed_latency=time_latency),
+                        constraints, bound, rank_by or RANK_BY, policies)
         ranked = verify_top_picks(store, ranked, again, device, verify, echo)
     if not any(c.feasible for c in ranked):
         return ranked, binding(ranked, constraints, bound)
     return ranked, None
 
 
-def _sizer(store, device: str, echo):
+def _sizer(store, device: str, echo, time_latency: bool = True):
     """What build_candidates calls for the sizes of a model's predicted candidates: stored ones, the rest
-    computed by size-only exports and stored (harness.meta.sizing)."""
+    computed by size-only exports and stored (harness.meta.sizing); with `time_latency`, their latency ratios
+    timed from the same exports on this host too, where it is alike the root's (harness.meta.timed_latency)."""
     from harness.meta.sizing import sizes_for
+    from harness.meta.timed_latency import TrialTiming
 
     def sizer(name, root, recipes):
-        sizes = sizes_for(store, name, root, recipes, device, echo=echo)
-        return sizes.bytes, sizes.failed
+        sizes = sizes_for(store, name, root, recipes, device, echo=echo,
+                          timing=TrialTiming() if time_latency else None)
+        if time_latency and echo and sizes.latency_reasons:
+            why = sorted(set(sizes.latency_reasons.values()))
+            echo(f"latency of {len(sizes.latency_reasons)} candidate(s) of {name} stays predicted: {why[0]}"
+                 + (f" (and {len(why) - 1} other reason(s))" if len(why) > 1 else ""))
+        return sizes
     return sizer
 
 
@@ -175,6 +186,8 @@ def run(args) -> int:
         raise UsageError(f"--verify must be 0 or more, got {args.verify}")
     if args.verify and args.no_predict:
         raise UsageError("--verify measures predicted top picks: it cannot go with --no-predict")
+    if args.predict_latency and args.no_predict:
+        raise UsageError("--predict-latency is about candidates not measured yet: it cannot go with --no-predict")
 
     constraints = Constraints(
         max_latency_ms=args.max_latency_ms, max_size_mb=args.max_size_mb, max_memory_mb=args.max_memory_mb,
@@ -183,7 +196,7 @@ def run(args) -> int:
     ranked, why = recommend(store, constraints, args.device, args.model, args.bound, not args.no_predict,
                             echo=lambda m: print(m, file=sys.stderr), rank_by=args.rank_by,
                             use_policy=not args.no_policy and args.bound is None and args.rank_by is None,
-                            verify=args.verify)
+                            verify=args.verify, time_latency=not args.predict_latency)
     if args.json:
         print_json([c.as_dict() for c in ranked])
     if why:
@@ -211,8 +224,10 @@ def run(args) -> int:
           f"{len(feasible) - n_pred} measured); best accuracy first, * = on the Pareto front "
           "(accuracy, latency, size)")
     if any(c.size_source == "computed" for c in ranked):
-        print("predicted candidates: accuracy, latency and memory predicted; size computed by exporting them "
-              "(size-only export: exact)")
+        timed = any(c.latency_source == "timed" for c in ranked)
+        print("predicted candidates: accuracy" + ("" if timed else ", latency") + " and memory predicted; size "
+              "computed by exporting them (size-only export: exact)"
+              + ("; latency timed from that export against the FP32 root on this host" if timed else ""))
     print_table(rows(feasible[:args.top]), cols)
     # fewer than five fit by the ranking policy's check: its next places are bets expected to break a limit (the
     # ranking benchmarks/recommend.py scores as a top 5 goes on with them)

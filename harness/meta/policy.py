@@ -88,16 +88,24 @@ def policy_from_dict(d: dict | None) -> Policy | None:
                                        "spread") if k in d})
 
 
-def estimate_of(pred: dict, size: float | None = None) -> dict:
+def estimate_of(pred: dict, size: float | None = None, lat: tuple | None = None) -> dict:
     """A predictor's estimates of one point (harness.meta.predictor.Prediction per target), as `blend` takes
     them; `size`, the size ratio computed by a size-only export (harness.meta.sizing), replaces the predicted
-    one."""
-    lat, d = pred["latency_ratio"], pred["drop_pts"]
-    out = {"drop": d.value, "drop_low": d.low, "drop_high": d.high, "lat": lat.value,
-           "size": pred["size_ratio"].value, "lat_high": lat.high, "size_high": pred["size_ratio"].high}
+    one, and `lat` = (ratio, low, high), the latency ratio timed from that export with its 80 % interval
+    (harness.meta.timed_latency), the predicted latency."""
+    lat_p, d = pred["latency_ratio"], pred["drop_pts"]
+    out = {"drop": d.value, "drop_low": d.low, "drop_high": d.high, "lat": lat_p.value,
+           "size": pred["size_ratio"].value, "lat_high": lat_p.high, "size_high": pred["size_ratio"].high}
     if size is not None:
         out.update(size=size, size_high=size, size_exact=True)
+    if lat is not None:
+        out.update(timed(*lat))
     return out
+
+
+def timed(ratio: float, low: float, high: float) -> dict:
+    """The latency part of an estimate whose ratio was timed (harness.meta.timed_latency), not predicted."""
+    return {"lat": ratio, "lat_low": low, "lat_high": high, "lat_timed": True}
 
 
 def truth(row) -> dict:
@@ -107,11 +115,14 @@ def truth(row) -> dict:
             "size": t["size_ratio"]}
 
 
-def oof_views(rows, predictor, exact_sizes: bool = True) -> list[dict]:
+def oof_views(rows, predictor, exact_sizes: bool = True, timed_latency: dict | None = None) -> list[dict]:
     """The training points with the predictor's out-of-fold estimates (folds by architecture): what the inner
     cross-validation sees. Interval widths come from the predictor's error quantiles (themselves fitted on
     out-of-fold residuals). With `exact_sizes` a point's size is its own (what `harness recommend` computes by a
-    size-only export, harness.meta.sizing), not the predictor's estimate."""
+    size-only export, harness.meta.sizing), not the predictor's estimate. With `timed_latency` ({(model, recipe):
+    (ratio, low, high)}, possibly empty) the latency is timed, as `harness recommend` times it on a host alike
+    the root's (harness.meta.timed_latency): the point's stored timing, or else its own measured ratio with the
+    narrowest interval a timing gets (SESSION_NOISE either side)."""
     import numpy as np
 
     widths = predictor.predict_many([r.features for r in rows])
@@ -129,17 +140,27 @@ def oof_views(rows, predictor, exact_sizes: bool = True) -> list[dict]:
             "size_high": oof["size_ratio"] * size.high / size.value}})
         if exact_sizes:
             out[-1]["est"].update(size=out[-1]["size"], size_high=out[-1]["size"], size_exact=True)
+        if timed_latency is not None:
+            got = timed_latency.get((r.model, r.recipe))
+            if got is None:
+                from harness.meta.timed_latency import SESSION_NOISE
+
+                m = out[-1]["lat"]
+                got = (m, m * math.exp(-SESSION_NOISE), m * math.exp(SESSION_NOISE))
+            out[-1]["est"].update(timed(*got))
     return out
 
 
 def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID,
-                    measured_recipes: Sequence[str] = ("fp32",), exact_sizes: bool = True) -> Policy | None:
+                    measured_recipes: Sequence[str] = ("fp32",), exact_sizes: bool = True,
+                    timed_latency: dict | None = None) -> Policy | None:
     """The policy for an unseen architecture, by inner cross-validation over the labelled architectures of
     `rows` (the rows `predictor` was trained on, with its out-of-fold estimates); None when there are fewer
     than MIN_ARCHITECTURES of them or the predictor has no out-of-fold estimates (one loaded from the store).
     measured_recipes: what the unseen architecture has measured (its FP32 root; with probes, those too).
     exact_sizes: the sizes of the unseen architecture's candidates are computed (`harness recommend` exports
-    them, harness.meta.sizing), so the inner folds see exact sizes too; False: predicted, as they were before."""
+    them, harness.meta.sizing), so the inner folds see exact sizes too; False: predicted, as they were before.
+    timed_latency: the unseen architecture's latencies are timed (`oof_views`); None: predicted."""
     if not predictor.oof or any(t not in predictor.oof for t in ("drop_pts", "latency_ratio", "size_ratio")):
         return None
     idx = [i for i, r in enumerate(rows) if r.task == "classification"]
@@ -147,7 +168,7 @@ def choose_for_rows(rows, predictor, grid: Sequence[Policy] = POLICY_GRID,
     roots = {r.model: r for r in rows if r.recipe == "fp32"}
     if len(archs) < MIN_ARCHITECTURES or not archs <= set(roots):
         return None
-    views = [v for v in oof_views(rows, predictor, exact_sizes) if v["model"] in archs]
+    views = [v for v in oof_views(rows, predictor, exact_sizes, timed_latency) if v["model"] in archs]
     descriptors = {a: arch_descriptor(roots[a].features) for a in archs}
     policy, _ = choose_policy(views, SETTINGS, descriptors, grid, measured_recipes)
     return policy
@@ -218,6 +239,11 @@ def blend(est: dict, prior: RecipePrior, policy: Policy) -> dict:
             # a computed size (harness.meta.sizing) is the variant's own: nothing to blend or to widen
             out["point_size"] = out["high_size"] = est["size"]
             out["size_exact"] = True
+            continue
+        if q == "lat" and est.get("lat_timed"):
+            # a timed latency (harness.meta.timed_latency) is a measurement of the variant's graph: its interval
+            # is the timing's, and no prior of other architectures is blended in
+            out.update(point_lat=est["lat"], high_lat=est["lat_high"], low_lat=est["lat_low"], lat_timed=True)
             continue
         log_v = math.log(max(est[q], 1e-12))
         blended = math.exp(wr * log_v + (1 - wr) * pq.get(r, log_v))
@@ -432,11 +458,14 @@ def rank(views: Sequence[dict], limit: Limit, policy: Policy, static: Sequence[s
 
 
 def known_break(c: dict, limit: Limit) -> bool:
-    """Whether a candidate's break of a limit is known, not predicted: a measured one over a limit, or a
-    predicted one whose size, computed by a size-only export (harness.meta.sizing), is over the size limit. Such
-    a candidate never ranks, whatever the policy checks: it cannot be the answer."""
+    """Whether a candidate's break of a limit is known, not predicted: a measured one over a limit, a predicted
+    one whose size, computed by a size-only export (harness.meta.sizing), is over the size limit, or one whose
+    timed latency (harness.meta.timed_latency) is over the latency limit even at its interval's low end. Such a
+    candidate never ranks, whatever the policy checks: it cannot be the answer."""
     if not c["predicted"]:
         return not feasible(c["point_lat"], c["point_size"], limit)
+    if c.get("lat_timed") and limit[0] is not None and c["low_lat"] > limit[0]:
+        return True
     return bool(c.get("size_exact")) and limit[1] is not None and c["point_size"] > limit[1]
 
 

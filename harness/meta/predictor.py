@@ -265,14 +265,18 @@ def train_with_policy(rows: Sequence[MetaRow], device: str | None = None) -> Pre
     (the protocol benchmarks/recommend.py --probe scores)."""
     from harness.meta.policy import choose_for_rows
     from harness.meta.probes import PROBES, probes_measured, with_probes
+    from harness.meta.timed_latency import TIMEABLE_DEVICES
 
     pred = Predictor.train(rows, device=device)
-    pred.unseen_policy = choose_for_rows(rows, pred)
+    # on a device whose candidates `harness recommend` times (harness.meta.timed_latency), the policy is chosen
+    # with timed latencies, each training point's own measured ratio standing for its timing
+    timed = {} if device in TIMEABLE_DEVICES else None
+    pred.unseen_policy = choose_for_rows(rows, pred, timed_latency=timed)
     if any(probes_measured(r.recipe for r in rows if r.model == m) for m in {r.model for r in rows}):
         prows = with_probes(rows)
         probe = Predictor.train(prows, device=device)
         probe.kind = "probe"
-        probe.unseen_policy = choose_for_rows(prows, probe, measured_recipes=("fp32", *PROBES))
+        probe.unseen_policy = choose_for_rows(prows, probe, measured_recipes=("fp32", *PROBES), timed_latency=timed)
         pred.probe = probe
     return pred
 

@@ -89,6 +89,9 @@ class Candidate:
     # where size_mb comes from: measured | computed (a size-only export of a predicted candidate,
     # harness.meta.sizing: exact, no interval to speak of) | predicted
     size_source: str = "measured"
+    # where latency_ms comes from: measured | timed (the size-only export timed against the FP32 root on a host
+    # alike, harness.meta.timed_latency: a measurement of the same graph, with its own interval) | predicted
+    latency_source: str = "measured"
 
     @property
     def quality(self) -> float:
@@ -111,6 +114,13 @@ class Candidate:
         low, high = self.interval[attr]
         return high if upper else low
 
+    def source_of(self, attr: str) -> str:
+        """Where one value comes from: measured, or for a predicted candidate predicted / computed (size) /
+        timed (latency)."""
+        if self.source != "predicted":
+            return self.source
+        return {"size_mb": self.size_source, "latency_ms": self.latency_source}.get(attr, self.source)
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self) | {"quality": self.quality}
         out.pop("estimates")
@@ -122,24 +132,29 @@ def _mb(x) -> float | None:
 
 
 def build_candidates(store, predictor, device: str, model: str | None = None,
-                     recipes: Sequence[str] | None = None, sizer=None) -> list[Candidate]:
+                     recipes: Sequence[str] | None = None, sizer=None, timed_latency: bool = True
+                     ) -> list[Candidate]:
     """Measured variants of `model` (every model when None) on `device`, plus predictions for the grid's
-    recipes not measured yet. Their sizes are computed ones where known: `sizer(model, root point, recipes)`
-    gives ({recipe: bytes}, {recipe: error} of those whose export fails on the model) (`harness recommend` passes one that exports
-    what the store lacks, harness.meta.sizing); without it, what the store holds (the dashboard exports nothing);
-    the rest are predicted. A recipe whose size-only export failed is no candidate: it cannot be made."""
+    recipes not measured yet. Their sizes (and latency ratios) are computed (timed) ones where known:
+    `sizer(model, root point, recipes)` gives a harness.meta.sizing.Sizes (`harness recommend` passes one that
+    exports, and times, what the store lacks); without it, what the store holds for a host alike the root's (the
+    dashboard exports nothing); the rest are predicted (every latency, without `timed_latency`). A recipe whose
+    size-only export failed is no candidate: it cannot be made."""
     from harness.meta.dataset import latest_points, point_targets
     from harness.meta.features import features
     from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
     from harness.meta.dataset import measured
     from harness.exporters.recipes import needs_torch_module
-    from harness.store.meta import failed_recipes, stored_sizes
+    from harness.meta.computed import Sizes
+    from harness.meta.timed_latency import NO_ERROR, TimedRatio, this_host_key, timing_error, timing_refusal
+    from harness.store.meta import failed_recipes, stored_latencies, stored_sizes
 
     points = latest_points(measured(store, device=device, model=model))
     by_model: dict[str, list[dict]] = {}
     for p in points:
         by_model.setdefault(p["model"], []).append(p)
     out: list[Candidate] = []
+    err = None       # how far this host's timings fell from measurements (TimingError), worked out when needed
     for name, pts in sorted(by_model.items()):
         seen = set()
         for p in pts:
@@ -166,17 +181,26 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
             todo = [r for r in todo if not needs_torch_module(r)]
         if not todo:
             continue
-        known, unmakeable = (sizer(name, root, todo) if sizer is not None
-                             else stored_sizes(store, root["root_id"], device)[:2])
+        if sizer is not None:
+            sizes = sizer(name, root, todo)
+        else:
+            sizes = Sizes(*stored_sizes(store, root["root_id"], device))
+            if timed_latency and timing_refusal(device, root.get("environment")) is None:
+                stored = stored_latencies(store, root["root_id"], device, this_host_key(device))[0]
+                sizes.latency = {r: TimedRatio(*v) for r, v in stored.items()}
         # a recipe whose size-only export failed cannot be made from this model (the same exporters on its graph)
-        todo = [r for r in todo if r not in unmakeable]
+        todo = [r for r in todo if r not in sizes.failed]
         if not todo:
             continue
+        if sizes.latency and err is None:
+            err = (timing_error(store, device, latest_points(measured(store, device=device))) if timed_latency
+                   else NO_ERROR)
         chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in pts})
         feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"]) | extra
                  for r in todo]
         for recipe, pred in zip(todo, chosen.predict_many(feats)):
-            cand = _predicted(name, recipe, device, root, pred, known.get(recipe))
+            cand = _predicted(name, recipe, device, root, pred, sizes.bytes.get(recipe), sizes.latency.get(recipe),
+                              err or NO_ERROR)
             if chosen is not predictor:
                 cand.notes.append(f"predicted by the probe-anchored predictor ({', '.join(PROBES)} measured)")
             out.append(cand)
@@ -265,9 +289,11 @@ def rankings(store, predictor, device: str, cands: Sequence[Candidate]) -> dict[
 
 
 def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict,
-               size_bytes: int | None = None) -> Candidate:
+               size_bytes: int | None = None, timed=None, timing_err=None) -> Candidate:
     """A predicted candidate: the predictor's ratios times the root's measured values; `size_bytes`, a size
-    computed by a size-only export, replaces the predicted size."""
+    computed by a size-only export, replaces the predicted size, and `timed` (a TimedRatio of that export,
+    harness.meta.timed_latency) the predicted latency ratio, with its own interval widened to `timing_err` (a
+    TimingError: how far this host's timings fell from measurements)."""
     base = {"latency_ms": (root["root_p50_ms"], "latency_ratio"), "size_mb": (_mb(root["root_size_bytes"]), "size_ratio"),
             "memory_mb": (_mb(root["root_peak_rss_bytes"]), "memory_ratio"),
             "energy_mj": (root["root_energy_per_inference_mj"], "energy_ratio")}
@@ -297,17 +323,23 @@ def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict,
         values["size_mb"] = _mb(size_bytes)
         interval["size_mb"] = [values["size_mb"], values["size_mb"]]
         size_ratio = size_bytes / root["root_size_bytes"]
+    lat = None
+    if timed is not None and root.get("root_p50_ms"):
+        lat = (timed.ratio, *(timing_err.interval(recipe, timed) if timing_err is not None else timed.interval()))
+        values["latency_ms"] = root["root_p50_ms"] * timed.ratio
+        interval["latency_ms"] = [root["root_p50_ms"] * lat[1], root["root_p50_ms"] * lat[2]]
     from harness.meta.policy import estimate_of
 
     try:
-        estimates = estimate_of(pred, size_ratio)
+        estimates = estimate_of(pred, size_ratio, lat)
     except (KeyError, AttributeError):
         estimates = {}
     if any(v is None for v in estimates.values()):
         estimates = {}
     return Candidate(model=model, recipe=recipe, device=device, source="predicted", accuracy=acc,
                      drop_pts=d.value, interval=interval, notes=notes, estimates=estimates,
-                     size_source="computed" if size_ratio is not None else "predicted", **values)
+                     size_source="computed" if size_ratio is not None else "predicted",
+                     latency_source="timed" if lat is not None else "predicted", **values)
 
 
 def check(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> None:
@@ -468,7 +500,7 @@ def binding(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> s
             continue
         best_value, best = (min if upper else max)(known, key=lambda t: t[0])
         parts.append(f"{flag} {limit:g}: best is {best_value:.4g}{unit and ' ' + unit} "
-                     f"({best.model} {best.recipe}, {best.source})")
+                     f"({best.model} {best.recipe}, {best.source_of(attr)})")
     if alone:
         head = "binding constraint: " + " or ".join("--" + k.replace("_", "-") for k in alone)
         if len(alone) > 1:

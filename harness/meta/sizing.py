@@ -12,7 +12,8 @@ the same graph faster:
 - int8-static calibrated min-max on a few calls: calibration sets scale values, not which nodes are quantized.
 
 tests/test_meta_sizing.py checks that the size-only export has the size of the real one for every recipe of the
-sweep grid. Accuracy, latency and memory are still predicted: only running the variant tells those.
+sweep grid. The same exports are what harness.meta.timed_latency times for the latency ratio (the graph is the real
+variant's); accuracy and memory are still predicted: only running the real variant tells those.
 
 It exports, and rebuilds a model's example from the store (a user's ONNX file as the engine loads one), so it sits
 with the engine, like the sweep: `harness recommend` hands it to harness.meta.recommend as a `sizer`.
@@ -20,9 +21,10 @@ with the engine, like the sweep: `harness recommend` hands it to harness.meta.re
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
+
+from harness.meta.computed import Sizes  # noqa: F401  (what compute_sizes and sizes_for return)
 
 # what a size-only export changes in each step (values that alter weights or scales, never the graph's shapes)
 SIZE_ONLY = {
@@ -46,22 +48,14 @@ def size_only_recipe(recipe: str) -> str:
     return ">".join(parts)
 
 
-@dataclass
-class Sizes:
-    """Computed file sizes of a model's recipes (bytes, with external data), the recipes whose export failed
-    (they cannot be made from this model: the size-only export runs the recipe's own exporters on its graph), and
-    why the others were not tried."""
-    bytes: dict[str, int] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)      # recipe -> the exporter's error
-    reasons: dict[str, str] = field(default_factory=dict)     # recipe -> why no size was computed
-
-
 def compute_sizes(example, root_path: str, recipes: Sequence[str], device: str = "cpu",
-                  out_dir: str | Path | None = None, module: Callable[[], object] | None = None) -> Sizes:
+                  out_dir: str | Path | None = None, module: Callable[[], object] | None = None,
+                  timing=None, batch_size: int = 1, threads: int | None = 1) -> Sizes:
     """Size-only exports of `recipes` from the FP32 ONNX root at `root_path`. `example` provides calibration
     calls (a user's ONNX model: random ones, which set scales only); `module`, when given, builds the FP32 torch
     module for the steps that need one (prune-structured). A recipe whose export fails gets its reason instead
-    of a size."""
+    of a size. With `timing` (harness.meta.timed_latency.TrialTiming) the exports are also timed against the
+    root on this host, at `batch_size` with `threads` intra-op threads (the root measurement's own settings)."""
     from harness.core.errors import first_line
     from harness.core.variant import variant_from_file
     from harness.exporters.base import Artifact, ExportContext
@@ -81,6 +75,7 @@ def compute_sizes(example, root_path: str, recipes: Sequence[str], device: str =
     torch_module = None
     if module is not None and any(needs_torch_module(r) for r in todo):
         torch_module = module()
+    paths: dict[str, str] = {}
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         ctx = ExportContext(example=example, out_dir=Path(tmp), target_device=device)
         for recipe in todo:
@@ -94,9 +89,29 @@ def compute_sizes(example, root_path: str, recipes: Sequence[str], device: str =
             last = variants[-1]
             if last.ok and last.size_bytes:
                 out.bytes[recipe] = int(last.size_bytes)
+                paths[recipe] = last.path
             else:
                 out.failed[recipe] = (last.error or f"export {last.status}").splitlines()[0]
+        if timing is not None and paths:
+            _time_exports(out, root_path, paths, timing, batch_size, threads)
     return out
+
+
+def _time_exports(out: Sizes, root_path: str, paths: dict[str, str], timing, batch_size: int,
+                  threads: int | None) -> None:
+    """Time the ONNX size-only exports against the root (harness.meta.timed_latency); a format onnxruntime does
+    not run here, or a graph it fails on, keeps its latency predicted, with the reason."""
+    from harness.core.errors import HarnessError, first_line
+    from harness.inputs import random_inputs, read_input_specs, resolve_shapes
+
+    onnx = {r: p for r, p in paths.items() if str(p).endswith(".onnx")}
+    out.latency_reasons.update({r: "not an ONNX file: timed only when measured" for r in paths if r not in onnx})
+    try:
+        specs = read_input_specs(root_path)
+        feeds = random_inputs(specs, resolve_shapes(specs, batch_size, {}), 0)
+        out.latency.update(time_against_root(root_path, onnx, feeds, threads, timing))
+    except (HarnessError, ValueError, RuntimeError) as exc:
+        out.latency_reasons.update({r: f"timing failed: {first_line(exc)}" for r in onnx})
 
 
 def export_source(model: str, root: dict):
@@ -149,30 +164,78 @@ def _module_factory(example, root_path: str) -> Callable[[], object]:
 
 
 def sizes_for(store, model: str, root: dict, recipes: Sequence[str], device: str, compute: bool = True,
-              echo: Callable[[str], None] | None = None) -> Sizes:
+              echo: Callable[[str], None] | None = None, timing=None) -> Sizes:
     """Sizes of `recipes` of `model` (its FP32 root point `root`): those the store holds for this root, the rest
-    computed by size-only exports and stored (with `compute`)."""
-    from harness.store.meta import save_sizes, stored_sizes
+    computed by size-only exports and stored (with `compute`). With `timing` (a TrialTiming) their latency ratios
+    too, timed from the same exports when this host can (harness.meta.timed_latency.timing_refusal): a recipe
+    whose size is stored but not its latency is exported again to time it."""
+    from harness.meta.timed_latency import TimedRatio, this_host_key, timing_refusal
+    from harness.store.meta import save_sizes, stored_latencies, stored_sizes
 
     root_id = root["root_id"]
     out = Sizes(*({r: v for r, v in part.items() if r in recipes} for part in stored_sizes(store, root_id, device)))
-    todo = [r for r in recipes if r not in out.bytes and r not in out.failed and r not in out.reasons]
+    host = None
+    if timing is not None:
+        refusal = timing_refusal(device, root.get("environment"))
+        if refusal:
+            out.latency_reasons.update({r: refusal for r in recipes})
+            timing = None
+        else:
+            host = this_host_key(device)
+            timed, why = stored_latencies(store, root_id, device, host)
+            out.latency.update({r: TimedRatio(*v) for r, v in timed.items() if r in recipes})
+            out.latency_reasons.update({r: v for r, v in why.items() if r in recipes})
+    todo = [r for r in recipes if (r not in out.bytes and r not in out.failed and r not in out.reasons)
+            or (timing is not None and r in out.bytes and r not in out.latency and r not in out.latency_reasons)]
     if todo and not compute:
-        out.reasons.update({r: "not computed yet (harness recommend computes it)" for r in todo})
+        out.reasons.update({r: "not computed yet (harness recommend computes it)" for r in todo if r not in out.bytes})
     elif todo:
         example, module = export_source(model, root)
         if example is None:
-            new = Sizes(reasons={r: module for r in todo})
+            new = Sizes(reasons={r: module for r in todo if r not in out.bytes})
         else:
             if echo:
-                echo(f"computing the size of {len(todo)} recipe(s) of {model} by exporting them (size-only)")
-            new = compute_sizes(example, root["root_path"], todo, device, module=module)
-        save_sizes(store, root_id, model, device, new)
-        out.bytes.update(new.bytes)
-        out.failed.update(new.failed)
-        out.reasons.update(new.reasons)
+                echo(f"computing the size of {len(todo)} recipe(s) of {model} by exporting them (size-only)"
+                     + (", and timing them against its FP32 root on this host" if timing is not None else ""))
+            new = compute_sizes(example, root["root_path"], todo, device, module=module, timing=timing,
+                                batch_size=int(root.get("batch_size") or 1), threads=root.get("threads"))
+        save_sizes(store, root_id, model, device, new, host)
+        for mine, theirs in ((out.bytes, new.bytes), (out.failed, new.failed), (out.reasons, new.reasons),
+                             (out.latency, new.latency), (out.latency_reasons, new.latency_reasons)):
+            mine.update(theirs)
     if out.failed and echo:
         first = next(iter(out.failed.items()))
         echo(f"{len(out.failed)} recipe(s) cannot be made from {model}: their export fails, so they are no "
              f"candidates ({first[0]}: {first[1]}" + (", ..." if len(out.failed) > 1 else "") + ")")
     return out
+
+
+def time_against_root(root_path: str, paths: Mapping[str, str], feeds: dict, threads: int | None = 1,
+                      timing=None) -> dict:
+    """The latency ratios of size-only exports against their root, timed on this host (harness.meta.timed_latency
+    has the rules): load the root and every graph of `paths` (name -> ONNX file) in onnxruntime sessions with
+    `threads` intra-op threads, time them in `timing.rounds` (a TrialTiming) interleaved rounds and return each
+    one's TimedRatio. A graph onnxruntime cannot load or run raises harness.core.errors.ModelError (the caller
+    records why)."""
+    from harness.meta.timed_latency import TrialTiming, ratios
+    from harness.runtimes.base import RuntimeConfig
+    from harness.runtimes.onnxruntime_runtime import OnnxRuntime
+    from harness.timing import timed_loop, warmup
+
+    timing = timing or TrialTiming()
+    root = "\0root"       # no recipe is called that
+    graphs = {root: root_path, **paths}
+    steps = {}
+    for name, path in graphs.items():
+        rt = OnnxRuntime(RuntimeConfig(threads=threads))
+        rt.load(path)
+        rt.infer(feeds)           # the first call allocates: never timed
+        steps[name] = rt.make_step(feeds)
+    names = list(graphs)
+    samples: dict[str, list] = {n: [] for n in names}
+    for k in range(timing.rounds):
+        # a rotating order: no graph always runs right after the same neighbour
+        for name in names[k % len(names):] + names[:k % len(names)]:
+            warmup(steps[name], 1, timing.warmup_s)
+            samples[name].append(timed_loop(steps[name], timing.min_iterations, timing.min_duration_s))
+    return ratios(samples, root, timing)

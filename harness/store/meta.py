@@ -191,14 +191,40 @@ def stored_sizes(store: Store, root_id: str, device: str
     return out
 
 
-def save_sizes(store: Store, root_id: str, model: str, device: str, sizes) -> None:
-    """Store the outcomes in `sizes` (harness.meta.sizing.Sizes), replacing older ones of the same recipes."""
+def stored_latencies(store: Store, root_id: str, device: str, host: str | None
+                     ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Latency ratios timed from size-only exports (harness.meta.timed_latency) of one FP32 root's recipes on a
+    host with key `host`: ({recipe: (ratio, low, high, calls)}, {recipe: why it was not timed})."""
+    if not store.path.exists() or host is None:
+        return {}, {}
+    rows = store.query("SELECT recipe, latency_ratio, latency_low, latency_high, latency_calls, latency_reason "
+                       "FROM computed_sizes WHERE root_id = ? AND device = ? AND timed_on = ? "
+                       "ORDER BY computed_at", [root_id, device, host])
+    timed, why = {}, {}
+    for r in rows:
+        if r["latency_ratio"] is not None:
+            timed[r["recipe"]] = (r["latency_ratio"], r["latency_low"], r["latency_high"],
+                                  int(r["latency_calls"] or 0))
+        elif r["latency_reason"]:
+            why[r["recipe"]] = r["latency_reason"]
+    return timed, why
+
+
+def save_sizes(store: Store, root_id: str, model: str, device: str, sizes, host: str | None = None) -> None:
+    """Store the outcomes in `sizes` (harness.meta.sizing.Sizes), replacing older ones of the same recipes; with
+    their timed latency ratios when `host` (the key of the host that timed them) is given."""
     now = utcnow()
     rows = []
     for status, values in zip(SIZE_STATUSES, (sizes.bytes, sizes.failed, sizes.reasons)):
         rows += [{"root_id": root_id, "model": model, "recipe": r, "device": device, "status": status,
                   "size_bytes": v if status == "ok" else None, "reason": None if status == "ok" else v,
                   "computed_at": now} for r, v in values.items()]
+    if host is not None:
+        for row in rows:
+            t = sizes.latency.get(row["recipe"])
+            row.update(timed_on=host, latency_reason=sizes.latency_reasons.get(row["recipe"]))
+            if t is not None:
+                row.update(latency_ratio=t.ratio, latency_low=t.low, latency_high=t.high, latency_calls=t.calls)
     if not rows:
         return
     with store.write() as con:

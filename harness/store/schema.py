@@ -305,5 +305,17 @@ CREATE TABLE computed_sizes (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7, 8: V8, 9: V9}
+# v10: the latency ratio of a variant not measured yet, timed from its size-only export against the FP32 root on a
+# host alike the one the root was measured on (harness.meta.timed_latency), so that `harness recommend` need not
+# predict it either; NULL where not timed (latency_reason says why, or it was never asked for)
+V10 = """
+ALTER TABLE computed_sizes ADD COLUMN latency_ratio DOUBLE;
+ALTER TABLE computed_sizes ADD COLUMN latency_low DOUBLE;     -- the resampled 80 % interval
+ALTER TABLE computed_sizes ADD COLUMN latency_high DOUBLE;
+ALTER TABLE computed_sizes ADD COLUMN latency_calls BIGINT;
+ALTER TABLE computed_sizes ADD COLUMN latency_reason VARCHAR;
+ALTER TABLE computed_sizes ADD COLUMN timed_on VARCHAR;       -- harness.meta.timed_latency.host_key of the host
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7, 8: V8, 9: V9, 10: V10}
 LATEST = max(MIGRATIONS)
