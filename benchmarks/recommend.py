@@ -709,8 +709,8 @@ def main() -> int:
     print(f"loao_minus_static_best_pts_ci90_high {hi:.3f}")
     print(f"static_best_top1_infeasible {np.mean(static_infeasible):.3f}")
     if static_estimated:
-        # the static-best order, minus the candidates known to break a limit (computed size, timed latency over
-        # it even at its interval's low end): what the learnt ranking adds beyond the size-only export and timing
+        # the static-best order, minus the candidates known to break a limit (computed size or timed latency over
+        # it): what the learnt ranking adds beyond the size-only export and its timing
         print(f"static_best_known_breaks_out_regret_pts {np.mean([s[0] for s in static_estimated]):.3f}")
         print(f"static_best_known_breaks_out_top1_infeasible {np.mean([s[2] for s in static_estimated]):.3f}")
     print("static_best_split loao")
