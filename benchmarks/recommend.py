@@ -283,18 +283,16 @@ def time_points(store, rows, budget_s: float | None) -> tuple[int, bool]:
 
 
 def load_timed(store, rows) -> dict:
-    """{(model, recipe): TimedRatio}: the stored timings of `rows`' points on a host alike this one."""
+    """{(model, recipe): TimedRatio}: the stored timings of `rows`' points, where this host may time them (as
+    `harness recommend` reads them: harness.meta.computed.stored_outcomes)."""
+    from harness.meta.computed import stored_outcomes
     from harness.meta.dataset import latest_points, measured
-    from harness.meta.timed_latency import TimedRatio, this_host_key
-    from harness.store.meta import stored_latencies
 
-    host = this_host_key("cpu")
-    roots = {p["model"]: p["root_id"] for p in latest_points(measured(store, device="cpu"))
-             if p["variant_id"] == p["root_id"]}
+    roots = {p["model"]: p for p in latest_points(measured(store, device="cpu")) if p["variant_id"] == p["root_id"]}
     out = {}
     for arch in sorted({r.model for r in rows} & set(roots)):
-        timed, _ = stored_latencies(store, roots[arch], "cpu", host)
-        out.update({(arch, recipe): TimedRatio(*t) for recipe, t in timed.items()})
+        timed = stored_outcomes(store, roots[arch], "cpu", timed=True)[0].latency
+        out.update({(arch, recipe): t for recipe, t in timed.items()})
     return out
 
 

@@ -43,13 +43,11 @@ def predict(store, model: str, recipe: str, device: str, echo=None) -> dict:
     measured = next((p for p in points if p["name"] == recipe), None)
     # recommend ranks by the size a size-only export computed and the latency ratio timed from it, when they are
     # stored (this command exports and times nothing)
-    from harness.meta.sizing import sizes_for
-    from harness.meta.timed_latency import TrialTiming
-
-    stored = sizes_for(store, model, root, [recipe], device, compute=False, timing=TrialTiming())
-    computed, timed = stored.bytes.get(recipe), stored.latency.get(recipe)
+    from harness.meta.computed import stored_outcomes
     from harness.meta.timed_latency import NO_ERROR, timing_error
 
+    stored, _ = stored_outcomes(store, root, device, [recipe], timed=True)
+    computed, timed = stored.bytes.get(recipe), stored.latency.get(recipe)
     timing_err = timing_error(store, device, latest_points(measured_points(store, device=device))) if timed \
         else NO_ERROR
     if recipe in stored.failed:

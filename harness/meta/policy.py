@@ -143,10 +143,10 @@ def oof_views(rows, predictor, exact_sizes: bool = True, timed_latency: dict | N
         if timed_latency is not None:
             got = timed_latency.get((r.model, r.recipe))
             if got is None:
-                from harness.meta.timed_latency import SESSION_NOISE
+                from harness.meta.timed_latency import TimedRatio
 
                 m = out[-1]["lat"]
-                got = (m, m * math.exp(-SESSION_NOISE), m * math.exp(SESSION_NOISE))
+                got = (m, *TimedRatio(m, m, m, 0).interval())    # the narrowest interval a timing gets
             out[-1]["est"].update(timed(*got))
     return out
 

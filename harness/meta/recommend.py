@@ -145,9 +145,9 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
     from harness.meta.grid import DEFAULT_GRID, MINILM_GRID
     from harness.meta.dataset import measured
     from harness.exporters.recipes import needs_torch_module
-    from harness.meta.computed import Sizes
-    from harness.meta.timed_latency import NO_ERROR, TimedRatio, this_host_key, timing_error, timing_refusal
-    from harness.store.meta import failed_recipes, stored_latencies, stored_sizes
+    from harness.meta.computed import stored_outcomes
+    from harness.meta.timed_latency import timing_error
+    from harness.store.meta import failed_recipes
 
     points = latest_points(measured(store, device=device, model=model))
     by_model: dict[str, list[dict]] = {}
@@ -181,26 +181,22 @@ def build_candidates(store, predictor, device: str, model: str | None = None,
             todo = [r for r in todo if not needs_torch_module(r)]
         if not todo:
             continue
-        if sizer is not None:
-            sizes = sizer(name, root, todo)
-        else:
-            sizes = Sizes(*stored_sizes(store, root["root_id"], device))
-            if timed_latency and timing_refusal(device, root.get("environment")) is None:
-                stored = stored_latencies(store, root["root_id"], device, this_host_key(device))[0]
-                sizes.latency = {r: TimedRatio(*v) for r, v in stored.items()}
+        sizes = (sizer(name, root, todo) if sizer is not None
+                 else stored_outcomes(store, root, device, todo, timed=timed_latency)[0])
         # a recipe whose size-only export failed cannot be made from this model (the same exporters on its graph)
         todo = [r for r in todo if r not in sizes.failed]
         if not todo:
             continue
         if sizes.latency and err is None:
-            err = (timing_error(store, device, latest_points(measured(store, device=device))) if timed_latency
-                   else NO_ERROR)
+            # every model's timed-and-measured points on the device, not only this answer's model
+            err = timing_error(store, device, points if model is None
+                               else latest_points(measured(store, device=device)))
         chosen, extra = model_predictor(predictor, {p["name"]: point_targets(p)[1] for p in pts})
         feats = [features(root["root_path"], r, device, root["environment"], task, root["root_p50_ms"]) | extra
                  for r in todo]
         for recipe, pred in zip(todo, chosen.predict_many(feats)):
             cand = _predicted(name, recipe, device, root, pred, sizes.bytes.get(recipe), sizes.latency.get(recipe),
-                              err or NO_ERROR)
+                              err)
             if chosen is not predictor:
                 cand.notes.append(f"predicted by the probe-anchored predictor ({', '.join(PROBES)} measured)")
             out.append(cand)
@@ -325,7 +321,9 @@ def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict,
         size_ratio = size_bytes / root["root_size_bytes"]
     lat = None
     if timed is not None and root.get("root_p50_ms"):
-        lat = (timed.ratio, *(timing_err.interval(recipe, timed) if timing_err is not None else timed.interval()))
+        from harness.meta.timed_latency import NO_ERROR
+
+        lat = (timed.ratio, *(timing_err or NO_ERROR).interval(recipe, timed))
         values["latency_ms"] = root["root_p50_ms"] * timed.ratio
         interval["latency_ms"] = [root["root_p50_ms"] * lat[1], root["root_p50_ms"] * lat[2]]
     from harness.meta.policy import estimate_of

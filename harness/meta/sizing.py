@@ -169,22 +169,13 @@ def sizes_for(store, model: str, root: dict, recipes: Sequence[str], device: str
     computed by size-only exports and stored (with `compute`). With `timing` (a TrialTiming) their latency ratios
     too, timed from the same exports when this host can (harness.meta.timed_latency.timing_refusal): a recipe
     whose size is stored but not its latency is exported again to time it."""
-    from harness.meta.timed_latency import TimedRatio, this_host_key, timing_refusal
-    from harness.store.meta import save_sizes, stored_latencies, stored_sizes
+    from harness.meta.computed import stored_outcomes
+    from harness.store.meta import save_sizes
 
     root_id = root["root_id"]
-    out = Sizes(*({r: v for r, v in part.items() if r in recipes} for part in stored_sizes(store, root_id, device)))
-    host = None
-    if timing is not None:
-        refusal = timing_refusal(device, root.get("environment"))
-        if refusal:
-            out.latency_reasons.update({r: refusal for r in recipes})
-            timing = None
-        else:
-            host = this_host_key(device)
-            timed, why = stored_latencies(store, root_id, device, host)
-            out.latency.update({r: TimedRatio(*v) for r, v in timed.items() if r in recipes})
-            out.latency_reasons.update({r: v for r, v in why.items() if r in recipes})
+    out, host = stored_outcomes(store, root, device, recipes, timed=timing is not None)
+    if host is None:
+        timing = None           # nothing to time here (the refusal is each recipe's latency reason)
     todo = [r for r in recipes if (r not in out.bytes and r not in out.failed and r not in out.reasons)
             or (timing is not None and r in out.bytes and r not in out.latency and r not in out.latency_reasons)]
     if todo and not compute:
