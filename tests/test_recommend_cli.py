@@ -114,3 +114,32 @@ def test_a_users_onnx_file_gets_no_recipe_that_needs_its_torch_module(meta_db, t
     before = run_cli("recommend", "--db", str(copy_meta_db(meta_db, tmp_path_factory, "examplefile")),
                      "--model", "zoo-mlp", "--json")
     assert any("prune-structured:0.25" == c["recipe"] for c in json.loads(before.stdout))   # an example: it can
+
+
+def test_a_model_with_no_accuracy_to_weigh_still_gets_the_candidates_that_fit(tmp_path):
+    """A user's ONNX file benched without labels, alone in its store: the predictor has nothing to learn an
+    accuracy or drift from, yet each recipe's size is computed and its latency timed from its size-only export.
+    Those that meet the limits are listed as fitting, with accuracy unknown (never a made-up quality), after the
+    measured root; an accuracy limit keeps them out and says the accuracy is unknown."""
+    from helpers import make_mlp_onnx
+
+    onnx_file = make_mlp_onnx(tmp_path / "nolabels.onnx", hidden=256)
+    db = tmp_path / "nolabels.duckdb"
+    assert run_cli("bench", str(onnx_file), "--db", str(db), "--min-iterations", "20").returncode == 0
+    proc = run_cli("recommend", "--db", str(db), "--model", "nolabels", "--max-latency-ms", "1000", "--json")
+    assert proc.returncode == 0, proc.stderr
+    cands = json.loads(proc.stdout)
+    fits = [c for c in cands if c["feasible"]]
+    predicted = [c for c in fits if c["source"] == "predicted"]
+    assert fits[0]["recipe"] == "fp32" and fits[0]["source"] == "measured"
+    assert predicted and all(c["quality"] is None and c["drop_pts"] is None for c in predicted)
+    assert all(c["latency_source"] == "timed" and c["size_source"] == "computed" for c in predicted)
+    assert all(any(n.startswith("accuracy unknown, not weighed") for n in c["notes"]) for c in predicted)
+    assert all(any(n.startswith("accuracy/drift not predicted") for n in c["notes"]) for c in predicted)
+    assert [c["rank"] for c in fits] == list(range(1, len(fits) + 1))
+    table = run_cli("recommend", "--db", str(db), "--model", "nolabels", "--max-latency-ms", "1000")
+    assert table.returncode == 0 and "with accuracy unknown" in table.stdout
+    # fp32 itself has no accuracy either: nothing fits an accuracy limit, and the answer says why
+    strict = run_cli("recommend", "--db", str(db), "--model", "nolabels", "--min-accuracy", "0.5")
+    assert strict.returncode == 1
+    assert "--min-accuracy 0.5: no candidate has a known accuracy" in strict.stderr

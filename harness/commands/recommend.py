@@ -220,12 +220,15 @@ def run(args) -> int:
     cols = ["rank", "model", "recipe", "source", "accuracy", "drop_pts", "latency_ms", "latency_80", "size_mb",
             "memory_mb", "energy_mj"]
     n_pred = sum(c.source == "predicted" for c in feasible)
+    unknown = sum(c.quality is None for c in feasible)
     print(f"{len(feasible)} of {len(ranked)} candidates fit on {args.device} ({n_pred} predicted, "
-          f"{len(feasible) - n_pred} measured); best accuracy first, * = on the Pareto front "
-          "(accuracy, latency, size)")
+          f"{len(feasible) - n_pred} measured); best accuracy first"
+          + (f" ({unknown} with accuracy unknown: no labels, drift reference or estimate; listed last)"
+             if unknown else "") + ", * = on the Pareto front (accuracy, latency, size)")
     if any(c.size_source == "computed" for c in ranked):
         timed = any(c.latency_source == "timed" for c in ranked)
-        print("predicted candidates: accuracy" + ("" if timed else ", latency") + " and memory predicted; size "
+        print("predicted candidates: accuracy (where the predictor has an estimate)" + ("" if timed else ", latency")
+              + " and memory predicted; size "
               "computed by exporting them (size-only export: exact)"
               + ("; latency timed from that export against the FP32 root on this host" if timed else ""))
     print_table(rows(feasible[:args.top]), cols)

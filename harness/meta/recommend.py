@@ -94,17 +94,27 @@ class Candidate:
     latency_source: str = "measured"
 
     @property
-    def quality(self) -> float:
+    def quality(self) -> float | None:
+        """Accuracy, else 1 - drift; None when neither is known (a model benched without labels or a drift
+        reference, or a predictor with no estimate of either): never a made-up perfect score."""
         if self.accuracy is not None:
             return self.accuracy
-        return 1.0 - (self.drop_pts or 0.0) / 100.0
+        if self.drop_pts is None:
+            return None
+        return 1.0 - self.drop_pts / 100.0
 
-    def quality_for_ranking(self, by: str) -> float:
+    def quality_for_ranking(self, by: str) -> float | None:
         """The estimate, or (by="pessimistic") the low end of a predicted candidate's accuracy interval."""
-        if by != "pessimistic" or self.source != "predicted" or "drop_pts" not in self.interval:
+        if by != "pessimistic" or self.source != "predicted" or "drop_pts" not in self.interval \
+                or self.quality is None:
             return self.quality
         base = self.quality + (self.drop_pts or 0.0) / 100.0     # the FP32 root's quality
         return base - max(self.interval["drop_pts"][1], 0.0) / 100.0
+
+    def quality_key(self, by: str = "estimate") -> tuple[bool, float]:
+        """Sort key, best first: a known quality before an unknown one, then the higher."""
+        q = self.quality_for_ranking(by)
+        return (q is None, -round(q, 9) if q is not None else 0.0)
 
     def bound(self, attr: str, upper: bool, how: str) -> float | None:
         """The value a constraint is checked against: pessimistic end of the interval for predictions."""
@@ -307,7 +317,9 @@ def _predicted(model: str, recipe: str, device: str, root: dict, pred: dict,
         interval[attr] = [b * p.low, b * p.high]
     d = pred["drop_pts"]
     acc = None
-    if d.value is not None:
+    if d.value is None:
+        notes.append(f"accuracy/drift not predicted: {d.reason or 'no estimate'}")
+    else:
         # a predicted accuracy *gain* is not trusted for ranking: the estimate is floored at no loss
         d = type(d)(d.target, max(d.value, 0.0), min(d.low, 0.0), max(d.high, 0.0))
         interval["drop_pts"] = [d.low, d.high]
@@ -360,7 +372,9 @@ def check(cands: Sequence[Candidate], c: Constraints, bound: str = BOUND) -> Non
 def pareto(cands: Sequence[Candidate]) -> None:
     """Mark the candidates no other candidate beats on quality, latency and size at once."""
     def key(x: Candidate):
-        return (-x.quality, x.latency_ms if x.latency_ms is not None else float("inf"),
+        # an unknown quality counts as the worst: nothing is dominated on a quality no one measured
+        return (-x.quality if x.quality is not None else float("inf"),
+                x.latency_ms if x.latency_ms is not None else float("inf"),
                 x.size_mb if x.size_mb is not None else float("inf"))
 
     keys = [key(x) for x in cands]
@@ -370,6 +384,7 @@ def pareto(cands: Sequence[Candidate]) -> None:
 
 
 BET_NOTE = "a bet beyond the ranking policy's check"
+UNWEIGHED_NOTE = "accuracy unknown, not weighed by the ranking policy"
 SHORTLIST = 5      # the places benchmarks/recommend.py scores (top5_hit)
 
 
@@ -398,17 +413,22 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking
         views.append(mr.ranking.view(point, x.estimates if x.source == "predicted" else None))
     ranked, beyond = mr.ranking.parts(views, (lat_l, size_l))
     ordered = [v["cand"] for v in ranked]
-    # a measured candidate the policy cannot weigh (no accuracy or drift: a model benched without labels) still
-    # fits by its measured values: it comes after the policy's order, never dropped
+    # a candidate the policy cannot weigh (no accuracy or drift: a model benched without labels, or a predictor
+    # with no estimate of it) still fits by the check above, on its measured, computed or timed values: it comes
+    # after the policy's order, measured ones first, never dropped
     viewed = {id(v["cand"]) for v in views}
-    ordered += [x for x in cands if x.source == "measured" and id(x) not in viewed and x.feasible]
+    unweighed = sorted((x for x in cands if id(x) not in viewed and x.feasible),
+                       key=lambda x: (x.source != "measured", *x.quality_key(),
+                                      x.latency_ms if x.latency_ms is not None else float("inf")))
+    ordered += unweighed
     chosen = {id(x) for x in ordered}
     others = ("--max-latency-ms", "--max-size-mb")
     risk = {id(v["cand"]): v for v in ranked + beyond if "p_fit" in v}
     for x in cands:
         rest = [v for v in x.violations if not v.startswith(others)]
         x.notes = [n for n in x.notes if not n.startswith(("fits by the ranking policy", "ranked by: ",
-                                                           "fits the latency/size limits in", BET_NOTE))]
+                                                           "fits the latency/size limits in", BET_NOTE,
+                                                           UNWEIGHED_NOTE))]
         v = risk.get(id(x))
         x.p_fit, x.expected_regret_pts = (v["p_fit"], v["exp_regret"]) if v is not None else (None, None)
         if v is not None and x.source == "predicted" and (lat_l is not None or size_l is not None):
@@ -424,8 +444,11 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking
         elif not x.violations:
             x.violations = ["--max-latency-ms/--max-size-mb: outside the ranking policy's check"]
         x.feasible = not x.violations
-        if x.source == "predicted":
+        if x.source == "predicted" and id(x) in viewed:
             x.notes.append(f"ranked by: {mr.label}")
+        elif x.source == "predicted" and x.feasible:
+            x.notes.append(f"{UNWEIGHED_NOTE}: fits by its {x.latency_source} latency and {x.size_source} size; "
+                           "listed after the candidates the policy weighs (measure it before shipping it)")
     feasible = [x for x in ordered if x.feasible]
     # a bet breaks the latency/size limits only: one that breaks a memory/energy/accuracy limit too is no bet
     bets = [x for x in (v["cand"] for v in beyond) if all(why.startswith(others) for why in x.violations)]
@@ -454,7 +477,7 @@ def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = R
     else:
         check(cands, c, bound)
     feasible = sorted((x for x in cands if x.feasible),
-                      key=lambda x: (-round(x.quality_for_ranking(by), 9), x.source != "measured",
+                      key=lambda x: (*x.quality_key(by), x.source != "measured",
                                      x.latency_ms if x.latency_ms is not None else float("inf")))
     for x in cands:
         x.place = None
@@ -468,7 +491,7 @@ def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = R
     # the policy's bets beyond its check first among those that do not fit, in its order
     first = {id(x): i for i, x in enumerate(bets)}
     rest = sorted((x for x in cands if not x.feasible),
-                  key=lambda x: (first.get(id(x), len(first)), len(x.violations), -x.quality))
+                  key=lambda x: (first.get(id(x), len(first)), len(x.violations), *x.quality_key()))
     for x in rest:
         x.pareto = False
         x.rank = None
