@@ -32,8 +32,8 @@ def candidates_frame(cands) -> pd.DataFrame:
         rows.append({"rank": c.rank, "model": c.model, "recipe": c.recipe, "source": c.source,
                      "pareto": "yes" if c.pareto else "", "accuracy": c.accuracy, "drop_pts": c.drop_pts,
                      "latency_ms": c.latency_ms, "latency_low": lat[0], "latency_high": lat[1],
-                     "latency_source": c.latency_source, "size_mb": c.size_mb, "size_source": c.size_source, "memory_mb": c.memory_mb,
-                     "energy_mj": c.energy_mj})
+                     "latency_source": c.latency_source, "size_mb": c.size_mb, "size_source": c.size_source,
+                     "memory_mb": c.memory_mb, "energy_mj": c.energy_mj})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -137,6 +137,11 @@ class Candidate:
         return out
 
 
+def _unknown_last(v: float | None) -> float:
+    """A lower-is-better value as a sort key: an unknown one after every known one."""
+    return float("inf") if v is None else v
+
+
 def _mb(x) -> float | None:
     return None if x is None else float(x) / MB
 
@@ -374,8 +379,7 @@ def pareto(cands: Sequence[Candidate]) -> None:
     def key(x: Candidate):
         # an unknown quality counts as the worst: nothing is dominated on a quality no one measured
         return (-x.quality if x.quality is not None else float("inf"),
-                x.latency_ms if x.latency_ms is not None else float("inf"),
-                x.size_mb if x.size_mb is not None else float("inf"))
+                _unknown_last(x.latency_ms), _unknown_last(x.size_mb))
 
     keys = [key(x) for x in cands]
     for i, cand in enumerate(cands):
@@ -419,7 +423,7 @@ def _policy_order(cands: Sequence[Candidate], c: Constraints, mr: ModelRanking
     viewed = {id(v["cand"]) for v in views}
     unweighed = sorted((x for x in cands if id(x) not in viewed and x.feasible),
                        key=lambda x: (x.source != "measured", *x.quality_key(),
-                                      x.latency_ms if x.latency_ms is not None else float("inf")))
+                                      _unknown_last(x.latency_ms)))
     ordered += unweighed
     chosen = {id(x) for x in ordered}
     others = ("--max-latency-ms", "--max-size-mb")
@@ -478,7 +482,7 @@ def rank(cands: list[Candidate], c: Constraints, bound: str = BOUND, by: str = R
         check(cands, c, bound)
     feasible = sorted((x for x in cands if x.feasible),
                       key=lambda x: (*x.quality_key(by), x.source != "measured",
-                                     x.latency_ms if x.latency_ms is not None else float("inf")))
+                                     _unknown_last(x.latency_ms)))
     for x in cands:
         x.place = None
     models = {x.model for x in cands}

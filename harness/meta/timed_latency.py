@@ -187,7 +187,7 @@ def timing_error(store, device: str, points) -> TimingError:
     from harness.meta.dataset import point_targets
     from harness.store.meta import stored_latencies
 
-    host = this_host_key(device) if device in TIMEABLE_DEVICES else None
+    host = this_host_key(device)
     if host is None:
         return NO_ERROR
     pairs, by_root = [], {}
