@@ -74,9 +74,16 @@ def _channel_preserving(node, modules) -> bool:
     return False
 
 
-def _is_flatten(node) -> bool:
+def _is_flatten(node, modules) -> bool:
+    """x.flatten(1) / x.view(n, -1) / torch.flatten, or an nn.Flatten module over every axis after the batch (the
+    usual way a Sequential CNN reaches its classifier: missed until 2026-12-07, which left the last convolution of
+    such a net at full width)."""
     import torch
+    import torch.nn as nn
 
+    if node.op == "call_module":
+        m = modules.get(node.target)
+        return isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1
     return (node.op == "call_method" and node.target in {"flatten", "view", "reshape"}) or \
         (node.op == "call_function" and node.target in {torch.flatten})
 
@@ -114,7 +121,7 @@ def find_edges(module) -> list[Edge]:
                 if ok:
                     edges.append(Edge(node.target, nxt.target, norms))
                 break
-            if _is_flatten(nxt) and not flattened and isinstance(prod, (nn.Conv1d, nn.Conv2d)):
+            if _is_flatten(nxt, modules) and not flattened and isinstance(prod, (nn.Conv1d, nn.Conv2d)):
                 flattened = True
             elif _channel_preserving(nxt, modules):
                 if nxt.op == "call_module" and isinstance(modules[nxt.target], (nn.BatchNorm1d, nn.BatchNorm2d)):

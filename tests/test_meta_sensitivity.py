@@ -82,6 +82,31 @@ def test_flips_are_counted_on_the_probe_inputs(model_with_probe):
     assert 0 < data_features(model_with_probe, "int8-dynamic:per_channel=false")["data_output_err"] < 0.01
 
 
+def test_rematching_the_channel_statistics_undoes_what_a_scale_and_shift_can(model_with_probe):
+    """Zeroing hidden unit 2 turns logit 0 from (1.1, 2) into (1, 2) on the two probe samples: a per-channel
+    scale and shift maps (1, 2) back onto (1.1, 2) exactly, so the re-matched model flips nothing where the plain
+    one flips sample 0 (the exporter's BatchNorm re-estimation, and the easy part of a fine-tune)."""
+    from harness.meta.sensitivity import _outputs
+
+    model = onnx.load(model_with_probe)
+    probe = load_probe(model_with_probe)
+    key = (("structured", 0.34),)
+    base = _outputs(model, probe)[0]
+    plain = _outputs(perturbed(model, key), probe)[0]
+    rematched = _outputs(perturbed(model, key, rematch_on=probe), probe)[0]
+    np.testing.assert_allclose(plain, [[1.0, 1.05], [2.0, 1.0]], rtol=1e-6)
+    np.testing.assert_allclose(rematched, base, rtol=1e-5, atol=1e-6)
+    w = _weights(perturbed(model, key, rematch_on=probe))
+    assert w["w1"][2].tolist() == [0, 0, 0, 0]          # the unit stays removed; only the next layer moved
+    f = data_features(model_with_probe, "prune-structured:0.34")
+    assert f["data_flip_pct"] == 50 and f["data_rematched_flip_pct"] == 0
+    assert f["data_rematched_output_err"] == pytest.approx(0, abs=1e-6) and f["data_output_err"] > 0.01
+    # nothing structured in the recipe: the re-matched features are the plain ones
+    g = data_features(model_with_probe, "prune-unstructured:0.7")
+    assert g["data_rematched_flip_pct"] == g["data_flip_pct"] == 50
+    assert data_features(model_with_probe, "fp32")["data_rematched_flip_pct"] == 0
+
+
 def test_embedding_task_reports_cosine_drift(model_with_probe):
     f = data_features(model_with_probe, "prune-structured:0.34", task="embedding")
     x, w1, w2 = (a.astype(np.float64) for a in (PROBE, W1, W2))
