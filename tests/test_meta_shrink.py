@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from harness.meta.shrink import activation_exit, prunable_layers, structured_shape
+from harness.meta.shrink import activation_exit, prunable_layers, structured_shape, users_of
 
 
 def _weight_params(module) -> int:
@@ -108,10 +108,7 @@ def test_activations_that_are_not_one_channel_preserving_step_end_the_walk():
     assert prunable_layers(_linear_block("sigmoid").graph) == []
     assert prunable_layers(_linear_block("two-exits").graph) == []
     g = _linear_block("gelu").graph
-    consumers: dict[str, list] = {}
-    for n in g.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    consumers = users_of(g)
     constants = {i.name: numpy_helper.to_array(i) for i in g.initializer}
     assert activation_exit("h", consumers, constants, {"y"}) == "a"
     # a vector constant (not a scalar) is not part of an activation

@@ -136,9 +136,10 @@ def _fp16_round(model) -> None:
         _replace(init, numpy_helper.to_array(init).astype(np.float16).astype(np.float32))
 
 
-def _structured_zero(model, amount: float) -> None:
+def _structured_zero(model, amount: float) -> list:
     """Zero the output channels prune-structured removes (harness.meta.shrink), with their bias and the
-    channels of the BatchNormalization nodes on the way: the removed channels then carry nothing."""
+    channels of the BatchNormalization nodes on the way: the removed channels then carry nothing. Returns the
+    prunable layers (harness.meta.shrink.Prunable, nodes of `model`)."""
     from onnx import numpy_helper
 
     from harness.meta.shrink import dropped_channels, prunable_layers
@@ -151,7 +152,8 @@ def _structured_zero(model, amount: float) -> None:
             np.moveaxis(arr, axis, 0)[drop] = 0.0
             _replace(inits[name], arr)
 
-    for p in prunable_layers(model.graph):
+    layers = prunable_layers(model.graph)
+    for p in layers:
         drop = dropped_channels(numpy_helper.to_array(inits[p.node.input[1]]), amount, p.out_axis)
         if not len(drop):
             continue
@@ -160,19 +162,21 @@ def _structured_zero(model, amount: float) -> None:
         for bn in p.batchnorms:
             zero(bn.input[1], drop)          # scale
             zero(bn.input[2], drop)          # bias
+    return layers
 
 
 def _channel_stats(a: np.ndarray, op_type: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation of a layer's output over every other axis: channels on axis 1
     for Conv and Gemm, on the last axis for a MatMul (torch's Linear on a 3-D input)."""
-    a = np.asarray(a, dtype=np.float64)
-    a = np.moveaxis(a, -1 if op_type == "MatMul" else 1, 0).reshape(a.shape[-1 if op_type == "MatMul" else 1], -1)
+    a = np.moveaxis(np.asarray(a, dtype=np.float64), -1 if op_type == "MatMul" else 1, 0)
+    a = a.reshape(a.shape[0], -1)
     return a.mean(axis=1), a.std(axis=1)
 
 
-def _rematch(model, reference, probe: dict[str, np.ndarray]) -> None:
-    """After structured zeroing: rescale and shift each output channel of every layer that lost input channels,
-    in graph order, so that its mean and standard deviation on the probe inputs are the FP32 model's again.
+def _rematch(model, reference, layers: list, probe: dict[str, np.ndarray]) -> None:
+    """After structured zeroing of `layers` (what `_structured_zero` returned for `model`): rescale and shift each
+    output channel of every layer that lost input channels, in graph order, so that its mean and standard
+    deviation on the probe inputs are the FP32 model's (`reference`) again.
 
     For a network with BatchNorm this is what prune-structured's re-estimation of the BatchNorm statistics does
     (a graph with its BatchNorms folded into the weights cannot repeat it by itself: removed channels shift the
@@ -180,42 +184,31 @@ def _rematch(model, reference, probe: dict[str, np.ndarray]) -> None:
     part of what the fine-tune recovers. What is left after it is damage a scale and a shift cannot undo."""
     from onnx import numpy_helper
 
-    from harness.meta.shrink import prunable_layers
+    from harness.meta.shrink import bias_of, users_of, weight_out_axis
 
-    layers = prunable_layers(reference.graph)
-    order = {n.output[0]: i for i, n in enumerate(reference.graph.node)}
+    order = {n.output[0]: i for i, n in enumerate(model.graph.node)}
     consumers = sorted({p.consumer.output[0]: p.consumer for p in layers}.values(), key=lambda n: order[n.output[0]])
     if not consumers:
         return
     names = [c.output[0] for c in consumers]
     targets = [_channel_stats(a, c.op_type) for a, c in zip(_outputs(reference, probe, names)[1:], consumers)]
     inits = {i.name: i for i in model.graph.initializer}
-    nodes = {n.output[0]: n for n in model.graph.node}
-    users: dict[str, list] = {}
-    for n in model.graph.node:
-        for i in n.input:
-            users.setdefault(i, []).append(n)
-    for c, (mean_ref, std_ref) in zip(consumers, targets):
-        node = nodes[c.output[0]]
+    users, outputs = users_of(model.graph), {o.name for o in model.graph.output}
+    for node, (mean_ref, std_ref) in zip(consumers, targets):
         mean, std = _channel_stats(_outputs(model, probe, [node.output[0]])[1], node.op_type)
         scale = np.where(std > 1e-8, std_ref / np.maximum(std, 1e-8), 1.0)
         shift = mean_ref - mean * scale
-        axis = 1 if node.op_type == "MatMul" else 0
+        axis = weight_out_axis(node)
         w = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
         _replace(inits[node.input[1]], w * np.expand_dims(scale, tuple(a for a in range(w.ndim) if a != axis)))
-        if node.op_type == "MatMul":     # its bias, if any, is the Add after it: the shift goes there
-            after = users.get(node.output[0], [])
-            bias = next((i for i in after[0].input if i in inits), None) if (
-                len(after) == 1 and after[0].op_type == "Add") else None
-        else:
-            bias = node.input[2] if len(node.input) > 2 and node.input[2] in inits else None
-            if bias is None:
-                bias = node.output[0] + "_rematch_bias"
-                model.graph.initializer.append(numpy_helper.from_array(np.zeros(len(scale), np.float32), bias))
-                inits[bias] = model.graph.initializer[-1]
-                node.input.append(bias)
+        bias = bias_of(node, users, inits, outputs)[0]
+        if bias is None and node.op_type != "MatMul":     # a Conv/Gemm without one gets one for the shift
+            bias = node.output[0] + "_rematch_bias"
+            model.graph.initializer.append(numpy_helper.from_array(np.zeros(len(scale), np.float32), bias))
+            inits[bias] = model.graph.initializer[-1]
+            node.input.append(bias)
         if bias is None:
-            continue                     # a MatMul without a bias: rescaled only
+            continue                     # a MatMul without a bias Add after it: rescaled only
         b = numpy_helper.to_array(inits[bias]).astype(np.float64)
         _replace(inits[bias], b * scale + shift)
 
@@ -232,9 +225,9 @@ def perturbed(model, key: tuple, rematch_on: dict[str, np.ndarray] | None = None
         if step == "unstructured":
             prune_model(out, value)
         elif step == "structured":
-            _structured_zero(out, value)
+            layers = _structured_zero(out, value)
             if rematch_on is not None:
-                _rematch(out, model, rematch_on)
+                _rematch(out, model, layers, rematch_on)
         elif step == "int8":
             _int8_round(out, value)
         elif step == "fp16":

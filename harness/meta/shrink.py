@@ -29,12 +29,12 @@ import numpy as np
 # would make a removed channel carry a constant, so they end the walk.
 CHANNEL_PRESERVING = {"Relu", "Clip", "LeakyRelu", "HardSwish", "Tanh", "Elu", "Selu", "BatchNormalization",
                       "MaxPool", "AveragePool", "GlobalAveragePool", "Identity", "Dropout", "Flatten"}
-# element-wise ops an activation written out in several nodes is made of: GELU before opset 20 is exported as
-# Div, Erf, Add, Mul, Mul over its input; SiLU as Sigmoid and Mul (see activation_exit)
-ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid", "Relu", "Exp", "Neg", "Abs"}
-_NUMPY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Pow": np.power,
-          "Sqrt": np.sqrt, "Tanh": np.tanh, "Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-          "Relu": lambda x: np.maximum(x, 0.0), "Exp": np.exp, "Neg": np.negative, "Abs": np.abs}
+# the element-wise ops an activation written out in several nodes is made of (GELU before opset 20 is exported as
+# Div, Erf, Add, Mul, Mul over its input; SiLU as Sigmoid and Mul: see activation_exit), each as a function of
+# scalars, to work out the activation's value at 0
+ELEMENTWISE = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Pow": np.power,
+               "Sqrt": np.sqrt, "Erf": math.erf, "Tanh": np.tanh, "Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+               "Relu": lambda x: np.maximum(x, 0.0), "Exp": np.exp, "Neg": np.negative, "Abs": np.abs}
 
 
 @dataclass
@@ -46,9 +46,37 @@ class Prunable:
 
     @property
     def out_axis(self) -> int:
-        """The weight's output-channel axis: torch's Linear exported on a 3-D input is a MatMul with the weight
-        transposed, (in, out); Conv and Gemm hold (out, in, ...)."""
-        return 1 if self.node.op_type == "MatMul" else 0
+        return weight_out_axis(self.node)
+
+
+def weight_out_axis(node) -> int:
+    """A weight layer's output-channel axis in its weight: torch's Linear exported on a 3-D input is a MatMul
+    with the weight transposed, (in, out); Conv and Gemm hold (out, in, ...)."""
+    return 1 if node.op_type == "MatMul" else 0
+
+
+def users_of(graph) -> dict[str, list]:
+    """Tensor name -> the nodes that read it."""
+    users: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    return users
+
+
+def bias_of(node, users: dict, inits: dict, outputs: set) -> tuple[str | None, str]:
+    """(the initializer holding a weight layer's bias, the tensor that carries its biased output): a Conv's or
+    Gemm's third input and its own output; for a MatMul (torch's Linear on a 3-D input) the 1-D initializer added
+    by the one Add after it, and that Add's output. (None, its output) when it has no bias."""
+    tensor = node.output[0]
+    if node.op_type != "MatMul":
+        return (node.input[2] if len(node.input) > 2 and node.input[2] in inits else None), tensor
+    nxt = users.get(tensor, [])
+    if len(nxt) == 1 and nxt[0].op_type == "Add" and tensor not in outputs:
+        other = [i for i in nxt[0].input if i != tensor]
+        if len(other) == 1 and other[0] in inits and len(inits[other[0]].dims) == 1:
+            return other[0], nxt[0].output[0]
+    return None, tensor
 
 
 def _is_linear(node) -> bool:
@@ -104,36 +132,25 @@ def activation_exit(tensor: str, consumers: dict, constants: dict, outputs: set)
              (t in outputs or any(id(n) not in taken for n in consumers.get(t, [])))]
     if len(exits) != 1 or any(id(n) not in taken for n in consumers.get(tensor, [])):
         return None
-    from math import erf
-
-    ops = dict(_NUMPY, Erf=np.vectorize(erf))
     values = {tensor: 0.0}
     with np.errstate(all="ignore"):
         for n in nodes:
             args = [values[i] if i in values else float(constants[i].reshape(())) for i in n.input]
-            values[n.output[0]] = float(ops[n.op_type](*args))
+            values[n.output[0]] = float(ELEMENTWISE[n.op_type](*args))
     return exits[0] if abs(values[exits[0]]) < 1e-6 else None
 
 
 def prunable_layers(graph) -> list[Prunable]:
     inits = {i.name: i for i in graph.initializer}
     constants = _constants(graph)
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = users_of(graph)
     outputs = {o.name for o in graph.output}
     found = []
     for node in graph.node:
         if not is_weight_layer(node, inits):
             continue
-        bias = node.input[2] if len(node.input) > 2 and node.input[2] in inits else None
-        bns, tensor = [], node.output[0]
-        nxt = consumers.get(tensor, [])
-        if node.op_type == "MatMul" and len(nxt) == 1 and nxt[0].op_type == "Add" and tensor not in outputs:
-            other = [i for i in nxt[0].input if i != tensor]
-            if len(other) == 1 and other[0] in inits and len(inits[other[0]].dims) == 1:
-                bias, tensor = other[0], nxt[0].output[0]          # torch's Linear: MatMul, then its bias
+        bns = []
+        bias, tensor = bias_of(node, consumers, inits, outputs)
         while tensor not in outputs:
             nxt = consumers.get(tensor, [])
             if len(nxt) != 1:
