@@ -76,7 +76,7 @@ def expose(model, names: Iterable[str]):
     return m
 
 
-def _session(model):
+def inspection_session(model):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -136,8 +136,8 @@ def compare_files(base_path: str, variant_path: str, eval_data, max_instances: i
     if not shared:
         return []
     names = [n for n, _ in shared]
-    a = _collect(_session(expose(base, names)), names, batches, max_instances)
-    b = _collect(_session(expose(var, names)), names, batches, max_instances)
+    a = _collect(inspection_session(expose(base, names)), names, batches, max_instances)
+    b = _collect(inspection_session(expose(var, names)), names, batches, max_instances)
     rows = []
     for name, op in shared:
         if name not in a or name not in b or len(a[name]) != len(b[name]) or a[name].dtype.kind != "f" \

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "harness.commands.report",
     "harness.commands.tensorboard",
     "harness.commands.compare",
+    "harness.commands.layers",
     "harness.commands.node",
     "harness.commands.power",
     "harness.commands.sweep",

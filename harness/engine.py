@@ -43,6 +43,9 @@ from harness.worker import WorkerHandle, WorkerInit
 
 # calibration calls saved as probe inputs next to the FP32 root (capped by harness.meta.sensitivity)
 PROBE_CALLS = 256
+# the per-layer profiling pass (--profile-layers): calls profiled per variant, and a time cap past the first
+PROFILE_CALLS = 50
+PROFILE_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,8 @@ class Job:
     loadgen: dict[str, Any] | None = None     # LoadGen's parsed result, settings and log dir (LoadGen scenarios)
     cost: Any = None                          # graph_cost.GraphCost of one call, or None with cost_reason
     cost_reason: str | None = None
+    layer_profile: dict[str, Any] | None = None   # the runtime's per-layer profile (--profile-layers)
+    layer_profile_error: str | None = None
     measurement_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
@@ -509,6 +514,8 @@ class Engine:
                         self.echo(f"  {job.variant.name} [{job.scenario.label}]: {exc}")
                     if bar is not None:
                         bar.update(1)
+                    if r == c.rounds - 1 and not job.error and c.profile_layers:
+                        self._profile_layers(job, jobs)
                     if r == c.rounds - 1 or job.error:
                         remaining[job.variant.variant_id] -= 1
                         if remaining[job.variant.variant_id] == 0:
@@ -519,6 +526,46 @@ class Engine:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _profile_layers(self, job: Job, jobs: list[Job]) -> None:
+        """The per-layer pass of a variant's first scenario, in its worker, right after its last timed round."""
+        first = next(j for j in jobs if j.variant.variant_id == job.variant.variant_id)
+        if first is not job:
+            return
+        try:
+            job.layer_profile = job.handle.profile_layers(PROFILE_CALLS, PROFILE_S)
+        except WorkerError as exc:
+            job.layer_profile_error = str(exc)
+            self.echo(f"  {job.variant.name}: no per-layer profile: {exc}")
+
+    def _layer_profile_rows(self, run_id: str, variant: Variant, mine: list[Job], by_id: dict[str, Variant]
+                            ) -> list[dict[str, Any]]:
+        """Rows of `layer_profile` for one variant: its profile matched to the FP32 root's layers, and each
+        layer's error against the root on the run's quality inputs (harness.profiling)."""
+        from harness.profiling.layer_error import layer_errors
+        from harness.profiling.layer_map import load_root_layers
+        from harness.profiling.layer_rows import layer_profile_rows
+
+        job = next((j for j in mine if j.layer_profile is not None), None)
+        root = by_id.get(variant.root_id or "") or variant
+        try:
+            layers = load_root_layers(self._graph_path(root, by_id))
+        except Exception as exc:   # a view of the run: its measurements are kept whatever happens here
+            self.echo(f"  {variant.name}: no per-layer rows: the root graph cannot be read ({exc})")
+            return []
+        errors, source = None, None
+        quality = self._quality_of(variant)
+        data = quality.eval_data if quality is not None else None
+        if root is not variant and data is not None and variant.format == "onnx" and variant.path:
+            source = getattr(data, "source", None) or f"example:{self._quality_of(variant).example.name} eval data"
+            try:
+                errors = layer_errors(self._graph_path(root, by_id), variant.path, layers, data.batches(1))
+            except Exception as exc:
+                self.echo(f"  {variant.name}: no per-layer error: {type(exc).__name__}: {str(exc)[:200]}")
+        if job is None and not errors:
+            return []
+        return layer_profile_rows(run_id, variant.variant_id, job.measurement_id if job else None, layers,
+                                  job.layer_profile if job else None, errors, source)
 
     def _loadgen_settings(self):
         from harness.scenarios.loadgen_scenario import LoadgenSettings
@@ -541,6 +588,7 @@ class Engine:
         rows = [self._measurement_row(run_id, j, idle) for j in mine]
         q_rows, l_rows = quality.rows(run_id, variant, by_id) if quality is not None else ([], [])
         a_rows = quality.activation_rows(run_id, variant, by_id) if quality is not None else []
+        p_rows = self._layer_profile_rows(run_id, variant, mine, by_id) if self.config.profile_layers else []
         with self.store.write() as con:
             self.store.insert_rows(con, "variants", [variant.row(run_id, utcnow())])
             self.store.insert_rows(con, "measurements", rows)
@@ -550,6 +598,7 @@ class Engine:
             self.store.insert_rows(con, "quality", q_rows)
             self.store.insert_rows(con, "layers", l_rows)
             self.store.insert_rows(con, "activations", a_rows)
+            self.store.insert_rows(con, "layer_profile", p_rows)
             lg_rows = [loadgen_row(j.measurement_id, run_id, j.loadgen["summary"], j.loadgen["settings"],
                                    j.loadgen["log_dir"]) for j in mine if j.loadgen and not j.error]
             insert_loadgen_results(con, lg_rows)
@@ -578,6 +627,10 @@ class Engine:
         }
         if ready:
             row.update({k: ready[k] for k in ("load_ms", "cold_first_ms", "model_load_rss_bytes")})
+        if job.layer_profile_error:
+            job_warnings = [f"no per-layer profile: {job.layer_profile_error}"]
+        else:
+            job_warnings = []
         if job.error or not job.rounds:
             row.update(status="failed", error=job.error or "no timed rounds completed",
                        warnings=to_json([]), energy_reason=None)
@@ -585,7 +638,7 @@ class Engine:
         lat = np.concatenate(job.rounds)
         stats = summarize(lat, sc.batch_size)
         spread = dispersion(job.rounds)
-        warnings = list(stats.warnings) + list(spread.warnings)
+        warnings = list(stats.warnings) + list(spread.warnings) + job_warnings
         calls_per_s = stats.throughput_ips
         if job.loadgen:
             summary = job.loadgen["summary"]

@@ -49,6 +49,9 @@ class BenchConfig:
     target_qps: float | None = None
     target_latency_ms: float | None = None
     samples_per_query: int | None = None
+    # after each variant's timed rounds, a profiling pass per layer and the error of each layer against the
+    # FP32 root (harness.profiling); never inside the timed rounds
+    profile_layers: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

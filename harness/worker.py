@@ -132,6 +132,10 @@ def worker_main(conn, init: WorkerInit) -> None:
                 result = run_loadgen(step, settings, log_dir)
                 result.update(maxrss_bytes=_maxrss_bytes(), device_timings=runtime.device_timings())
                 conn.send(("loadgen", result))
+            elif kind == "profile_layers":
+                _, iterations, duration_s = msg
+                send(("profile_layers", runtime.profile_layers(init.calls or [init.feeds], iterations,
+                                                               duration_s)))
             elif kind == "infer":
                 _, batches = msg
                 per_batch = [runtime.infer(b) for b in batches]
@@ -204,6 +208,11 @@ class WorkerHandle:
         """One LoadGen test against this worker's variant (harness/scenarios/loadgen_scenario.py)."""
         self._conn.send(("loadgen", settings, log_dir))
         return self._expect("loadgen")
+
+    def profile_layers(self, iterations: int, duration_s: float) -> dict[str, Any]:
+        """The runtime's per-layer profile (harness.profiling), taken after the timed rounds."""
+        self._send(("profile_layers", iterations, duration_s))
+        return self._expect("profile_layers")
 
     def infer(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
         self._send(("infer", batches))

@@ -73,6 +73,9 @@ def register(sub) -> None:
     p.add_argument("--lock-clocks", action="store_true", help="Jetson: run jetson_clocks, restore afterwards")
     p.add_argument("--gpu", type=int, default=d.gpu_index, help="GPU index (NVML order = PCI bus order)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--profile-layers", action="store_true",
+                   help="after each variant's timed rounds: time, precision and error per layer against the FP32 "
+                        "root (harness layers RUN shows them)")
     p.add_argument("--scenario", default=d.scenario, choices=[HARNESS_LOOP, *SCENARIOS],
                    help="harness: its own single-stream loop (default); the others run MLPerf LoadGen's "
                         "scenario (needs the loadgen extra); --min-duration/--min-iterations become LoadGen's "
@@ -139,6 +142,7 @@ def config_from_args(args):
         exclusive=args.exclusive, lock_clocks=args.lock_clocks, gpu_index=args.gpu,
         progress=not args.no_progress, scenario=args.scenario, target_qps=args.target_qps,
         target_latency_ms=args.target_latency_ms, samples_per_query=args.samples_per_query,
+        profile_layers=args.profile_layers,
     )
 
 
@@ -159,6 +163,10 @@ def run(config, monitor: str | None = None, model_factory: str | None = None) ->
         result = run_bench(config)
     print(f"run {result.run_id} {result.status}: {result.variants} variant(s)")
     print_summary(config.db, result.run_id, lock_timeout_s=config.lock_timeout_s)
+    if config.profile_layers:
+        from harness.commands.layers import print_layer_notes
+
+        print_layer_notes(config.db, result.run_id, lock_timeout_s=config.lock_timeout_s)
     if result.status != "complete":
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         print(f"harness: error: nothing could be measured: {result.failed[0] if result.failed else 'no variant'}"

@@ -53,5 +53,14 @@ class Runtime(ABC):
         """Per-iteration device-side timings (ms), e.g. {"h2d_ms": [...], "compute_ms": [...], "d2h_ms": [...]}."""
         return None
 
+    def profile_layers(self, calls: list[dict[str, np.ndarray]], iterations: int, duration_s: float
+                       ) -> dict[str, Any]:
+        """Time and precision per node or module of what ran, over `iterations` calls (harness.profiling):
+        {"source", "runs", "nodes": [{name, op_type, inputs, outputs, precision, provider, time_ms}]}. Runs
+        after the timed rounds, in the same worker, never inside them."""
+        from harness.core.errors import ModelError
+
+        raise ModelError(f"per-layer profiling is not available for the {self.name} runtime")
+
     def close(self) -> None:
         """Release sessions and device memory."""

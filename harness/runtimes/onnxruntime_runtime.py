@@ -39,6 +39,7 @@ class OnnxRuntime(Runtime):
         super().__init__(config)
         self.session = None
         self._providers: list[str] = []
+        self._path: str | None = None
 
     def session_options(self):
         import onnxruntime as ort
@@ -83,6 +84,7 @@ class OnnxRuntime(Runtime):
         except Exception as exc:  # onnxruntime raises its own exception classes
             raise ModelError(f"onnxruntime cannot load {path}: {summarize_ort_error(exc)}") from None
         self._providers = self.session.get_providers()
+        self._path = path
 
     def make_step(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
         return functools.partial(self.session.run, None, feeds)
@@ -92,6 +94,15 @@ class OnnxRuntime(Runtime):
             return [np.asarray(o) for o in self.session.run(None, feeds)]
         except Exception as exc:
             raise ModelError(f"inference failed: {summarize_ort_error(exc)}") from None
+
+    def profile_layers(self, calls, iterations, duration_s):
+        import itertools
+
+        from harness.profiling.onnxruntime_layers import profile_nodes
+
+        feeds = itertools.cycle(calls)
+        return profile_nodes(self._path, self.session_options, self._providers or self.providers(),
+                             lambda session: lambda: session.run(None, next(feeds)), iterations, duration_s)
 
     def describe(self) -> dict[str, Any]:
         import onnxruntime as ort

@@ -136,6 +136,19 @@ class TensorrtRuntime(Runtime):
         self.backend.sync(self.stream)
         return [self._host_out[n].copy() for n in self._outputs]
 
+    def profile_layers(self, calls, iterations, duration_s):
+        """Unverified: see harness.profiling.tensorrt_layers."""
+        from harness.profiling.tensorrt_layers import profile_engine
+
+        host_in = self._bind(calls[0])
+        self._copy_in(host_in)
+
+        def step() -> None:
+            self._enqueue()
+            self.backend.sync(self.stream)
+
+        return profile_engine(self._trt, self.engine, self.context, step, iterations)
+
     def device_timings(self) -> dict[str, list[float]] | None:
         timings, self._compute_ms = self._compute_ms, []
         return {"compute_ms": timings, "h2d_ms": list(self._h2d_ms), "d2h_ms": list(self._d2h_ms)}

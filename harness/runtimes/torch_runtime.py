@@ -188,6 +188,14 @@ class TorchRuntime(Runtime):
         return [o.detach().float().cpu().numpy() if o.is_floating_point() else o.detach().cpu().numpy()
                 for o in flat]
 
+    def profile_layers(self, calls, iterations, duration_s):
+        import torch
+
+        from harness.profiling.torch_layers import profile_modules
+
+        inputs = [self._to_device(torch.from_numpy(np.ascontiguousarray(v))) for v in calls[0].values()]
+        return profile_modules(self.model, lambda: self._forward(inputs), self.on_cuda, iterations, duration_s)
+
     def device_timings(self) -> dict[str, list[float]] | None:
         """Device timings since the previous call (events of the round just run), in ms."""
         if not self.on_cuda:

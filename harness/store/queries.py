@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 from harness.store.store import ReadSession, Store, utcnow
 
 EXPORT_TABLES = ("runs", "variants", "measurements", "samples", "quality", "layers", "run_boards",
-                 "loadgen_results")
+                 "loadgen_results", "layer_profile")
 
 
 def rows(db, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -283,3 +283,17 @@ def report_history(con, tag: str | None, model: str | None, device: str | None):
         "WHERE r.status = 'complete' AND r.tag IS NOT DISTINCT FROM ? "
         "AND r.model IS NOT DISTINCT FROM ? AND r.device IS NOT DISTINCT FROM ? "
         "ORDER BY r.created_at, r.run_id", [tag, model, device])
+
+
+def layer_profile_rows(db, run_id: str) -> list[dict[str, Any]]:
+    """The run's per-layer profile: every variant's layers in graph order, each with the FP32 root's time and
+    precision for the same layer (NULL for the root itself and for layers the root never ran)."""
+    return rows(db, """
+        SELECT v.name AS variant, v.variant_id, v.root_id, v.created_at AS variant_created, p.*,
+               b.time_ms AS base_time_ms, b.precision AS base_precision, b.ran_as AS base_ran_as
+        FROM layer_profile p
+        JOIN variants v ON v.run_id = p.run_id AND v.variant_id = p.variant_id
+        LEFT JOIN layer_profile b ON b.run_id = p.run_id AND b.variant_id = v.root_id AND b.layer = p.layer
+             AND b.variant_id <> p.variant_id
+        WHERE p.run_id = ?
+        ORDER BY v.created_at, v.name, p.layer_order""", [run_id])

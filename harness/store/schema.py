@@ -317,5 +317,31 @@ ALTER TABLE computed_sizes ADD COLUMN latency_reason VARCHAR;
 ALTER TABLE computed_sizes ADD COLUMN timed_on VARCHAR;       -- harness.meta.timed_latency.host_key of the host
 """
 
-MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7, 8: V8, 9: V9, 10: V10}
+# v11: the per-layer profile (`harness bench --profile-layers`): per variant and layer of its FP32 root, the time
+# of what ran for it, in which precision, and how far its output moved from the root's (harness.profiling)
+V11 = """
+CREATE TABLE layer_profile (
+    run_id VARCHAR NOT NULL,
+    variant_id VARCHAR NOT NULL,
+    measurement_id VARCHAR,             -- the measurement whose worker was profiled (its batch size, threads)
+    layer VARCHAR NOT NULL,             -- the FP32 root's layer: its weight node's name (or the node's own)
+    layer_order INTEGER,                -- position in the root graph
+    op_type VARCHAR,                    -- the root layer's op type
+    ran_as VARCHAR,                     -- the kernels that ran for it, e.g. "QLinearConv + DequantizeLinear"
+    provider VARCHAR,
+    precision VARCHAR,                  -- int8 | int4 | fp16 | fp32 | qdq ...: read from what ran
+    time_ms DOUBLE,                     -- per call, everything that ran for it (median of calls)
+    qdq_ms DOUBLE,                      -- of which Q/DQ conversions
+    unfused_qdq BOOLEAN,                -- float computation between Q/DQ nodes in this layer
+    profiled_calls INTEGER,
+    rel_l2 DOUBLE,                      -- ||variant - root|| / ||root|| of the layer's output
+    cosine DOUBLE,
+    error_added DOUBLE,                 -- rel_l2 minus the largest rel_l2 of the layers it reads
+    error_n INTEGER,                    -- instances the error was computed on
+    time_source VARCHAR,                -- the profiler (and "unverified" where it was not run on hardware)
+    error_source VARCHAR                -- which inputs the error was computed on
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: V1, 2: V2, 3: V3, 4: V4, 5: V5, 6: V6, 7: V7, 8: V8, 9: V9, 10: V10, 11: V11}
 LATEST = max(MIGRATIONS)
