@@ -10,8 +10,9 @@ import warnings
 from dataclasses import dataclass
 
 from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from harness.exporters.onnx_tools import check_loads, output_path, require_onnx_source
-from harness.core.errors import ExportError, first_line
+from harness.exporters.graph_facts import QUANTIZED_OPS, already_quantized_reason
+from harness.exporters.onnx_tools import check_loads, output_path, require_onnx_source, run_once
+from harness.core.errors import ExportError, ExportSkipped, first_line
 from harness.core.variant import variant_from_file
 
 
@@ -39,6 +40,29 @@ def fix_cast_targets(model) -> int:
     return fixed
 
 
+# tensor types that carry quantized data (int64 is left out: shapes and indices pass through float ops too)
+QUANTIZED_DATA_TYPES = {2, 3, 6, 21, 22}       # uint8, int8, int32, uint4, int4
+
+
+def quantized_nodes(model) -> list[str]:
+    """Names of the nodes fp16 must leave alone in a quantized graph: quantized ops and nodes with integer
+    inputs/outputs (the Cast after ConvInteger, ...). Unnamed ones get a name: the converter blocks by name."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    g = inferred.graph
+    types = {v.name: v.type.tensor_type.elem_type for v in [*g.value_info, *g.input, *g.output]}
+    types.update({i.name: i.data_type for i in g.initializer})
+    names = []
+    for i, node in enumerate(model.graph.node):
+        touches_int = any(types.get(t) in QUANTIZED_DATA_TYPES for t in [*node.input, *node.output] if t)
+        if node.op_type in QUANTIZED_OPS or touches_int:
+            if not node.name:
+                node.name = f"fp16_kept_{i}_{node.op_type}"
+            names.append(node.name)
+    return names
+
+
 class Fp16Exporter(Exporter):
     name = "fp16"
     config_class = Fp16Config
@@ -52,13 +76,18 @@ class Fp16Exporter(Exporter):
         src = require_onnx_source(source, self.name, ctx)
         model = onnx.load(str(src))
         blocked = list(float16.DEFAULT_OP_BLOCK_LIST) + str(cfg.op_block_list).split()
+        quantized = already_quantized_reason(model)
+        kept = quantized_nodes(model) if quantized else []
         try:
             with warnings.catch_warnings(record=True) as caught:
                 # one warning per clamped constant (e.g. attention masks at -3.4e38): counted, not printed
                 warnings.simplefilter("always")
                 converted = float16.convert_float_to_float16(model, keep_io_types=cfg.keep_io_types,
-                                                             op_block_list=blocked)
+                                                             op_block_list=blocked, node_block_list=kept or None)
         except Exception as exc:
+            if quantized:
+                raise ExportSkipped(f"fp16: {quantized} and the converter failed on its float parts "
+                                    f"({first_line(exc)}); bench the file as it is") from None
             raise ExportError(f"fp16 conversion failed: {first_line(exc)}") from None
         repaired = fix_cast_targets(converted)
         out = output_path(ctx, src, self.name, self.params())
@@ -75,7 +104,13 @@ class Fp16Exporter(Exporter):
                 onnx.save(converted, str(out))
                 check_loads(out)
                 retyped = True
+            if quantized:
+                run_once(out)     # integer plumbing that loads may still fail at run time
         except ExportError as exc:
+            if quantized:
+                out.unlink(missing_ok=True)     # never leave an invalid model behind
+                raise ExportSkipped(f"fp16: {quantized}, and its float parts in fp16 do not run in onnxruntime "
+                                    f"({exc}); bench the file as it is") from None
             if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
                 raise ExportError(f"{exc} (the fp16 converter does not retype If/Loop/Scan subgraph outputs; "
                                   "try fp16:op_block_list=If, or convert the model to fp16 where it was made)"
@@ -84,9 +119,13 @@ class Fp16Exporter(Exporter):
         clamped = sum("truncated" in str(w.message) for w in caught)
         notes = [] if ctx.target_device != "cpu" else [
             "fp16 on a CPU: no native fp16 kernels in onnxruntime's CPU provider, expect no speedup"]
+        if quantized:
+            notes.append(f"{quantized}: only the float parts became fp16; {len(kept)} quantized or "
+                         "integer-typed nodes kept their types")
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="fp16",
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
                                     info={"keep_io_types": cfg.keep_io_types, "clamped_constants": clamped,
                                           "repaired_casts": repaired, "value_info_dropped": retyped,
+                                          "kept_quantized_nodes": len(kept),
                                           "warnings": notes})
         return Artifact(variant, None)

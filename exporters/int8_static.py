@@ -12,6 +12,10 @@ them. Per-channel weights use the full range in every channel, so they overflow 
 EPYC host, per-channel MinMax lost 39.2 points on `zoo-resnet-32` and 12.8 on `zoo-bn-cnn` (per-tensor 4.2 and
 4.2), with 7-bit weights 0.0 and 0.0 at the same latency. VNNI (`vpdpbusd`) accumulates in 32 bits and needs no
 such care, nor do GPU/TensorRT and ARM targets.
+
+Which op types get Q/DQ is decided per target (`op_types`, harness.exporters.int8_op_types) and recorded with its
+reason; `exclude` leaves named nodes in float. A graph that is already quantized is skipped with that reason, and
+an opset too old for per-channel scales (< 13) is upgraded first, or quantized per tensor where it cannot be.
 """
 from __future__ import annotations
 
@@ -19,12 +23,15 @@ import time
 from dataclasses import dataclass
 
 from harness.exporters.base import Artifact, ExportConfig, ExportContext, Exporter
-from harness.exporters.onnx_tools import (ListReader, check_calibration, fusion_report, is_x86, output_path, quiet_logging,
-                                  require_onnx_source, scratch_dir)
-from harness.core.errors import ExportError, first_line
+from harness.exporters.graph_facts import already_quantized_reason
+from harness.exporters.int8_op_types import (GPU_TARGETS, check_excluded, depthwise_convs, quantized_op_types,
+                                             resolve_op_types, split_names)
+from harness.exporters.onnx_tools import (ListReader, check_calibration, explain_quantizer_error, fusion_report, is_x86,
+                                          output_path, quiet_logging, require_onnx_source, scratch_dir)
+from harness.exporters.opset import PER_CHANNEL_QDQ_OPSET, QDQ_OPSET, ensure_opset
+from harness.core.errors import ExportError, ExportSkipped
 from harness.core.variant import variant_from_file
 
-GPU_TARGETS = {"nvidia-gpu", "gpu", "jetson", "tensorrt", "cuda"}
 FORMATS = ("auto", "u8s8", "s8s8", "u8u8")
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
@@ -38,6 +45,8 @@ class Int8StaticConfig(ExportConfig):
     symmetric_activations: bool | None = None  # None: symmetric for s8s8 (TensorRT needs it), else asymmetric
     reduce_range: bool | None = None          # 7-bit weights; None: on x86 CPU targets without VNNI (see above)
     percentile: float = 99.999
+    op_types: str = "auto"                    # auto (per target) | all (library default) | "Conv+MatMul+Gemm"
+    exclude: str = ""                         # node names to leave in float, separated by '+', ';' or space
 
 
 # the x86 instruction sets whose int8 dot products accumulate in 32 bits (no 16-bit saturation)
@@ -81,11 +90,37 @@ class Int8StaticExporter(Exporter):
         cfg: Int8StaticConfig = self.config
         t0 = time.perf_counter()
         src = require_onnx_source(source, self.name, ctx)
+        quantized = already_quantized_reason(src)
+        if quantized:
+            raise ExportSkipped(f"int8-static: {quantized}; bench the file as it is, or give the float model to "
+                                "quantize it")
         method = METHODS.get(str(cfg.calibration_method).lower())
         if method is None:
             raise ExportError(f"int8-static: unknown calibration_method {cfg.calibration_method!r}; "
                               f"choose one of {', '.join(METHODS)}")
         fmt = resolve_format(cfg.format, ctx)
+        warnings = []
+        per_channel = bool(cfg.per_channel)
+        opset = ensure_opset(src, PER_CHANNEL_QDQ_OPSET if per_channel else QDQ_OPSET, ctx.out_dir)
+        if opset.failure and per_channel:
+            # per-tensor Q/DQ exists since opset 10, so the old graph can still be quantized
+            per_channel = False
+            warnings.append(f"per-tensor scales: opset {opset.from_opset} cannot hold per-channel DequantizeLinear "
+                            f"(needs {PER_CHANNEL_QDQ_OPSET}) and {opset.failure}")
+            opset = ensure_opset(src, QDQ_OPSET, ctx.out_dir)
+        if opset.failure:
+            raise ExportError(f"int8-static: Q/DQ needs opset {QDQ_OPSET}; {opset.failure}")
+        src = opset.path
+        op_types, op_types_reason = resolve_op_types(cfg.op_types, ctx.target_device)
+        import onnx
+
+        model = onnx.load(str(src), load_external_data=False)
+        excluded = check_excluded(split_names(cfg.exclude), (n.name for n in model.graph.node))
+        if str(cfg.op_types).lower() == "auto" and ctx.target_device not in GPU_TARGETS and is_x86(ctx.target_info):
+            depthwise = [n for n in depthwise_convs(model) if n not in excluded]
+            if depthwise:
+                excluded = [*excluded, *depthwise]
+                op_types_reason += f"; {len(depthwise)} depthwise Conv(s) left in float (slower in INT8 on x86)"
         if ctx.example.calibration is None:
             raise ExportError(f"int8-static: example {ctx.example.name!r} provides no calibration data")
         batches = ctx.example.calibration(cfg.calibration_count)
@@ -98,18 +133,19 @@ class Int8StaticExporter(Exporter):
         extra = {"ActivationSymmetric": sym_act, "WeightSymmetric": weight_type == QuantType.QInt8}
         if method == "Percentile":
             extra["CalibPercentile"] = cfg.percentile
-        out = output_path(ctx, src, self.name, self.params() | {"format": fmt, "reduce_range": reduce_range})
+        out = output_path(ctx, src, self.name, self.params() | {"format": fmt, "reduce_range": reduce_range,
+                                                                "per_channel": per_channel})
         try:
             with scratch_dir(), quiet_logging():
                 quantize_static(str(src), str(out), ListReader(batches), quant_format=QuantFormat.QDQ,
-                                per_channel=cfg.per_channel, reduce_range=reduce_range,
-                                activation_type=act_type, weight_type=weight_type,
+                                per_channel=per_channel, reduce_range=reduce_range,
+                                activation_type=act_type, weight_type=weight_type, op_types_to_quantize=op_types,
+                                nodes_to_exclude=excluded or None,
                                 calibrate_method=getattr(CalibrationMethod, method), extra_options=extra)
         except Exception as exc:
-            raise ExportError(f"int8-static quantization failed: {first_line(exc)}") from None
+            raise ExportError(f"int8-static: {explain_quantizer_error(exc)}") from None
 
         fusion = fusion_report(out)
-        warnings = []
         # where the activation ranges came from: accuracy claims need real data, so random data is said aloud
         calibration_source = getattr(ctx.example, "calibration_source", None) or f"example:{ctx.example.name}"
         if getattr(ctx.example, "calibration_is_random", False):
@@ -118,13 +154,19 @@ class Int8StaticExporter(Exporter):
         if fusion["fused_fraction"] is not None and fusion["fused_fraction"] < 1.0:
             warnings.append(f"only {fusion['integer_ops']} of {fusion['integer_ops'] + fusion['float_ops']} "
                             "Conv/MatMul/Gemm run as integer kernels on the CPU execution provider"
+                            + (f" ({len(excluded)} node(s) excluded on purpose)" if excluded else "")
                             + ("; U8S8 fuses fully on x86" if fmt != "u8s8" and is_x86(ctx.target_info) else ""))
         info = {"format": fmt, "activation_type": act_type.name, "weight_type": weight_type.name,
                 "activation_symmetric": sym_act, "calibration_method": method,
                 "reduce_range": reduce_range, "reduce_range_reason": reduce_range_reason,
                 "calibration_count": len(batches), "calibration_requested": cfg.calibration_count,
-                "calibration_source": calibration_source,
+                "calibration_source": calibration_source, "per_channel": per_channel,
+                "op_types": quantized_op_types(onnx.load(str(out), load_external_data=False), op_types),
+                "op_types_requested": op_types or "all", "op_types_reason": op_types_reason,
+                "excluded_nodes": excluded,
                 "fusion": fusion, "fused_fraction": fusion["fused_fraction"], "warnings": warnings}
+        if opset.upgraded:
+            info["opset_upgraded"] = opset.upgraded
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision="int8",
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
                                     info=info)

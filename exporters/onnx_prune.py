@@ -3,8 +3,9 @@
 The weights are the floating-point initializers and Constant nodes (rank >= 2) feeding the weight operand of
 Conv, ConvTranspose, MatMul and Gemm, in the main graph and in If/Loop/Scan subgraphs. One global threshold over all of them zeroes
 the `sparsity` fraction of smallest magnitudes (ties at the threshold go too), like the torch path's
-`global_magnitude_prune`. Quantized weights (int8 feeding DequantizeLinear) are not touched: prune before
-quantizing.
+`global_magnitude_prune`. Quantized weights (int8 feeding DequantizeLinear, ConvInteger, ...) are not touched:
+prune before quantizing. A graph with float weights left next to quantized ones has those pruned (the variant
+says how many quantized weights were left alone); one with none left is skipped, saying so.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from harness.core.errors import ExportError
+from harness.core.errors import ExportSkipped
 
 # op type -> operand positions that may hold a weight
 WEIGHT_OPERANDS = {"Conv": (1,), "ConvTranspose": (1,), "MatMul": (0, 1), "Gemm": (0, 1)}
@@ -65,18 +66,28 @@ def prune_model(model, sparsity: float) -> dict:
     """Zero the smallest-magnitude `sparsity` fraction of the weights in place; returns what it did."""
     from onnx import numpy_helper
 
+    from harness.exporters.graph_facts import (already_quantized_reason, describe_quantized, quantized_ops,
+                                               quantized_weight_count)
+
     inits = weight_initializers(model)
+    quantized = already_quantized_reason(model)
     if not inits:
-        quantized = any(n.op_type == "DequantizeLinear" for g in _graphs(model.graph) for n in g.node)
-        raise ExportError("prune-unstructured: the graph has no floating-point Conv/MatMul/Gemm weights to prune"
-                          + (" (quantized weights are not pruned: put prune-unstructured before int8-* in the "
-                             "recipe)" if quantized else ""))
+        if quantized:
+            raise ExportSkipped(f"prune-unstructured: already INT8 ({describe_quantized(quantized_ops(model))}): "
+                                "its weights are integers; prune the float model before quantizing (put "
+                                "prune-unstructured before int8-* in a recipe)")
+        raise ExportSkipped("prune-unstructured: the graph has no floating-point Conv/ConvTranspose/MatMul/Gemm "
+                            "weights to prune")
+    left_alone = quantized_weight_count(model) if quantized else 0
+    notes = [f"{quantized}: {left_alone} quantized weight tensor(s) left alone, {len(inits)} float one(s) "
+             "pruned"] if quantized else []
     arrays = [numpy_helper.to_array(i) for i in inits]
     total = sum(a.size for a in arrays)
     k = int(round(sparsity * total))
     zeros_before = sum(int(np.count_nonzero(a == 0)) for a in arrays)
     if k == 0:
-        return {"pruned_weights": 0, "weights": total, "tensors": len(inits), "zeros_before": zeros_before}
+        return {"pruned_weights": 0, "weights": total, "tensors": len(inits), "zeros_before": zeros_before,
+                "quantized_weights_left": left_alone, "notes": notes}
     flat = np.concatenate([np.abs(a.astype(np.float64, copy=False)).ravel() for a in arrays])
     threshold = np.partition(flat, k - 1)[k - 1]
     zeros = 0
@@ -88,7 +99,7 @@ def prune_model(model, sparsity: float) -> dict:
         init.ClearField("raw_data")
         init.CopyFrom(new)
     return {"pruned_weights": zeros, "weights": total, "tensors": len(inits), "zeros_before": zeros_before,
-            "threshold": float(threshold)}
+            "threshold": float(threshold), "quantized_weights_left": left_alone, "notes": notes}
 
 
 def prune_file(src: str | Path, out: str | Path, sparsity: float) -> dict:

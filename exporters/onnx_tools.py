@@ -198,6 +198,29 @@ def check_loads(path: str | Path) -> None:
         raise ExportError(f"onnxruntime cannot load the exported model: {_ort_text(exc)}") from None
 
 
+def run_once(path: str | Path) -> None:
+    """Raise ExportError unless the file runs once on zeros in onnxruntime's CPU provider (symbolic axes = 1)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        feeds = {}
+        for inp in sess.get_inputs():
+            dims = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+            dtype = _ORT_TYPES.get(inp.type, np.float32)
+            feeds[inp.name] = np.zeros(dims, dtype)
+        sess.run(None, feeds)
+    except Exception as exc:
+        raise ExportError(f"onnxruntime cannot run the exported model: {_ort_text(exc)}") from None
+
+
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8,
+              "tensor(uint8)": np.uint8, "tensor(bool)": np.bool_}
+
+
 def _ort_text(exc: BaseException) -> str:
     """onnxruntime's own message without its C++ prefix and the temp path it loaded."""
     if "ONNXRuntimeError" not in str(exc):
@@ -205,6 +228,19 @@ def _ort_text(exc: BaseException) -> str:
     from harness.runtimes.onnxruntime_runtime import summarize_ort_error
 
     return summarize_ort_error(exc)
+
+
+def explain_quantizer_error(exc: BaseException) -> str:
+    """One line for a failure inside onnxruntime's quantizer, never its raw traceback text: a KeyError names a
+    tensor the quantizer expected to have a calibrated range (or scale) for, which a bare "'140_scale'" does not
+    tell anyone."""
+    if isinstance(exc, KeyError):
+        name = exc.args[0] if exc.args else "?"
+        return (f"onnxruntime's quantizer found no range or scale for tensor {name!r} (KeyError): the graph holds "
+                "ops it cannot calibrate through (already-quantized parts, custom ops or If/Loop bodies); "
+                "exclude the nodes around it or give the float model")
+    text = _ort_text(exc) if "ONNXRuntimeError" in str(exc) else first_line(exc)
+    return f"onnxruntime's quantizer failed ({text})"
 
 
 def is_x86(target_info: dict[str, Any]) -> bool:

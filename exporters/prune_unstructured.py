@@ -106,8 +106,9 @@ class PruneUnstructuredExporter(Exporter):
         except Exception as exc:
             raise ExportError(f"prune-unstructured: {first_line(exc)}") from None
         check_loads(out)
+        notes = pruned.pop("notes", [])
         info = {**pruned, "target_sparsity": cfg.sparsity, "method": "onnx-initializers", "note": NOTE,
-                "warnings": []}
+                "warnings": notes}
         variant = variant_from_file(out, name=self.name, model=ctx.example.name, precision=source.variant.precision,
                                     operation=self.name, params=self.params(), export_s=time.perf_counter() - t0,
                                     info=info)

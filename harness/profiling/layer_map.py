@@ -137,12 +137,24 @@ class RootLayers:
                 return None
             prefix = prefix[:cut]
 
+    def _match_scope(self, scope: str) -> str | None:
+        """The layer of the first root node inside a torch module's ONNX scope (`/features/features.0`)."""
+        inside = scope.rstrip("/") + "/"
+        for key in self.layer_of_node:
+            if key.startswith(inside) and "/" not in key[len(inside):]:
+                return self.layer_of_node[key]
+        return None
+
     def match_nodes(self, nodes: Iterable[dict[str, Any]]) -> list[str]:
-        """The root layer of each node of a graph a runtime ran (dicts with name, inputs, outputs), in order.
-        Nodes nothing explains get `UNMATCHED` + their own name."""
+        """The root layer of each node of a graph a runtime ran (dicts with name, inputs, outputs; `scope`: True
+        for a torch module named by its ONNX scope), in order. Nodes nothing explains get `UNMATCHED` + their
+        own name."""
         nodes = list(nodes)
         layers: list[str | None] = []
         for n in nodes:
+            if n.get("scope"):
+                layers.append(self._match_scope(n.get("name") or ""))
+                continue
             layer = self._match_text(n.get("name") or "")
             for out in n.get("outputs") or []:
                 if layer is not None:
