@@ -39,7 +39,7 @@ def bench(db: str, threads: int, min_duration: float, **kw) -> str:
 
 def report(db: str, run_id: str, title: str) -> None:
     from harness.core.comparison import against_base
-    from harness.profiling.diagnosis import lossiest_layers, slowest_layers, time_added_ms
+    from harness.core.layer_diagnosis import lossiest_layers, slowest_layers, time_added_ms
     from harness.store import Store
     from harness.store.queries import comparison_rows, layer_profile_rows
 

@@ -29,6 +29,7 @@ from harness.exporters.int8_op_types import (GPU_TARGETS, check_excluded, depthw
 from harness.exporters.onnx_tools import (ListReader, check_calibration, explain_quantizer_error, fusion_report, is_x86,
                                           output_path, quiet_logging, require_onnx_source, scratch_dir)
 from harness.exporters.opset import PER_CHANNEL_QDQ_OPSET, QDQ_OPSET, ensure_opset
+from harness.exporters.preprocess import preprocessed
 from harness.core.errors import ExportError, ExportSkipped
 from harness.core.variant import variant_from_file
 
@@ -45,6 +46,7 @@ class Int8StaticConfig(ExportConfig):
     symmetric_activations: bool | None = None  # None: symmetric for s8s8 (TensorRT needs it), else asymmetric
     reduce_range: bool | None = None          # 7-bit weights; None: on x86 CPU targets without VNNI (see above)
     percentile: float = 99.999
+    preprocess: bool = True                   # onnxruntime's quant_pre_process first (folds BatchNorm: preprocess.py)
     op_types: str = "auto"                    # auto (per target) | all (library default) | "Conv+MatMul+Gemm"
     exclude: str = ""                         # node names to leave in float, separated by '+', ';' or space
 
@@ -114,8 +116,15 @@ class Int8StaticExporter(Exporter):
         op_types, op_types_reason = resolve_op_types(cfg.op_types, ctx.target_device)
         import onnx
 
+        # node names as the user sees them in the file: pre-processing folds some of them away
+        excluded = check_excluded(split_names(cfg.exclude),
+                                  (n.name for n in onnx.load(str(src), load_external_data=False).graph.node))
+        preprocess_note = None
+        if cfg.preprocess:
+            src, preprocess_note = preprocessed(src, ctx.out_dir)
+            if preprocess_note:
+                warnings.append(preprocess_note)
         model = onnx.load(str(src), load_external_data=False)
-        excluded = check_excluded(split_names(cfg.exclude), (n.name for n in model.graph.node))
         if str(cfg.op_types).lower() == "auto" and ctx.target_device not in GPU_TARGETS and is_x86(ctx.target_info):
             depthwise = [n for n in depthwise_convs(model) if n not in excluded]
             if depthwise:
@@ -163,7 +172,7 @@ class Int8StaticExporter(Exporter):
                 "calibration_source": calibration_source, "per_channel": per_channel,
                 "op_types": quantized_op_types(onnx.load(str(out), load_external_data=False), op_types),
                 "op_types_requested": op_types or "all", "op_types_reason": op_types_reason,
-                "excluded_nodes": excluded,
+                "excluded_nodes": excluded, "preprocessed": bool(cfg.preprocess) and preprocess_note is None,
                 "fusion": fusion, "fused_fraction": fusion["fused_fraction"], "warnings": warnings}
         if opset.upgraded:
             info["opset_upgraded"] = opset.upgraded

@@ -41,16 +41,23 @@ def _conv_w(rng, out_ch: int, in_ch: int, k: int) -> np.ndarray:
 
 
 def make_opset11_convnet(path: Path, seed: int = 0) -> Path:
-    """Opset 11 (IR 6): Conv/Relu/Conv/Relu/GlobalAveragePool/Flatten/Gemm on images[batch,3,32,32] -> logits[batch,10]."""
+    """Opset 11 (IR 6): Conv/BatchNormalization/Relu/Conv/Relu/GlobalAveragePool/Flatten/Gemm on images[batch,3,32,32]
+    -> logits[batch,10]. The BatchNorm is its own node, as Paddle and TF exports leave it."""
     from onnx import TensorProto, helper
 
     rng = np.random.default_rng(seed)
     inits = [_init("c1_w", _conv_w(rng, 16, 3, 3)), _init("c1_b", (rng.standard_normal(16) * 0.1).astype(np.float32)),
              _init("c2_w", _conv_w(rng, 32, 16, 3)), _init("c2_b", (rng.standard_normal(32) * 0.1).astype(np.float32)),
              _init("fc_w", (rng.standard_normal((10, 32)) * 0.3).astype(np.float32)),
-             _init("fc_b", np.zeros(10, np.float32))]
+             _init("fc_b", np.zeros(10, np.float32)),
+             _init("bn_scale", (1.0 + 0.1 * rng.standard_normal(16)).astype(np.float32)),
+             _init("bn_bias", (0.1 * rng.standard_normal(16)).astype(np.float32)),
+             _init("bn_mean", (0.1 * rng.standard_normal(16)).astype(np.float32)),
+             _init("bn_var", (1.0 + 0.1 * rng.random(16)).astype(np.float32))]
     nodes = [helper.make_node("Conv", ["images", "c1_w", "c1_b"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
-             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("BatchNormalization", ["c1", "bn_scale", "bn_bias", "bn_mean", "bn_var"], ["b1"],
+                              name="bn1"),
+             helper.make_node("Relu", ["b1"], ["r1"], name="relu1"),
              helper.make_node("Conv", ["r1", "c2_w", "c2_b"], ["c2"], name="conv2", pads=[1, 1, 1, 1], strides=[2, 2]),
              helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
              helper.make_node("GlobalAveragePool", ["r2"], ["gap"], name="gap"),

@@ -41,6 +41,9 @@ GROUPS = {
     # the earlier tools' file formats (read into / written from the store), and what builds on them
     "harness.interop": (2, "interop"),
     "harness.monitor": (3, "engine"), "harness.monitor_bench": (3, "engine"), "harness.activations": (3, "engine"),
+    # the per-layer profile's parent side: matching kernels to the root's layers, the per-layer error (it runs
+    # both graphs through harness.activations); the profilers themselves run in the worker (harness.runtimes)
+    "harness.profiling": (3, "engine"),
 }
 # exporters build TensorRT plans with the runtimes' helpers; the dashboard's Recommend tab asks harness.meta
 EXTRA_EDGES = {("exporters", "runtimes"), ("reports", "meta")}

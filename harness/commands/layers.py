@@ -36,7 +36,7 @@ def _short(text: Any) -> str:
 
 
 def _sorted(rows: list[dict[str, Any]], how: str) -> list[dict[str, Any]]:
-    from harness.profiling.diagnosis import time_added_ms
+    from harness.core.layer_diagnosis import time_added_ms
 
     if how == "order":
         return sorted(rows, key=lambda r: r.get("layer_order") or 0)
@@ -50,7 +50,7 @@ def _sorted(rows: list[dict[str, Any]], how: str) -> list[dict[str, Any]]:
 
 def run(*, run, variant=None, sort="time", top=0, json=False, db=DEFAULT_DB,
         lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
-    from harness.profiling.diagnosis import time_added_ms
+    from harness.core.layer_diagnosis import time_added_ms
     from harness.store.queries import layer_profile_rows
 
     if top < 0:
@@ -110,7 +110,7 @@ def print_layer_notes(db: str, run_id: str, lock_timeout_s: float = DEFAULT_LOCK
     accuracy, naming the layers that cost it. A display problem never fails the bench."""
     from harness.core.comparison import against_base
     from harness.core.errors import HarnessError
-    from harness.profiling.diagnosis import explain
+    from harness.core.layer_diagnosis import explain
     from harness.store.queries import comparison_rows, layer_profile_rows
 
     out = out or sys.stdout

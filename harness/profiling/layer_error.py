@@ -69,7 +69,11 @@ def layer_errors(root_path: str, variant_path: str, layers: RootLayers, batches:
             s["sse"] += float(np.sum(d * d))
             s["ssb"] += float(np.sum(x * x))
             den = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
-            s["cos"] += float(np.sum(np.where(den > 0, np.sum(x * y, axis=1) / np.maximum(den, 1e-300), 1.0)))
+            dots = np.sum(x * y, axis=1)
+            # two all-zero outputs agree (cosine 1); an overflowed (inf) output does not count as agreeing
+            with np.errstate(invalid="ignore", over="ignore"):
+                cos = np.divide(dots, den, out=np.ones_like(dots), where=den > 0)
+            s["cos"] += float(np.sum(np.nan_to_num(cos, nan=0.0)))
             s["n"] += len(x)
         seen += len(next(iter(feeds.values()))) if feeds else 1
         if seen >= max_instances:

@@ -98,7 +98,7 @@ class OnnxRuntime(Runtime):
     def profile_layers(self, calls, iterations, duration_s):
         import itertools
 
-        from harness.profiling.onnxruntime_layers import profile_nodes
+        from harness.runtimes.profile_onnxruntime import profile_nodes
 
         feeds = itertools.cycle(calls)
         return profile_nodes(self._path, self.session_options, self._providers or self.providers(),

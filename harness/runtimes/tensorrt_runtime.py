@@ -137,8 +137,8 @@ class TensorrtRuntime(Runtime):
         return [self._host_out[n].copy() for n in self._outputs]
 
     def profile_layers(self, calls, iterations, duration_s):
-        """Unverified: see harness.profiling.tensorrt_layers."""
-        from harness.profiling.tensorrt_layers import profile_engine
+        """Unverified: see harness.runtimes.profile_tensorrt."""
+        from harness.runtimes.profile_tensorrt import profile_engine
 
         host_in = self._bind(calls[0])
         self._copy_in(host_in)

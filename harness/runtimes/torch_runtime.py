@@ -191,7 +191,7 @@ class TorchRuntime(Runtime):
     def profile_layers(self, calls, iterations, duration_s):
         import torch
 
-        from harness.profiling.torch_layers import profile_modules
+        from harness.runtimes.profile_torch import profile_modules
 
         inputs = [self._to_device(torch.from_numpy(np.ascontiguousarray(v))) for v in calls[0].values()]
         return profile_modules(self.model, lambda: self._forward(inputs), self.on_cuda, iterations, duration_s)

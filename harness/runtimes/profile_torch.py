@@ -62,8 +62,8 @@ def profile_modules(model, step: Callable[[], Any], on_cuda: bool, iterations: i
         for _ in range(WARM_RUNS):
             step()
         runs = 0
-        t0 = time.perf_counter()
         with profile(activities=activities) as prof:
+            t0 = time.perf_counter()      # after the profiler's own start-up
             for _ in range(max(1, iterations)):
                 step()
                 runs += 1
