@@ -22,6 +22,7 @@ from harness.reports import plots
 from harness.reports.behaviour import (CLASSIFICATION_KINDS, EMBEDDING_KINDS, BehaviourUnavailable, changed_table_html,
                                       contrast)
 from harness.reports.data import ReportReader, RunData, StoreBusy, StoreState, probe, with_ratios
+from harness.reports.layer_profile import HOW_TO, default_variant
 from harness.reports.metrics import METRICS, metric_options
 from harness.reports.behaviour_panel import BehaviourPanel, activation_pane
 from harness.reports.tables import board_table, display_table, drift_frame, no_effect_notes
@@ -60,6 +61,8 @@ class Dashboard(pn.viewable.Viewer):
     variant_b = param.Selector(default=None, objects=[], allow_None=True, doc="behaviour: compared variant")
     kind = param.Selector(default="kl_divergence", objects=CLASSIFICATION_KINDS + ["cosine_similarity"])
     layer_variant = param.Selector(default=None, objects=[], allow_None=True)
+    profile_variant = param.Selector(default=None, objects=[], allow_None=True,
+                                     doc="layers: the variant whose per-layer profile is shown")
     history_metric = param.Selector(default="p50_ms", objects=metric_options(["p50_ms", "accuracy"]))
     status = param.String(default="", doc="banner: store busy, bad URL parameter...")
 
@@ -98,6 +101,9 @@ class Dashboard(pn.viewable.Viewer):
         self.behaviour_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS])
         self.behaviour_more = BehaviourPanel(_CSS)
         self.layers_pane = pn.Column(sizing_mode="stretch_width")
+        # `bench --profile-layers`: time and error per layer of the chosen variant against the FP32 root
+        self.profile_pane = pn.Column(sizing_mode="stretch_width")
+        self.profile_pick = None        # the variant picker: made with the other pickers in _layout
         self.history_pane = pn.Column(sizing_mode="stretch_width")
         self.run_info = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
         self.roofline_pane = pn.Column(sizing_mode="stretch_width")
@@ -131,8 +137,11 @@ class Dashboard(pn.viewable.Viewer):
                        widgets={"variant_a": {"type": w.Select, "name": "Variant A (reference)"},
                                 "variant_b": {"type": w.Select, "name": "Variant B"},
                                 "kind": {"type": w.Select, "name": "Comparison"}})
+        self.profile_pick = pn.Param(self, parameters=["profile_variant"], show_name=False,
+                                     visible=bool(self.data is not None and self.data.profiles),
+                                     widgets={"profile_variant": {"type": w.Select, "name": "Profiled variant"}})
         lay = pn.Param(self, parameters=["layer_variant"], show_name=False,
-                       widgets={"layer_variant": {"type": w.Select, "name": "Variant"}})
+                       widgets={"layer_variant": {"type": w.Select, "name": "Variant (weights)"}})
         hist = pn.Param(self, parameters=["history_metric"], show_name=False,
                         widgets={"history_metric": {"type": w.Select, "name": "Metric"}})
         tabs = pn.Tabs(
@@ -143,7 +152,9 @@ class Dashboard(pn.viewable.Viewer):
             ("Latency", pn.Column(lat, self.latency_note, self.latency_pane, sizing_mode="stretch_width")),
             ("Behaviour", pn.Column(beh, self.behaviour_summary, self.behaviour_pane, self.behaviour_more.view,
                                     sizing_mode="stretch_width")),
-            ("Layers", pn.Column(lay, self.layers_pane, sizing_mode="stretch_width")),
+            ("Layers", pn.Column(pn.pane.Markdown("### Time and error per layer"), self.profile_pick,
+                                 self.profile_pane, pn.pane.Markdown("### Weights per layer"), lay,
+                                 self.layers_pane, sizing_mode="stretch_width")),
             ("History", pn.Column(hist, self.history_pane, sizing_mode="stretch_width")),
             ("Run", self.run_info),
             ("By board", pn.Column(self.board_note, self.board_widget, sizing_mode="stretch_width")),
@@ -255,6 +266,10 @@ class Dashboard(pn.viewable.Viewer):
             with_layers = [v for v in ids if v in set(data.layers["variant_id"])]
             self.layer_variant = next((v for v in with_layers if v != data.root_id), with_layers[0]
                                       if with_layers else (ids[0] if ids else None))
+            profiled = {p.name: vid for vid, p in data.profiles.items()}
+            self.param.profile_variant.objects = list(profiled.values())
+            self.param.profile_variant.names = profiled
+            self.profile_variant = default_variant(data.profiles)
         self.download.filename = f"variants-{self.run_id}.csv"
         self.run_info.object = {k: str(v) for k, v in data.run.items()}
         self._refresh_all()
@@ -266,6 +281,7 @@ class Dashboard(pn.viewable.Viewer):
         self._update_latency()
         self._update_behaviour()
         self._update_layers()
+        self._update_profile()
         self._update_roofline()
         if getattr(self, "tabs", None) is not None and self._tab_title(self.tabs.active) == HISTORY_TAB:
             self._update_history()
@@ -413,6 +429,33 @@ class Dashboard(pn.viewable.Viewer):
         table = loadgen_table_html(points, loadgen)
         self.roofline_pane.objects = [pn.pane.Bokeh(roofline_figure(points), sizing_mode="stretch_width")] + (
             [pn.pane.HTML(table, sizing_mode="stretch_width", stylesheets=[_CSS])] if table else [])
+
+    @param.depends("profile_variant", watch=True)
+    def _update_profile(self) -> None:
+        """The chosen variant's per-layer profile: time beside the FP32 root's, error, the table, the why."""
+        profiles = self.data.profiles if self.data is not None else {}
+        if self.profile_pick is not None:
+            self.profile_pick.visible = bool(profiles)
+        profile = profiles.get(self.profile_variant)
+        if profile is None:
+            self.profile_pane.objects = [_empty(HOW_TO) if not profiles else _empty("Pick a profiled variant.")]
+            return
+        # layer names come from the user's model: the text panes get them escaped, the plot and the table as data
+        lines = [profile.summary(), *profile.explanation()]
+        note = pn.pane.HTML("".join(f"<p style='margin:4px 0'>{html.escape(t)}</p>" for t in lines),
+                            sizing_mode="stretch_width", name="profile_explanation")
+        source = f"Times from the {profile.time_source}; " if profile.time_source else ""
+        self.profile_pane.objects = [
+            note,
+            pn.pane.Bokeh(plots.layer_profile_figure(profile), name="profile_figure"),
+            pn.pane.HTML(html.escape(f"{source}the table is sorted by time added over the FP32 root; "
+                                     "`harness layers RUN` prints the same rows."),
+                         sizing_mode="stretch_width", styles={"color": "#555", "font-size": "13px"}),
+            # long kernel lists wrap (the textarea formatter shows text, as the plain one does, never markup)
+            pn.widgets.Tabulator(profile.table("time"), disabled=True, show_index=False,
+                                 sizing_mode="stretch_width", layout="fit_data_table",
+                                 widths={"layer": 240, "ran as": 300},
+                                 formatters={"layer": "textarea", "ran as": "textarea"})]
 
     @param.depends("layer_variant", watch=True)
     def _update_layers(self) -> None:

@@ -20,6 +20,7 @@ from harness.core.errors import (NotAHarnessStoreError, StoreError, StoreLockedE
 from harness.store import Store, queries
 from harness.store.schema import LATEST
 from harness.core.comparison import relative, scenario_key, size_ratio, speedup
+from harness.reports.layer_profile import load_profiles
 from harness.reports.metrics import COMPARISON_COLUMNS, METRICS, QUALITY_COLUMNS, ratio_key
 
 
@@ -80,6 +81,8 @@ class RunData:
     quality: pd.DataFrame
     root_id: str | None
     scenarios: list[tuple[Any, Any]] = field(default_factory=list)
+    # `bench --profile-layers`: {variant_id: harness.reports.layer_profile.VariantProfile}, empty without one
+    profiles: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok_rows(self) -> pd.DataFrame:
@@ -129,7 +132,10 @@ class ReportReader:
             table = _frame(queries.report_variant_table(con, run_id))
             quality = _frame(queries.report_quality(con, run_id))
             layers = _frame(queries.report_layers(con, run_id))
-        return build_run_data(run_rows.iloc[0].to_dict(), table, quality, layers)
+            profiles = load_profiles(con, run_id)
+        data = build_run_data(run_rows.iloc[0].to_dict(), table, quality, layers)
+        data.profiles = profiles
+        return data
 
     # -- samples -------------------------------------------------------------------------------------------------
     def histograms(self, measurement_ids: list[str], bins: int = 60, upper_quantile: float = 0.995

@@ -102,6 +102,7 @@ def build_report(db: str | Path, run_id: str, lock_timeout_s: float = 60.0) -> s
         parts.append(roofline_figure(points))
     if loadgen:
         parts.append(Div(text=loadgen_table_html(points, loadgen), sizing_mode="stretch_width"))
+    parts += layer_profile_parts(data.profiles)
     variants = data.table.drop_duplicates("variant_id")
     tree_rows = [{"variant_id": r["variant_id"], "name": r["name"], "base_id": r["base_id"],
                   "operation": r["operation"],
@@ -112,6 +113,37 @@ def build_report(db: str | Path, run_id: str, lock_timeout_s: float = 60.0) -> s
     units = " · ".join(METRICS[k].title for k in METRICS)
     parts.append(Div(text=f"<p class='note'>Units: {html.escape(units)}. Made by `harness report`.</p>"))
     return file_html(column(*parts, sizing_mode="stretch_width"), INLINE, title=title)
+
+
+TOP_LAYERS = 10
+
+
+def layer_profile_parts(profiles: dict) -> list:
+    """`bench --profile-layers`: per profiled variant (the root has nothing to compare), the explanation, its
+    time per layer beside the FP32 root's and its error per layer, and the 10 layers that added the most time
+    and the 10 where the most error entered. Layer names come from the user's model: escaped in every cell."""
+    from bokeh.models import Div
+
+    from harness.reports import plots
+
+    shown = [p for p in profiles.values() if not p.is_root]
+    if not shown:
+        return []
+    parts = [Div(text="<h2>Per-layer profile</h2><p class='note'>From <code>harness bench --profile-layers</code>: "
+                      "each layer's time per call against the same layer of the FP32 root, in the precision it "
+                      "ran in, and the relative error of its output. <code>harness layers RUN</code> prints every "
+                      "row.</p>", sizing_mode="stretch_width")]
+    for p in shown:
+        lines = "".join(f"<p>{html.escape(t)}</p>" for t in [p.summary(), *p.explanation()])
+        source = f"<p class='note'>times from the {html.escape(p.time_source)}</p>" if p.time_source else ""
+        parts.append(Div(text=f"<h3>{html.escape(p.name)}</h3>{lines}{source}", sizing_mode="stretch_width"))
+        parts.append(plots.layer_profile_figure(p))
+        by_time = p.table("time", TOP_LAYERS)
+        by_error = p.table("error", TOP_LAYERS)
+        parts.append(Div(text=f"<h4>Top {TOP_LAYERS} layers by time added</h4>" + table_html(by_time)
+                              + f"<h4>Top {TOP_LAYERS} layers by error added</h4>" + table_html(by_error),
+                         sizing_mode="stretch_width"))
+    return parts
 
 
 def write_report(db: str | Path, run_id: str, out: str | Path, lock_timeout_s: float = 60.0) -> Path:

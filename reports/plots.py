@@ -203,3 +203,125 @@ def history_figure(points: pd.DataFrame, value_key: str, steps: list[dict[str, A
         p.legend.click_policy = "hide"
         p.legend.location = "top_left"
     return p
+
+
+# the per-layer profile (`harness bench --profile-layers`): one row of two bars per layer, so the figure grows with
+# the layer count; past this many only the slowest layers are drawn (still in graph order; the table has them all)
+MAX_PROFILE_LAYERS = 60
+LAYER_ROW_PX = 26
+LAYER_LABEL_CHARS = 30
+PROFILE_TIME_W = 520
+PROFILE_ERROR_W = 300
+
+
+def short_layer(name: str, limit: int = LAYER_LABEL_CHARS) -> str:
+    """A layer name for an axis: its start and its end (where ONNX names say what the node is) around an ellipsis."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) // 3
+    return name[:head] + "…" + name[-(limit - 1 - head):]
+
+
+def _nan(v) -> float:
+    return float("nan") if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def layer_profile_figure(profile):
+    """Time per layer of a profiled variant beside its FP32 root's (bars coloured by the precision the layer ran
+    in, an × where float work ran between Q/DQ nodes), and beside that the output error per layer. `profile` is a
+    harness.reports.layer_profile.VariantProfile. Layer names are axis text and hover fields, never markup."""
+    from bokeh.layouts import row
+    from bokeh.models import FactorRange
+    from bokeh.transform import dodge
+
+    from harness.reports.layer_profile import ROOT_COLOUR, precision_colour, precision_label
+
+    layers = profile.layers()
+    title_note = ""
+    if len(layers) > MAX_PROFILE_LAYERS:
+        def cost(r):
+            return max(_nan(r["time_ms"]) if r["time_ms"] is not None else 0.0,
+                       _nan(r["base_time_ms"]) if r["base_time_ms"] is not None else 0.0)
+        keep = {id(r) for r in sorted(layers, key=cost, reverse=True)[:MAX_PROFILE_LAYERS]}
+        title_note = f" (the {MAX_PROFILE_LAYERS} slowest of {len(layers)} layers)"
+        layers = [r for r in layers if id(r) in keep]
+    keys, seen = [], set()
+    for r in layers:
+        k = short_layer(r["layer"])
+        if k in seen:       # two names that shorten alike: the graph position tells them apart
+            k = f"{k} #{r['layer_order']}"
+        seen.add(k)
+        keys.append(k)
+    data = {
+        "key": keys, "layer": [r["layer"] for r in layers], "op_type": [r["op_type"] or "-" for r in layers],
+        "ran_as": [r["ran_as"] or "-" for r in layers], "base_ran_as": [r["base_ran_as"] or "-" for r in layers],
+        "precision": [precision_label(r["precision"]) if r["time_ms"] is not None else "-" for r in layers],
+        "colour": [precision_colour(r["precision"]) for r in layers],
+        "time_ms": [_nan(r["time_ms"]) for r in layers], "base_time_ms": [_nan(r["base_time_ms"]) for r in layers],
+        "added_ms": [_nan(r["time_added_ms"]) for r in layers], "qdq_ms": [_nan(r["qdq_ms"]) for r in layers],
+        "unfused": ["yes: float work between Q/DQ" if r["unfused_qdq"] else "no" for r in layers],
+        "rel_l2": [_nan(r["rel_l2"]) for r in layers], "error_added": [_nan(r["error_added"]) for r in layers],
+    }
+    source = ColumnDataSource(data, name="layer_profile")
+    y_range = FactorRange(factors=list(reversed(keys)))     # graph order, top to bottom
+    frame_h = max(180, LAYER_ROW_PX * len(keys))
+    root = profile.is_root
+    name = profile.name
+    base = profile.root_name or "FP32 root"
+    title = (f"Time per layer: {name} (FP32 root){title_note}" if root else
+             f"Time per layer: {base} (FP32 root) vs {name}{title_note}")
+    t = figure(title=title, y_range=y_range, frame_width=PROFILE_TIME_W, frame_height=frame_h,
+               toolbar_location="right", tools="xpan,xwheel_zoom,reset,save", name="layer_time")
+    t.xaxis.axis_label = "time per call (ms)"
+    t.ygrid.visible = False
+    t.yaxis.major_label_text_font_size = "9pt"
+    t.x_range.start = 0
+    hover = [("layer", "@layer"), ("op", "@op_type"), ("ran as", "@ran_as"), ("precision", "@precision"),
+             (f"{name} ms", "@time_ms{0.[0000]}")]
+    if root:
+        bars = t.hbar(y="key", right="time_ms", height=0.6, source=source, fill_color="colour", line_color=None,
+                      legend_field="precision", name="variant_bars")
+        renderers = [bars]
+    else:
+        base_bars = t.hbar(y=dodge("key", 0.2, range=y_range), right="base_time_ms", height=0.36, source=source,
+                           fill_color=ROOT_COLOUR, line_color=None, legend_label=f"{base} (FP32 root)",
+                           name="root_bars")
+        bars = t.hbar(y=dodge("key", -0.2, range=y_range), right="time_ms", height=0.36, source=source,
+                      fill_color="colour", line_color=None, legend_field="precision", name="variant_bars")
+        renderers = [base_bars, bars]
+        hover += [("FP32 ms", "@base_time_ms{0.[0000]}"), ("FP32 ran as", "@base_ran_as"),
+                  ("added ms", "@added_ms{+0.[0000]}"), ("of which Q/DQ ms", "@qdq_ms{0.[0000]}"),
+                  ("unfused Q/DQ", "@unfused")]
+        unfused = [i for i, r in enumerate(layers) if r["unfused_qdq"]]
+        if unfused:
+            # just past the bar's end
+            gap = 0.03 * max([v for v in data["time_ms"] + data["base_time_ms"] if v == v] or [1.0])
+            marks = ColumnDataSource({**{k: [v[i] for i in unfused] for k, v in data.items()},
+                                      "mark_x": [data["time_ms"][i] + gap for i in unfused]}, name="unfused_qdq")
+            t.scatter(x="mark_x", y=dodge("key", -0.2, range=y_range), source=marks, marker="x", size=10,
+                      line_width=2.5, line_color="#000000",
+                      legend_label="float between Q/DQ (unfused)", name="unfused_marks")
+    t.add_tools(HoverTool(tooltips=hover, renderers=renderers))
+    t.legend.orientation = "horizontal"
+    t.legend.label_text_font_size = "9pt"
+    t.add_layout(t.legend[0], "below")
+    if root:
+        return t
+    e = figure(title=f"Output error per layer: {name}", y_range=y_range, frame_width=PROFILE_ERROR_W,
+               frame_height=frame_h, toolbar_location="right", tools="xpan,xwheel_zoom,reset,save",
+               name="layer_error")
+    e.xaxis.axis_label = "relative L2 error vs FP32"
+    e.yaxis.visible = False         # the same rows as the time plot beside it
+    e.ygrid.visible = False
+    err_bars = e.hbar(y="key", right="rel_l2", height=0.6, source=source, fill_color="#9467bd", fill_alpha=0.45,
+                      line_color=None, legend_label="error of the layer's output", name="error_bars")
+    added = e.scatter(x="error_added", y="key", source=source, marker="diamond", size=11, color="#d62728",
+                      legend_label="error added in this layer", name="error_added")
+    e.add_layout(Span(location=0, dimension="height", line_color="#888", line_width=1))
+    e.add_tools(HoverTool(tooltips=[("layer", "@layer"), ("ran as", "@ran_as"), ("precision", "@precision"),
+                                    ("rel. error", "@rel_l2{0.[0000]}"), ("error added", "@error_added{+0.[0000]}")],
+                          renderers=[err_bars, added]))
+    e.legend.orientation = "horizontal"
+    e.legend.label_text_font_size = "9pt"
+    e.add_layout(e.legend[0], "below")
+    return row(t, e, name="layer_profile_figure")

@@ -35,6 +35,26 @@ def dash_db(tmp_path_factory) -> Path:
     return db
 
 
+# built once per test process, however many modules import the fixture (a session fixture star-imported into
+# several modules is a separate fixture, and a separate bench, in each)
+_PROFILED: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def profiled_db(tmp_path_factory) -> Path:
+    """A DuckDB with a per-layer profile: one real `harness bench --profile-layers` of the digits example with
+    int8-static and fp16 (about a minute). Import it by name, not with the star import."""
+    if "db" not in _PROFILED:
+        d = tmp_path_factory.mktemp("profiled_bench")
+        db = d / "bench.duckdb"
+        proc = harness("bench", "--recipe", "int8-static", "--recipe", "fp16", "--profile-layers", "--db", str(db),
+                       "--min-duration", "0.1", "--min-iterations", "20", "--rounds", "1", "--warmup", "2",
+                       "--idle", "0", "--no-progress", cwd=d)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        _PROFILED["db"] = db
+    return _PROFILED["db"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -121,6 +121,11 @@ def test_layers_view_shows_sparsity(app):
     assert "sparsity (%)" in table.value.columns and table.value["sparsity (%)"].max() > 10
 
 
+def test_layers_view_without_a_profile_says_how_to_get_one(app):
+    assert not app.profile_pick.visible and app.profile_variant is None
+    assert "harness bench MODEL --recipe int8-static --profile-layers" in app.profile_pane.objects[0].object
+
+
 def test_history_needs_two_runs_and_says_so(app):
     app.tabs.active = 6
     text = app.history_pane.objects[0].object

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from dashboard_fixtures import *  # noqa: F403
-from dashboard_fixtures import serve_dashboard
+from dashboard_fixtures import profiled_db, serve_dashboard  # noqa: F401  (profiled_db: built once per process)
 from harness.store import Store
 
 from browser_fixtures import ARTIFACTS, browser  # noqa: F401  (the module-scoped chromium)
@@ -100,6 +100,40 @@ def test_unknown_run_in_url_and_missing_db_get_clear_pages(browser, dash_db, tmp
         try:
             page.get_by_text(re.compile("No result database at")).first.wait_for(timeout=30_000)
             assert "Traceback" not in page.content()
+            assert not errors, errors
+        finally:
+            page.close()
+
+
+def test_layers_tab_shows_the_per_layer_profile(browser, profiled_db, tmp_path):  # noqa: F811
+    """The Layers tab of a `bench --profile-layers` run: the time-per-layer chart, and a layer named like markup
+    shown as text in the table (never run as script)."""
+    import shutil
+
+    import duckdb
+
+    db = tmp_path / "profiled.duckdb"
+    shutil.copy(profiled_db, db)
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO layer_profile SELECT run_id, variant_id, measurement_id, ? AS layer, 999, op_type, "
+                "ran_as, provider, precision, time_ms, qdq_ms, unfused_qdq, profiled_calls, rel_l2, cosine, "
+                "error_added, error_n, time_source, error_source FROM layer_profile p WHERE variant_id = "
+                "(SELECT variant_id FROM variants WHERE name = 'int8-static') ORDER BY layer_order LIMIT 1",
+                [PAYLOAD])
+    con.close()
+    with serve_dashboard(db) as server:
+        page, errors = _open(browser, server.url)
+        try:
+            page.locator(".tabulator-cell").get_by_text("int8-static", exact=True).first.wait_for(timeout=30_000)
+            page.get_by_text("Layers", exact=True).click()
+            title = "Time per layer: fp32 (FP32 root) vs int8-static"
+            page.wait_for_function(f"({TITLES_JS})().includes({title!r})", timeout=30_000)
+            assert "Output error per layer: int8-static" in _titles(page)
+            page.locator(".tabulator-cell").get_by_text(PAYLOAD, exact=True).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(500)
+            assert page.evaluate("() => window.__pwned") is None, "a layer name ran as script"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-layers.png"), full_page=True)
             assert not errors, errors
         finally:
             page.close()
