@@ -208,8 +208,9 @@ def test_bench_profile_layers_then_harness_layers(tmp_path):
     assert all(r["base_time_ms"] is None and r["error"] is None for r in root)
     known = set(load_root_layers(str(model)).layers)
     assert all(r["layer"] in known or r["layer"].startswith(UNMATCHED) for r in var + root)
+    # the weight layers' outputs survive quantization (the written-out LayerNorm's inner tensors are fused away)
     assert any(r["precision"] == "int8" for r in var) and all(r["error"] is not None for r in var
-                                                                if r["op_type"] in ("MatMul", "Mul"))
+                                                                if r["op_type"] == "MatMul")
     assert any(r["base_time_ms"] is not None for r in var)
     table = run_cli("layers", "latest", "--db", db, "--variant", "int8-static:op_types=all", "--top", "3",
                     check=True).stdout
