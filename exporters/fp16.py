@@ -16,6 +16,9 @@ from harness.core.errors import ExportError, ExportSkipped, first_line
 from harness.core.variant import variant_from_file
 
 
+SUBGRAPH_OPS = ["If", "Loop", "Scan"]
+
+
 @dataclass(frozen=True)
 class Fp16Config(ExportConfig):
     keep_io_types: bool = True       # float32 inputs/outputs, so callers feed the same arrays as to fp32
@@ -67,17 +70,13 @@ class Fp16Exporter(Exporter):
     name = "fp16"
     config_class = Fp16Config
 
-    def export(self, source: Artifact | None, ctx: ExportContext) -> Artifact:
+    def _convert(self, model, blocked: list[str], kept: list[str], src, ctx: ExportContext, quantized: str | None):
+        """Convert, save and check that onnxruntime loads (and for a quantized graph, runs) the file:
+        (path, caught warnings, casts repaired, value_info dropped). ExportError/ExportSkipped on failure."""
         import onnx
         from onnxconverter_common import float16
 
         cfg: Fp16Config = self.config
-        t0 = time.perf_counter()
-        src = require_onnx_source(source, self.name, ctx)
-        model = onnx.load(str(src))
-        blocked = list(float16.DEFAULT_OP_BLOCK_LIST) + str(cfg.op_block_list).split()
-        quantized = already_quantized_reason(model)
-        kept = quantized_nodes(model) if quantized else []
         try:
             with warnings.catch_warnings(record=True) as caught:
                 # one warning per clamped constant (e.g. attention masks at -3.4e38): counted, not printed
@@ -90,7 +89,9 @@ class Fp16Exporter(Exporter):
                                     f"({first_line(exc)}); bench the file as it is") from None
             raise ExportError(f"fp16 conversion failed: {first_line(exc)}") from None
         repaired = fix_cast_targets(converted)
-        out = output_path(ctx, src, self.name, self.params())
+        extra_blocked = sorted(set(blocked) - set(float16.DEFAULT_OP_BLOCK_LIST) - set(str(cfg.op_block_list).split()))
+        out = output_path(ctx, src, self.name, self.params() | ({"also_blocked": extra_blocked} if extra_blocked
+                                                                else {}))
         onnx.save(converted, str(out))
         retyped = False
         try:
@@ -107,18 +108,43 @@ class Fp16Exporter(Exporter):
             if quantized:
                 run_once(out)     # integer plumbing that loads may still fail at run time
         except ExportError as exc:
+            out.unlink(missing_ok=True)     # never leave an invalid model behind
             if quantized:
-                out.unlink(missing_ok=True)     # never leave an invalid model behind
                 raise ExportSkipped(f"fp16: {quantized}, and its float parts in fp16 do not run in onnxruntime "
                                     f"({exc}); bench the file as it is") from None
-            if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
-                raise ExportError(f"{exc} (the fp16 converter does not retype If/Loop/Scan subgraph outputs; "
-                                  "try fp16:op_block_list=If, or convert the model to fp16 where it was made)"
-                                  ) from None
             raise
+        return out, caught, repaired, retyped
+
+    def export(self, source: Artifact | None, ctx: ExportContext) -> Artifact:
+        import onnx
+        from onnxconverter_common import float16
+
+        cfg: Fp16Config = self.config
+        t0 = time.perf_counter()
+        src = require_onnx_source(source, self.name, ctx)
+        model = onnx.load(str(src))
+        blocked = list(float16.DEFAULT_OP_BLOCK_LIST) + str(cfg.op_block_list).split()
+        quantized = already_quantized_reason(model)
+        kept = quantized_nodes(model) if quantized else []
+        subgraph_ops = [op for op in SUBGRAPH_OPS if any(n.op_type == op for n in model.graph.node)]
+        notes = []
+        try:
+            out, caught, repaired, retyped = self._convert(model, blocked, kept, src, ctx, quantized)
+        except ExportError as exc:
+            if quantized or not subgraph_ops or set(subgraph_ops) <= set(blocked):
+                raise
+            # the converter does not retype the outputs of If/Loop/Scan subgraphs (silero-vad's STFT branch):
+            # leave those nodes, and the subgraphs in them, in float32 and say so
+            try:
+                out, caught, repaired, retyped = self._convert(model, blocked + subgraph_ops, kept, src, ctx, None)
+            except ExportError as again:
+                raise ExportSkipped(f"{again} (also with {'/'.join(subgraph_ops)} left in float32; convert the "
+                                    "model to fp16 where it was made)") from None
+            notes.append(f"{', '.join(subgraph_ops)} nodes and their subgraphs left in float32: the fp16 converter "
+                         f"does not retype subgraph outputs ({exc})")
         clamped = sum("truncated" in str(w.message) for w in caught)
-        notes = [] if ctx.target_device != "cpu" else [
-            "fp16 on a CPU: no native fp16 kernels in onnxruntime's CPU provider, expect no speedup"]
+        if ctx.target_device == "cpu":
+            notes.append("fp16 on a CPU: no native fp16 kernels in onnxruntime's CPU provider, expect no speedup")
         if quantized:
             notes.append(f"{quantized}: only the float parts became fp16; {len(kept)} quantized or "
                          "integer-typed nodes kept their types")

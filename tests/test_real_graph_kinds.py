@@ -173,3 +173,22 @@ def test_int8_static_folds_a_separate_batchnorm_before_placing_qdq(kinds, tmp_pa
     assert not any(n.op_type == "BatchNormalization" for n in _nodes(folded.path))
     assert raw.ok and raw.info["preprocessed"] is False
     assert any(n.op_type == "BatchNormalization" for n in _nodes(raw.path))
+
+
+def test_fp16_leaves_if_subgraphs_in_float_when_the_converter_cannot_retype_them(tmp_path):
+    """A voice-activity-like graph whose weights sit inside an If branch (as silero-vad's): the converted branch is
+    a graph onnxruntime refuses ("Type (tensor(float16)) of output arg ... does not match"); fp16 then keeps the If
+    and its subgraphs in float32, says so, and the file runs on the real calls."""
+    import onnxruntime as ort
+
+    from user_models import make_vad_onnx, vad_inputs
+
+    model = make_vad_onnx(tmp_path / "vad.onnx")
+    npz = vad_inputs(tmp_path / "vad.npz")
+    v = _build({"onnx": model, "npz": npz}, ["fp16"], tmp_path / "out")["fp16"]
+    assert v.status == "ok", v.error
+    assert any(w.startswith("If nodes and their subgraphs left in float32") for w in v.info["warnings"])
+    calls = dict(np.load(npz))
+    sess = ort.InferenceSession(v.path, providers=["CPUExecutionProvider"])
+    out = sess.run(None, {k: np.asarray(a[0]) for k, a in calls.items()})
+    assert np.all(np.isfinite(out[0]))

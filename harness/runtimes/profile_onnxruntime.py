@@ -41,6 +41,8 @@ def precision_of(op_type: str, input_types: list[str]) -> str:
         return "int8"
     if op_type in CONVERSIONS:
         return "qdq"
+    if op_type in ("If", "Loop", "Scan"):
+        return "subgraph"        # its first input is a condition or a count; its time is its subgraph's
     for t in input_types:
         if t in ("float", "float16", "bfloat16", "double"):
             return _TYPE_PRECISION[t]
