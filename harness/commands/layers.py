@@ -31,8 +31,10 @@ def register(sub) -> None:
 
 
 def _short(text: Any) -> str:
+    """Cut in the middle: exported names share long prefixes (`jax2tf_get_logits_/pjit_get_logits_/...`) and end
+    in the part that tells layers apart."""
     text = "-" if text is None else str(text)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    return text if len(text) <= MAX_CELL else text[:10] + "…" + text[-(MAX_CELL - 11):]
 
 
 def _sorted(rows: list[dict[str, Any]], how: str) -> list[dict[str, Any]]:
