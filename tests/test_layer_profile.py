@@ -229,3 +229,9 @@ def test_layers_without_a_profile_says_how_to_get_one(tmp_path):
     run_cli("bench", str(model), "--db", db, *FAST, cwd=tmp_path, check=True)
     out = run_cli("layers", "latest", "--db", db)
     assert out.returncode == 2 and "--profile-layers" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_profile_layers_on_the_fleet_is_refused_not_dropped(tmp_path):
+    out = run_cli("bench", "--cluster", "local:2", "--profile-layers", "--db", str(tmp_path / "h.duckdb"))
+    assert out.returncode == 2 and "--profile-layers runs on this machine only" in out.stderr
+    assert not (tmp_path / "h.duckdb").exists()

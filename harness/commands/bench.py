@@ -105,6 +105,10 @@ def func(args) -> int:
     if getattr(args, "model_factory", None):
         raise UsageError("--model-factory applies to --monitor DIR only")
     if args.cluster or args.boards:
+        if args.profile_layers:
+            # the boards' rows are not shipped to the head yet: refused rather than silently dropped
+            raise UsageError("--profile-layers runs on this machine only; profile on a board with harness bench "
+                             "there (harness layers reads its store)")
         from harness.fleet.cli import run_fleet
 
         return run_fleet(args.cluster, args.boards, config, device_given=args.device is not None)
