@@ -61,8 +61,8 @@ def quantized_weight_count(model_or_path: Any) -> int:
 def describe_quantized(counts: Counter, limit: int = 3) -> str:
     """"21 ConvInteger, 5 DynamicQuantizeLinear nodes": the most frequent types first."""
     parts = [f"{n} {op}" for op, n in counts.most_common(limit)]
-    more = len(counts) - limit
-    return ", ".join(parts) + (f" and {more} more type(s)" if more > 0 else "") + " nodes"
+    rest = sum(n for _, n in counts.most_common()[limit:])
+    return ", ".join(parts) + (f" and {rest} other quantized" if rest else "") + " nodes"
 
 
 def already_quantized_reason(model_or_path: Any) -> str | None:
