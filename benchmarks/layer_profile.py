@@ -60,6 +60,10 @@ def report(db: str, run_id: str, title: str) -> None:
         print(f"{mine[0]['variant']}: p50 {p50.get(vid, float('nan')):.4f} ms, layers sum {total:.4f} ms, "
               f"sum/p50 {total / p50[vid] if p50.get(vid) else float('nan'):.2f}"
               + (f", speedup {c['speedup_p50']:.2f}x" if c.get("speedup_p50") else "") + quality_text)
+        if all(r.get("base_time_ms") is None for r in mine):     # the FP32 root: its own slowest layers
+            for r in sorted(mine, key=lambda r: -(r["time_ms"] or 0.0))[:3]:
+                print(f"   time        {r['time_ms']:.4f} ms  {r['layer']}  [{r['ran_as']}, {r['precision']}]")
+            continue
         for r in slowest_layers(mine):
             print(f"   time added  {time_added_ms(r):+.4f} ms  {r['layer']}  [{r['ran_as']}, {r['precision']}]")
         for r in lossiest_layers(mine):
