@@ -70,9 +70,11 @@ class Fp16Exporter(Exporter):
     name = "fp16"
     config_class = Fp16Config
 
-    def _convert(self, model, blocked: list[str], kept: list[str], src, ctx: ExportContext, quantized: str | None):
-        """Convert, save and check that onnxruntime loads (and for a quantized graph, runs) the file:
-        (path, caught warnings, casts repaired, value_info dropped). ExportError/ExportSkipped on failure."""
+    def _convert(self, model, blocked: list[str], also_blocked: list[str], kept: list[str], src, ctx: ExportContext,
+                 quantized: str | None):
+        """Convert with `blocked` + `also_blocked` op types left in float32, save, and check that onnxruntime
+        loads (and for a quantized graph, runs) the file: (path, caught warnings, casts repaired, value_info
+        dropped). ExportError/ExportSkipped on failure."""
         import onnx
         from onnxconverter_common import float16
 
@@ -82,16 +84,16 @@ class Fp16Exporter(Exporter):
                 # one warning per clamped constant (e.g. attention masks at -3.4e38): counted, not printed
                 warnings.simplefilter("always")
                 converted = float16.convert_float_to_float16(model, keep_io_types=cfg.keep_io_types,
-                                                             op_block_list=blocked, node_block_list=kept or None)
+                                                             op_block_list=blocked + also_blocked,
+                                                             node_block_list=kept or None)
         except Exception as exc:
             if quantized:
                 raise ExportSkipped(f"fp16: {quantized} and the converter failed on its float parts "
                                     f"({first_line(exc)}); bench the file as it is") from None
             raise ExportError(f"fp16 conversion failed: {first_line(exc)}") from None
         repaired = fix_cast_targets(converted)
-        extra_blocked = sorted(set(blocked) - set(float16.DEFAULT_OP_BLOCK_LIST) - set(str(cfg.op_block_list).split()))
-        out = output_path(ctx, src, self.name, self.params() | ({"also_blocked": extra_blocked} if extra_blocked
-                                                                else {}))
+        out = output_path(ctx, src, self.name, self.params() | ({"also_blocked": sorted(also_blocked)}
+                                                                if also_blocked else {}))
         onnx.save(converted, str(out))
         retyped = False
         try:
@@ -129,14 +131,14 @@ class Fp16Exporter(Exporter):
         subgraph_ops = [op for op in SUBGRAPH_OPS if any(n.op_type == op for n in model.graph.node)]
         notes = []
         try:
-            out, caught, repaired, retyped = self._convert(model, blocked, kept, src, ctx, quantized)
+            out, caught, repaired, retyped = self._convert(model, blocked, [], kept, src, ctx, quantized)
         except ExportError as exc:
             if quantized or not subgraph_ops or set(subgraph_ops) <= set(blocked):
                 raise
             # the converter does not retype the outputs of If/Loop/Scan subgraphs (silero-vad's STFT branch):
             # leave those nodes, and the subgraphs in them, in float32 and say so
             try:
-                out, caught, repaired, retyped = self._convert(model, blocked + subgraph_ops, kept, src, ctx, None)
+                out, caught, repaired, retyped = self._convert(model, blocked, subgraph_ops, kept, src, ctx, None)
             except ExportError as again:
                 raise ExportSkipped(f"{again} (also with {'/'.join(subgraph_ops)} left in float32; convert the "
                                     "model to fp16 where it was made)") from None

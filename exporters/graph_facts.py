@@ -11,15 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-# op types that only appear in a graph somebody quantized (ONNX standard + onnxruntime contrib ops)
-QUANTIZED_OPS = frozenset({
-    "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "ConvInteger", "MatMulInteger",
-    "QLinearConv", "QLinearMatMul", "QLinearAdd", "QLinearMul", "QLinearAveragePool", "QLinearGlobalAveragePool",
-    "QLinearConcat", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "QLinearReduceMean", "QLinearWhere",
-    "QLinearConvTranspose", "QGemm", "QAttention", "QEmbedLayerNormalization", "QOrderedMatMul",
-    "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM", "MatMulNBits", "MatMulBnb4",
-    "GatherBlockQuantized", "DequantizeBFP", "QuantizeBFP",
-})
+from harness.core.quantized_ops import QUANTIZED_OPS
+
 
 # operand positions holding quantized weights, per quantized op type (for counting what pruning leaves alone)
 QUANTIZED_WEIGHT_OPERANDS = {"ConvInteger": (1,), "MatMulInteger": (1,), "DequantizeLinear": (0,),
@@ -65,7 +58,11 @@ def describe_quantized(counts: Counter, limit: int = 3) -> str:
     return ", ".join(parts) + (f" and {rest} other quantized" if rest else "") + " nodes"
 
 
-def already_quantized_reason(model_or_path: Any) -> str | None:
-    """"already INT8: 21 ConvInteger, 5 DynamicQuantizeLinear nodes", or None for a float graph."""
-    counts = quantized_ops(model_or_path)
+def quantized_reason(counts: Counter) -> str | None:
+    """"already INT8: 21 ConvInteger, 5 DynamicQuantizeLinear nodes" for quantized_ops' counts, or None."""
     return f"already INT8: {describe_quantized(counts)}" if counts else None
+
+
+def already_quantized_reason(model_or_path: Any) -> str | None:
+    """quantized_reason of the graph: None for a float graph."""
+    return quantized_reason(quantized_ops(model_or_path))

@@ -66,14 +66,15 @@ def prune_model(model, sparsity: float) -> dict:
     """Zero the smallest-magnitude `sparsity` fraction of the weights in place; returns what it did."""
     from onnx import numpy_helper
 
-    from harness.exporters.graph_facts import (already_quantized_reason, describe_quantized, quantized_ops,
+    from harness.exporters.graph_facts import (describe_quantized, quantized_ops, quantized_reason,
                                                quantized_weight_count)
 
     inits = weight_initializers(model)
-    quantized = already_quantized_reason(model)
+    counts = quantized_ops(model)
+    quantized = quantized_reason(counts)
     if not inits:
         if quantized:
-            raise ExportSkipped(f"prune-unstructured: already INT8 ({describe_quantized(quantized_ops(model))}): "
+            raise ExportSkipped(f"prune-unstructured: already INT8 ({describe_quantized(counts)}): "
                                 "its weights are integers; prune the float model before quantizing (put "
                                 "prune-unstructured before int8-* in a recipe)")
         raise ExportSkipped("prune-unstructured: the graph has no floating-point Conv/ConvTranspose/MatMul/Gemm "

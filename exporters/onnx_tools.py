@@ -12,10 +12,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from harness.core.errors import ExportError, first_line
+from harness.core.quantized_ops import INTEGER_COMPUTE_OPS
 
 # onnxruntime kernels that compute in integers vs in floating point, after graph optimisation
-INTEGER_OPS = {"QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "MatMulIntegerToFloat",
-               "DynamicQuantizeMatMul", "QGemm", "QAttention", "DynamicQuantizeLSTM", "QLinearConvTranspose"}
+INTEGER_OPS = INTEGER_COMPUTE_OPS
 FLOAT_OPS = {"Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm", "FusedGemm", "ConvTranspose", "Attention",
              "MultiHeadAttention"}
 

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.errors import message_line
+from harness.exporters.onnx_tools import check_loads
 
 # what each ONNX opset a recipe writes first appeared in
 PER_CHANNEL_QDQ_OPSET = 13   # QuantizeLinear/DequantizeLinear `axis`
 QDQ_OPSET = 10               # QuantizeLinear/DequantizeLinear, ConvInteger, MatMulInteger
-# the IR version that goes with opset 13 (onnx's VERSION_TABLE); an older IR declares an opset it predates
-IR_FOR_OPSET = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
 
 
 @dataclass(frozen=True)
@@ -57,21 +56,16 @@ def ensure_opset(src: str | Path, min_opset: int, out_dir: str | Path) -> OpsetR
         from onnx import version_converter
 
         converted = version_converter.convert_version(onnx.load(str(src)), min_opset)
-        converted.ir_version = max(converted.ir_version, IR_FOR_OPSET.get(min_opset, converted.ir_version))
+        # an older IR version would declare an opset it predates (onnx's own version table says which)
+        needed = onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", min_opset)])
+        converted.ir_version = max(converted.ir_version, needed)
         onnx.checker.check_model(converted)
         out.parent.mkdir(parents=True, exist_ok=True)
         onnx.save(converted, str(out))
-        _check_loads(out)
+        check_loads(out)
     except Exception as exc:   # the converter raises RuntimeError/ValidationError/C++ errors alike
         out.unlink(missing_ok=True)
         return OpsetResult(src, current, current, failure=f"onnx.version_converter could not take opset {current} "
                                                           f"to {min_opset}: {message_line(exc, 160)}")
     return OpsetResult(out.resolve(), current, min_opset)
 
-
-def _check_loads(path: Path) -> None:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -38,4 +38,3 @@ def preprocessed(src: str | Path, out_dir: str | Path) -> tuple[Path, str | None
         out.unlink(missing_ok=True)
         return src, f"quantized without onnxruntime's pre-processing (it failed: {message_line(exc, 160)})"
     return out, None
-

@@ -549,7 +549,8 @@ class Engine:
         job = next((j for j in mine if j.layer_profile is not None), None)
         root = by_id.get(variant.root_id or "") or variant
         try:
-            layers = load_root_layers(self._graph_path(root, by_id))
+            root_path = self._graph_path(root, by_id)
+            layers = load_root_layers(root_path)
         except Exception as exc:   # a view of the run: its measurements are kept whatever happens here
             self.echo(f"  {variant.name}: no per-layer rows: the root graph cannot be read ({exc})")
             return []
@@ -557,9 +558,9 @@ class Engine:
         quality = self._quality_of(variant)
         data = quality.eval_data if quality is not None else None
         if root is not variant and data is not None and variant.format == "onnx" and variant.path:
-            source = getattr(data, "source", None) or f"example:{self._quality_of(variant).example.name} eval data"
+            source = getattr(data, "source", None) or f"example:{quality.example.name} eval data"
             try:
-                errors = layer_errors(self._graph_path(root, by_id), variant.path, layers, data.batches(1))
+                errors = layer_errors(root_path, variant.path, layers, data.batches(1))
             except Exception as exc:
                 self.echo(f"  {variant.name}: no per-layer error: {type(exc).__name__}: {str(exc)[:200]}")
         if job is None and not errors:
@@ -627,10 +628,7 @@ class Engine:
         }
         if ready:
             row.update({k: ready[k] for k in ("load_ms", "cold_first_ms", "model_load_rss_bytes")})
-        if job.layer_profile_error:
-            job_warnings = [f"no per-layer profile: {job.layer_profile_error}"]
-        else:
-            job_warnings = []
+        job_warnings = [f"no per-layer profile: {job.layer_profile_error}"] if job.layer_profile_error else []
         if job.error or not job.rounds:
             row.update(status="failed", error=job.error or "no timed rounds completed",
                        warnings=to_json([]), energy_reason=None)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.core.layer_diagnosis import explain, time_added_ms
+from harness.core.layer_diagnosis import explain_variants, order_layers, time_added_ms
 
 HOW_TO = ("No per-layer profile in this run. `harness bench MODEL --recipe int8-static --profile-layers` times "
           "every layer of each variant against the FP32 root and measures where output error enters; "
@@ -148,19 +148,7 @@ class VariantProfile:
         """The compact table: layer, ran as, precision, ms, FP32 ms, added ms, rel err, err added, Q/DQ, rounded
         to 4 significant digits; sorted by time added (the root: by its own time) or by error added."""
         rows = [r for r in self.layers() if r["time_ms"] is not None or r["rel_l2"] is not None]
-        if sort == "error":
-            def key(r):
-                v = r["error_added"] if r["error_added"] is not None else r["rel_l2"]
-                return -(v if v is not None else -math.inf)
-        elif sort == "order":
-            def key(r):
-                return r["layer_order"] if r["layer_order"] is not None else 1 << 30
-        else:
-            def key(r):
-                v = r["time_added_ms"] if r["time_added_ms"] is not None else (
-                    r["time_ms"] if self.is_root else None)
-                return -(v if v is not None else -math.inf)
-        rows = sorted(rows, key=key)[: top or None]
+        rows = order_layers(rows, sort)[: top or None]
         frame = pd.DataFrame([{
             "layer": r["layer"], "ran_as": r["ran_as"] or "-", "precision": r["precision"] or "-",
             "time_ms": significant(r["time_ms"]), "base_time_ms": significant(r["base_time_ms"]),
@@ -185,9 +173,6 @@ def build_profiles(rows: list[dict[str, Any]], variants: list[dict[str, Any]] | 
     """{variant_id: VariantProfile} of every profiled variant, in the stored order (the root first when it was
     made first), each with explain()'s lines from against_base (as `harness bench --profile-layers` prints them).
     `variants`, `measurements`, `quality` are harness.store.queries.comparison_rows; without them no lines."""
-    from harness.core.comparison import against_base
-    from harness.core.errors import HarnessError
-
     out: dict[str, VariantProfile] = {}
     for r in rows:
         vid = r["variant_id"]
@@ -200,23 +185,10 @@ def build_profiles(rows: list[dict[str, Any]], variants: list[dict[str, Any]] | 
             p.root_rows = out[p.root_id].rows if p.root_id in out else []
             p.root_name = names.get(p.root_id) or next(
                 (str(v["name"]) for v in variants or [] if v["variant_id"] == p.root_id), None)
-    if not variants:
-        return out
-    for root in [v for v in variants if v.get("status") == "ok" and not v.get("base_id")]:
-        members = [v for v in variants if (v.get("root_id") or v["variant_id"]) == root["variant_id"]]
-        try:
-            compared = against_base(members, measurements or [], quality or [], base=root["variant_id"])
-        except HarnessError:
-            continue
-        seen = set()
-        for c in compared:      # one row per scenario: the first (smallest batch) speaks for the variant
-            p = out.get(c["variant_id"])
-            if c["is_base"] or p is None or c["variant_id"] in seen:
-                continue
-            seen.add(c["variant_id"])
-            p.speedup, p.quality_drop = c.get("speedup_p50"), c.get("quality_drop")
-            p.agreement = c.get("top1_agreement_root")
-            p.lines = explain(p.name, p.rows, p.speedup, p.quality_drop, p.agreement)
+    for vid, figures in explain_variants(rows, variants or [], measurements or [], quality or []).items():
+        p = out[vid]
+        p.speedup, p.quality_drop, p.agreement = figures["speedup"], figures["quality_drop"], figures["agreement"]
+        p.lines = figures["lines"]
     return out
 
 

@@ -209,17 +209,11 @@ BUILDERS = {"opset11_convnet": make_opset11_convnet, "dynamic_quantized": make_d
 
 
 def _input_shapes(model_path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    import onnx
+    """Each real input's shape for one call (symbolic axes as 1) and its dtype."""
+    from harness.exporters.onnx_tools import graph_inputs
 
-    model = onnx.load(str(model_path), load_external_data=False)
-    init = {i.name for i in model.graph.initializer}
-    shapes = {}
-    for vi in model.graph.input:
-        if vi.name in init:
-            continue
-        dims = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim)
-        shapes[vi.name] = (dims, onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type))
-    return shapes
+    return {name: (tuple(d if isinstance(d, int) and d > 0 else 1 for d in dims), dtype)
+            for name, (dims, dtype) in graph_inputs(model_path).items()}
 
 
 def _realistic(rng, n: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -37,22 +37,9 @@ def _short(text: Any) -> str:
     return text if len(text) <= MAX_CELL else text[:10] + "…" + text[-(MAX_CELL - 11):]
 
 
-def _sorted(rows: list[dict[str, Any]], how: str) -> list[dict[str, Any]]:
-    from harness.core.layer_diagnosis import time_added_ms
-
-    if how == "order":
-        return sorted(rows, key=lambda r: r.get("layer_order") or 0)
-    if how == "error":
-        return sorted(rows, key=lambda r: -(r.get("error_added") if r.get("error_added") is not None
-                                            else (r.get("rel_l2") or -1.0)))
-    # time added; the root (no base) by its own time
-    return sorted(rows, key=lambda r: -(time_added_ms(r) if r.get("base_time_ms") is not None
-                                        else (r.get("time_ms") or -1.0)))
-
-
 def run(*, run, variant=None, sort="time", top=0, json=False, db=DEFAULT_DB,
         lock_timeout=DEFAULT_LOCK_TIMEOUT_S) -> int:
-    from harness.core.layer_diagnosis import time_added_ms
+    from harness.core.layer_diagnosis import order_layers, time_added_ms
     from harness.store.queries import layer_profile_rows
 
     if top < 0:
@@ -78,7 +65,7 @@ def run(*, run, variant=None, sort="time", top=0, json=False, db=DEFAULT_DB,
     if json:
         out = []
         for v_rows in by_variant.values():
-            out += [{k: r.get(k) for k in JSON_KEYS} for r in _sorted(v_rows, sort)[: top or None]]
+            out += [{k: r.get(k) for k in JSON_KEYS} for r in order_layers(v_rows, sort)[: top or None]]
         print_json(out)
         return 0
     for name, v_rows in by_variant.items():
@@ -90,7 +77,7 @@ def run(*, run, variant=None, sort="time", top=0, json=False, db=DEFAULT_DB,
             head += f" (FP32 root {base_total:.3f} ms)"
         print(head + (f"  [{source}]" if source else ""))
         table = []
-        for r in _sorted(v_rows, sort)[: top or None]:
+        for r in order_layers(v_rows, sort)[: top or None]:
             table.append({
                 "layer": _short(r["layer"]), "op_type": r.get("op_type") or "-", "ran_as": _short(r.get("ran_as")),
                 "precision": r.get("precision") or "-",
@@ -110,9 +97,8 @@ def run(*, run, variant=None, sort="time", top=0, json=False, db=DEFAULT_DB,
 def print_layer_notes(db: str, run_id: str, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S, out=None) -> None:
     """At the end of `bench --profile-layers`: two lines for each variant slower than its FP32 root or that lost
     accuracy, naming the layers that cost it. A display problem never fails the bench."""
-    from harness.core.comparison import against_base
     from harness.core.errors import HarnessError
-    from harness.core.layer_diagnosis import explain
+    from harness.core.layer_diagnosis import explain_variants
     from harness.store.queries import comparison_rows, layer_profile_rows
 
     out = out or sys.stdout
@@ -123,23 +109,8 @@ def print_layer_notes(db: str, run_id: str, lock_timeout_s: float = DEFAULT_LOCK
     except HarnessError as exc:
         print(f"(no per-layer notes: {exc})", file=out)
         return
-    by_variant: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by_variant.setdefault(r["variant_id"], []).append(r)
-    lines = []
-    for root in [v for v in variants if v.get("status") == "ok" and not v.get("base_id")]:
-        members = [v for v in variants if (v.get("root_id") or v["variant_id"]) == root["variant_id"]]
-        try:
-            compared = against_base(members, measurements, quality, base=root["variant_id"])
-        except HarnessError:
-            continue
-        seen = set()
-        for c in compared:
-            if c["is_base"] or c["variant_id"] in seen or c["variant_id"] not in by_variant:
-                continue
-            seen.add(c["variant_id"])
-            lines += explain(c["name"], by_variant[c["variant_id"]], c.get("speedup_p50"), c.get("quality_drop"),
-                             c.get("top1_agreement_root"))
+    lines = [line for figures in explain_variants(rows, variants, measurements, quality).values()
+             for line in figures["lines"]]
     if lines:
         print("\nwhy (per-layer profile; details: harness layers " + run_id + "):", file=out)
         for line in lines:

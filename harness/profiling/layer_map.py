@@ -57,14 +57,12 @@ class RootLayers:
         constants |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
         self.producer: dict[str, str] = {}
         self.consumers: dict[str, list[str]] = {}
-        self.node_op: dict[str, str] = {}
         keys: list[str] = []
         seen: dict[str, int] = {}
         nodes = [n for n in graph.node if n.op_type != "Constant"]
         for node in nodes:
             key = _key(node, seen)
             keys.append(key)
-            self.node_op[key] = node.op_type
             for out in node.output:
                 if out:
                     self.producer[out] = key

@@ -15,6 +15,7 @@ floating-point input as the profiler recorded it.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import tempfile
 from collections import defaultdict
@@ -23,11 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-INTEGER_KERNELS = {"QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "MatMulIntegerToFloat",
-                   "DynamicQuantizeMatMul", "QGemm", "QAttention", "DynamicQuantizeLSTM", "QLinearConvTranspose",
-                   "QLinearAdd", "QLinearMul", "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearConcat",
-                   "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "QLinearReduceMean", "QLinearWhere"}
-CONVERSIONS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+from harness.core.quantized_ops import INTEGER_KERNELS, QDQ_CONVERSIONS
+
 _TYPE_PRECISION = {"float": "fp32", "float16": "fp16", "bfloat16": "bf16", "double": "fp64", "uint8": "int8",
                    "int8": "int8", "int32": "int32", "int64": "int64", "bool": "bool"}
 WARM_RUNS = 2          # profiled runs dropped before counting (first-run allocations, caches)
@@ -39,7 +37,7 @@ def precision_of(op_type: str, input_types: list[str]) -> str:
         return "int4"
     if op_type in INTEGER_KERNELS:
         return "int8"
-    if op_type in CONVERSIONS:
+    if op_type in QDQ_CONVERSIONS:
         return "qdq"
     if op_type in ("If", "Loop", "Scan"):
         return "subgraph"        # its first input is a condition or a count; its time is its subgraph's
@@ -49,8 +47,10 @@ def precision_of(op_type: str, input_types: list[str]) -> str:
     return _TYPE_PRECISION.get(input_types[0], input_types[0]) if input_types else "unknown"
 
 
-def _named_optimized(path: str, make_options: Callable[[], Any], providers: list[str], tmp: Path) -> str | None:
-    """The optimised graph saved at the run's settings, every node named; None when it cannot be saved."""
+def _named_optimized(path: str, make_options: Callable[[], Any], providers: list[str], tmp: Path
+                     ) -> tuple[str, list[dict[str, Any]]] | None:
+    """(the optimised graph saved at the run's settings with every node named, its nodes as dicts), or None when
+    it cannot be saved."""
     import onnx
     import onnxruntime as ort
 
@@ -69,15 +69,8 @@ def _named_optimized(path: str, make_options: Callable[[], Any], providers: list
         seen.add(node.name)
     named = tmp / "optimized-named.onnx"
     onnx.save(model, str(named))
-    return str(named)
-
-
-def _graph_nodes(path: str) -> list[dict[str, Any]]:
-    import onnx
-
-    model = onnx.load(path, load_external_data=False)
-    return [{"name": n.name, "op_type": n.op_type, "domain": n.domain, "inputs": list(n.input),
-             "outputs": list(n.output)} for n in model.graph.node]
+    return str(named), [{"name": n.name, "op_type": n.op_type, "domain": n.domain, "inputs": list(n.input),
+                         "outputs": list(n.output)} for n in model.graph.node]
 
 
 def _node_events(profile_file: str, warm_runs: int) -> tuple[dict[str, dict[str, Any]], int]:
@@ -87,14 +80,15 @@ def _node_events(profile_file: str, warm_runs: int) -> tuple[dict[str, dict[str,
     runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
                   if e.get("cat") == "Session" and e.get("name") == "model_run")
     counted = runs[warm_runs:]
+    starts = [lo for lo, _ in counted]
     per_node: dict[str, dict[str, Any]] = {}
     sums: dict[str, dict[int, float]] = defaultdict(dict)
     for e in events:
         name = e.get("name", "")
         if e.get("cat") != "Node" or not name.endswith("_kernel_time"):
             continue
-        run = next((k for k, (lo, hi) in enumerate(counted) if lo <= e["ts"] <= hi), None)
-        if run is None:
+        run = bisect.bisect_right(starts, e["ts"]) - 1      # the last run that started before the event
+        if run < 0 or e["ts"] > counted[run][1]:
             continue
         node = name[: -len("_kernel_time")]
         args = e.get("args") or {}
@@ -121,7 +115,8 @@ def profile_nodes(path: str, make_options: Callable[[], Any], providers: list[st
 
     with tempfile.TemporaryDirectory(prefix="harness-profile-") as tmp_dir:
         tmp = Path(tmp_dir)
-        named = _named_optimized(path, make_options, providers, tmp)
+        optimized = _named_optimized(path, make_options, providers, tmp)
+        named, graph_nodes = optimized if optimized is not None else (None, None)
         opts = make_options()
         if named is not None:
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -135,7 +130,7 @@ def profile_nodes(path: str, make_options: Callable[[], Any], providers: list[st
             if done > WARM_RUNS and time.perf_counter() - t0 > duration_s:
                 break
         per_node, runs = _node_events(session.end_profiling(), WARM_RUNS)
-        nodes = _graph_nodes(named) if named is not None else [
+        nodes = graph_nodes if graph_nodes is not None else [
             {"name": n, "op_type": e["op_type"], "domain": "", "inputs": [], "outputs": []}
             for n, e in per_node.items()]
     out = []
